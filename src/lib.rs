@@ -1,0 +1,20 @@
+//! # relulab
+//!
+//! ReLU-family neural networks, made measurable: the activation family with exact gradients and
+//! an explicit ReLU'(0) convention, one network type ([`Mlp`]) used by training, diagnostics,
+//! linear-region geometry, model import/export and verification.
+//!
+//! See ARCHITECTURE.md for the module map.
+
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod error;
+pub mod io;
+pub mod net;
+pub mod real;
+
+pub use activation::Activation;
+pub use error::{Error, Result};
+pub use net::{Grads, Layer, Mlp, Trace};
+pub use real::Real;
