@@ -9,10 +9,19 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod claims;
+pub mod data;
+pub mod diagnose;
 pub mod error;
 pub mod io;
 pub mod net;
+pub mod plot;
 pub mod real;
+pub mod regions;
+pub mod remedy;
+pub mod report;
+pub mod train;
+pub mod verify;
 
 pub use activation::Activation;
 pub use error::{Error, Result};

@@ -13,6 +13,7 @@
 //! dfdx 1 for leaky), which matters: a unit whose pre-activation is exactly 0 for every input
 //! never moves under s = 0 and does under s = 1.
 
+pub mod gaussian;
 pub mod kernels;
 pub mod reference;
 
@@ -259,12 +260,10 @@ impl Activation {
             }
         };
         match *self {
-            Activation::Relu { prime_at_zero } => {
-                if !(0.0..=1.0).contains(&prime_at_zero) {
-                    return Err(format!(
-                        "relu: prime_at_zero must lie in [0, 1], got {prime_at_zero}"
-                    ));
-                }
+            Activation::Relu { prime_at_zero } if !(0.0..=1.0).contains(&prime_at_zero) => {
+                return Err(format!(
+                    "relu: prime_at_zero must lie in [0, 1], got {prime_at_zero}"
+                ));
             }
             Activation::LeakyRelu {
                 negative_slope,

@@ -3,7 +3,18 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod act;
+mod bounds;
+mod claims;
+mod diagnose;
+mod eval;
+mod plot;
+mod regions;
+mod stats;
+mod sweep;
 mod tour;
+mod train;
+mod verify;
 
 /// relulab: ReLU-family neural networks — activations, training, diagnostics, linear regions,
 /// verification.
@@ -16,13 +27,46 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The main job on built-in defaults: activation table, statistics, and more.
+    /// The main job on built-in defaults.
     Tour(tour::Args),
+    /// Value and derivative of an activation at given points.
+    Act(act::Args),
+    /// Gaussian statistics of an activation: E[f(X)], E[f(X)²], E[f'(X)], P(f'(X) ≠ 0).
+    Stats(stats::Args),
+    /// Draw plots (SVG or PNG).
+    Plot(plot::Args),
+    /// Train an MLP.
+    Train(train::Args),
+    /// Evaluate a model on data.
+    Eval(eval::Args),
+    /// Run many small trainings in parallel.
+    Sweep(sweep::Args),
+    /// Activation health of a model on data.
+    Diagnose(diagnose::Args),
+    /// Reproduce every claim of the seed document.
+    Claims(claims::Args),
+    /// Exact linear regions of a network.
+    Regions(regions::Args),
+    /// Output bounds of a network on an input box.
+    Bounds(bounds::Args),
+    /// Verify a VNN-LIB property.
+    Verify(verify::Args),
 }
 
 /// Run the parsed command. `Err` is printed by `main` and exits with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Tour(a) => tour::run(a),
+        Command::Act(a) => act::run(a),
+        Command::Stats(a) => stats::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        Command::Diagnose(a) => diagnose::run(a),
+        Command::Claims(a) => claims::run(a),
+        Command::Regions(a) => regions::run(a),
+        Command::Bounds(a) => bounds::run(a),
+        Command::Verify(a) => verify::run(a),
     }
 }

@@ -46,7 +46,9 @@ impl<T: Real> Layer<T> {
     pub fn unit_activation(&self, j: usize) -> Activation {
         match self.prelu_alpha.len() {
             0 => self.activation,
-            1 => self.activation.with_prelu_alpha(self.prelu_alpha[0].as_f64()),
+            1 => self
+                .activation
+                .with_prelu_alpha(self.prelu_alpha[0].as_f64()),
             _ => self
                 .activation
                 .with_prelu_alpha(self.prelu_alpha[j].as_f64()),
@@ -106,7 +108,10 @@ impl<T: Real> Mlp<T> {
     /// A zero-initialised network with the given widths `[d_in, h_1, ..., d_out]`, `hidden`
     /// activation on every hidden layer and `output` on the last.
     pub fn zeros(widths: &[usize], hidden: Activation, output: Activation, bias: bool) -> Self {
-        assert!(widths.len() >= 2, "an Mlp needs at least input and output widths");
+        assert!(
+            widths.len() >= 2,
+            "an Mlp needs at least input and output widths"
+        );
         let n = widths.len() - 1;
         let layers = (0..n)
             .map(|l| {

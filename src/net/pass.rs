@@ -50,7 +50,11 @@ impl<T: Real> Mlp<T> {
     /// Forward a batch (`x` is batch × d_in) keeping the trace. Reuses `trace`'s buffers.
     pub fn forward_batch(&self, x: &[T], batch: usize, trace: &mut Trace<T>) {
         let d_in = self.input_dim();
-        assert_eq!(x.len(), batch * d_in, "forward_batch: input is not batch × d_in");
+        assert_eq!(
+            x.len(),
+            batch * d_in,
+            "forward_batch: input is not batch × d_in"
+        );
         let nl = self.layers.len();
         trace.batch = batch;
         trace.input.clear();

@@ -1,0 +1,1 @@
+//! The seed document's claims as experiments. (issue 4)

@@ -1,0 +1,1 @@
+//! Activation health: sparsity, dead and dormant units, pre-activation statistics, gradient flow. (issue 4)

@@ -1,0 +1,1 @@
+//! The HTML report of the tour. (issue 4)

@@ -1,0 +1,1 @@
+//! Training: losses, optimizers, schedules, the loop, observers, sweeps. (issue 3)

@@ -1,0 +1,1 @@
+//! Verification: VNN-LIB, bounds (IBP, CROWN, alpha-CROWN), branch and bound. (issue 7)
