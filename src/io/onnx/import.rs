@@ -884,9 +884,10 @@ fn binary(ctx: &Ctx, op: &str, x: &Value, y: &Value) -> std::result::Result<Valu
             let shape = broadcast_shapes(&a.shape, &b.shape).ok_or_else(|| {
                 format!("shapes {:?} and {:?} do not broadcast", a.shape, b.shape)
             })?;
+            check_elems(numel(&shape).unwrap_or(usize::MAX), 1)?;
             let (ea, eb) = (
-                expand(a, &shape).ok_or("broadcast")?,
-                expand(b, &shape).ok_or("broadcast")?,
+                expand(a, &shape).ok_or("broadcast failed")?,
+                expand(b, &shape).ok_or("broadcast failed")?,
             );
             Ok(Value::Const(Tensor {
                 shape,
