@@ -662,6 +662,50 @@ fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
                 Value::Dyn(y.clone().scale(&s, ctx.m))
             }
         },
+        // Inference-mode batch normalisation is affine per channel (axis 1):
+        // y = scale·(x − mean)/√(var + ε) + B (ONNX operator spec, BatchNormalization).
+        "BatchNormalization" => {
+            let Value::Dyn(y) = input(0)? else {
+                return Err(bad("batch normalisation of a constant is not supported".into()));
+            };
+            if y.shape.len() < 2 {
+                return Err(bad(format!("input of rank {} has no channel axis", y.shape.len())));
+            }
+            let eps = attr_f(node, "epsilon", 1e-5);
+            let c = y.shape[1];
+            let mut per_channel = Vec::with_capacity(4);
+            for (k, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
+                let t = konst(k, what)?;
+                if t.data.len() != c {
+                    return Err(bad(format!("{what} has {} values for {c} channels", t.data.len())));
+                }
+                per_channel.push(&t.data);
+            }
+            let mut cshape = vec![c];
+            cshape.resize(y.shape.len() - 1, 1);
+            let [scale, b, mean, var] = per_channel[..] else {
+                unreachable!("four parameters")
+            };
+            let mul: Vec<f64> = scale
+                .iter()
+                .zip(var)
+                .map(|(s, v)| s / (v + eps).sqrt())
+                .collect();
+            let add: Vec<f64> = b
+                .iter()
+                .zip(mean)
+                .zip(&mul)
+                .map(|((b, m), k)| b - k * m)
+                .collect();
+            let sv = expand(&Tensor { shape: cshape.clone(), data: mul }, &y.shape)
+                .ok_or_else(|| bad("channel broadcast failed".into()))?;
+            let tv = expand(&Tensor { shape: cshape, data: add }, &y.shape)
+                .ok_or_else(|| bad("channel broadcast failed".into()))?;
+            let mut y = y.clone().scale(&sv, ctx.m);
+            y.c.iter_mut().zip(&tv).for_each(|(c, t)| *c += t);
+            y.has_bias = true;
+            Value::Dyn(y)
+        }
         "Gemm" => {
             let (alpha, beta) = (attr_f(node, "alpha", 1.0), attr_f(node, "beta", 1.0));
             let (ta, tb) = (
@@ -836,8 +880,8 @@ fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
         other => {
             return Err(bad(format!(
                 "operator '{other}' is outside the supported subset (Gemm, MatMul, Add, Sub, \
-                 Mul, Div, Neg, Relu, LeakyRelu, PRelu, Gelu, Sigmoid, Tanh, Elu, Softplus, \
-                 Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Cast, Shape, Gather, \
+                 Mul, Div, Neg, BatchNormalization, Relu, LeakyRelu, PRelu, Gelu, Sigmoid, Tanh, \
+                 Elu, Softplus, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Cast, Shape, Gather, \
                  Concat, Transpose)"
             )))
         }
