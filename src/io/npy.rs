@@ -413,7 +413,8 @@ impl Lexer<'_> {
     }
 }
 
-fn half_to_f64(h: u16) -> f64 {
+/// IEEE 754 binary16 bits to f64 (exact).
+pub(crate) fn half_to_f64(h: u16) -> f64 {
     let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exp = ((h >> 10) & 0x1f) as i32;
     let man = (h & 0x3ff) as f64;

@@ -16,6 +16,7 @@ use super::proto::{data_type as dt, AttributeProto, NodeProto, TensorProto};
 use super::proto::{GraphProto, ModelProto};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
+use crate::io::npy::half_to_f64;
 use crate::net::{Layer, Mlp};
 use std::collections::HashMap;
 
@@ -238,18 +239,6 @@ fn decode_tensor(t: &TensorProto) -> std::result::Result<Tensor, String> {
         }
     };
     Ok(Tensor { shape, data })
-}
-
-fn half_to_f64(h: u16) -> f64 {
-    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exp = ((h >> 10) & 0x1f) as i32;
-    let man = (h & 0x3ff) as f64;
-    match exp {
-        0 => sign * man * 2f64.powi(-24),
-        31 if man == 0.0 => sign * f64::INFINITY,
-        31 => f64::NAN,
-        e => sign * (1.0 + man / 1024.0) * 2f64.powi(e - 15),
-    }
 }
 
 /// NumPy broadcasting of two shapes.
@@ -1531,4 +1520,94 @@ pub(crate) fn import_model(model: &ModelProto, file: &str) -> Result<Mlp<f32>> {
     let mlp = Mlp { layers: ctx.layers };
     mlp.validate().map_err(|m| fe("model", m))?;
     Ok(mlp.cast::<f32>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(shape: &[usize], data: &[f64]) -> Tensor {
+        Tensor {
+            shape: shape.to_vec(),
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn reshape_targets() {
+        assert_eq!(
+            reshape_target(&[1, 6], &[0.0, -1.0], false).unwrap(),
+            vec![1, 6]
+        );
+        assert_eq!(reshape_target(&[2, 3], &[-1.0], false).unwrap(), vec![6]);
+        assert_eq!(
+            reshape_target(&[2, 3], &[3.0, 0.0], true).unwrap_err(),
+            "cannot reshape [2, 3] (6 elements) to [3, 0]"
+        );
+        assert!(reshape_target(&[2, 3], &[4.0, -1.0], false).is_err());
+        assert!(reshape_target(&[1, 6], &[-1.0, -1.0], false).is_err());
+        assert!(reshape_target(&[1, 6], &[0.5, 12.0], false).is_err());
+        assert!(reshape_target(&[6], &[1.0, 0.0, 6.0], false).is_err());
+    }
+
+    #[test]
+    fn broadcasting_and_transpose() {
+        assert_eq!(broadcast_shapes(&[2, 1], &[3]), Some(vec![2, 3]));
+        assert_eq!(broadcast_shapes(&[2], &[3]), None);
+        assert_eq!(
+            expand(&t(&[3], &[1.0, 2.0, 3.0]), &[2, 3]).unwrap(),
+            vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+        );
+        assert_eq!(
+            expand(&t(&[2, 1], &[1.0, 2.0]), &[2, 3]).unwrap(),
+            vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+        );
+        assert_eq!(expand(&t(&[], &[7.0]), &[2]).unwrap(), vec![7.0, 7.0]);
+        assert!(expand(&t(&[2, 3], &[0.0; 6]), &[3]).is_none());
+        // [[0,1,2],[3,4,5]]ᵀ = [[0,3],[1,4],[2,5]].
+        let tt = transpose(&t(&[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), &[1, 0]);
+        assert_eq!(
+            (tt.shape, tt.data),
+            (vec![3, 2], vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0])
+        );
+        // A 3-D permutation: element (i, j, k) of a 2×3×4 goes to (k, i, j).
+        let src: Vec<f64> = (0..24).map(f64::from).collect();
+        let p = transpose(&t(&[2, 3, 4], &src), &[2, 0, 1]);
+        assert_eq!(p.shape, vec![4, 2, 3]);
+        for (i, j, k) in [(1, 2, 3), (0, 1, 2), (1, 0, 0)] {
+            assert_eq!(p.data[k * 6 + i * 3 + j], src[i * 12 + j * 4 + k]);
+        }
+    }
+
+    #[test]
+    fn tensors_must_hold_what_they_claim() {
+        let mut tp = TensorProto {
+            dims: vec![2, 2],
+            data_type: dt::FLOAT,
+            float_data: vec![1.0, 2.0, 3.0],
+            ..Default::default()
+        };
+        assert!(decode_tensor(&tp)
+            .unwrap_err()
+            .contains("needs 4 float values"));
+        tp.float_data.push(4.0);
+        assert_eq!(decode_tensor(&tp).unwrap().data, vec![1.0, 2.0, 3.0, 4.0]);
+        tp.raw_data = vec![0; 15];
+        assert!(decode_tensor(&tp).unwrap_err().contains("whole number"));
+        tp.dims = vec![-1];
+        assert!(decode_tensor(&tp).unwrap_err().contains("negative"));
+        let h = TensorProto {
+            dims: vec![2],
+            data_type: dt::FLOAT16,
+            raw_data: vec![0x00, 0x3c, 0x00, 0xc0],
+            ..Default::default()
+        };
+        assert_eq!(decode_tensor(&h).unwrap().data, vec![1.0, -2.0]);
+        let e = TensorProto {
+            data_type: dt::FLOAT,
+            data_location: 1,
+            ..Default::default()
+        };
+        assert!(decode_tensor(&e).unwrap_err().contains("external"));
+    }
 }
