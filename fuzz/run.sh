@@ -32,6 +32,7 @@ if [ -z "$(ls -A "$corpus")" ]; then
     npy) cp ../tests/fixtures/npy/*.npy "$corpus"/ ;;
     npz) cp ../tests/fixtures/npy/*.npz "$corpus"/ ;;
     onnx) cp ../tests/fixtures/onnx/*.onnx "$corpus"/ ;;
+    onnx_graph) head -c 64 /dev/zero > "$corpus"/zeros ;;
     *) for f in ../tests/fixtures/"$target"/*; do [ -f "$f" ] && cp "$f" "$corpus"/; done ;;
   esac
 fi

@@ -480,7 +480,7 @@ fn decode<T, F: FnMut(&[u8]) -> Result<T>>(
     // The header check made data.len() == count * sz exactly.
     let count = data.len() / sz;
     let mut out = Vec::with_capacity(count);
-    if !h.fortran_order || h.shape.len() < 2 {
+    if !h.fortran_order || h.shape.len() < 2 || count == 0 {
         for chunk in data.chunks_exact(sz) {
             out.push(conv(chunk)?);
         }

@@ -280,7 +280,8 @@ fn expand(t: &Tensor, shape: &[usize]) -> Option<Vec<f64>> {
     for k in (0..t.shape.len()).rev() {
         let axis = k + r - t.shape.len();
         strides[axis] = if t.shape[k] == 1 { 0 } else { s };
-        s *= t.shape[k];
+        // Saturating: with a zero-size axis the product is meaningless but never used.
+        s = s.saturating_mul(t.shape[k]);
     }
     let mut out = Vec::with_capacity(n);
     let mut idx = vec![0usize; r];
@@ -443,6 +444,9 @@ impl Ctx<'_> {
     ) -> std::result::Result<Affine, String> {
         let n = y.n();
         let m = self.m;
+        if n_out == 0 {
+            return Err("a layer of width 0".into());
+        }
         check_elems(n_out, m)?;
         let c: Vec<f64> = (0..n_out)
             .map(|i| (0..n).map(|k| w[i * n + k] * y.c[k]).sum())
@@ -883,7 +887,8 @@ fn transpose(t: &Tensor, perm: &[usize]) -> Tensor {
     let shape: Vec<usize> = perm.iter().map(|&p| t.shape[p]).collect();
     let mut in_strides = vec![1usize; r];
     for k in (0..r.saturating_sub(1)).rev() {
-        in_strides[k] = in_strides[k + 1] * t.shape[k + 1];
+        // Saturating: with a zero-size axis the product is meaningless but never used.
+        in_strides[k] = in_strides[k + 1].saturating_mul(t.shape[k + 1]);
     }
     let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
     let n = t.data.len();
