@@ -1046,6 +1046,19 @@ mod tests {
     }
 
     #[test]
+    fn empty_arrays_with_huge_axes() {
+        // 0 × 2^40 × 2^40 holds no element; stride products must not overflow (a fuzzing find
+        // in waiting: debug builds check overflow).
+        for order in ["False", "True"] {
+            let h = format!(
+                "{{'descr': '<f4', 'fortran_order': {order}, 'shape': (0, 1099511627776, 1099511627776), }}"
+            );
+            let a = parse_npy_f64(&header_bytes(&h, 1), "t").unwrap();
+            assert_eq!((a.shape.len(), a.data.len()), (3, 0));
+        }
+    }
+
+    #[test]
     fn half_precision_values() {
         // IEEE 754 binary16: 0x3c00 = 1, 0xc000 = -2, 0x0001 = 2^-24, 0x7bff = 65504.
         assert_eq!(half_to_f64(0x3c00), 1.0);
