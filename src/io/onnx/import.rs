@@ -497,6 +497,21 @@ fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
             ins.push(Some(ctx.get(name, loc)?));
         }
     }
+    // A network tensor from before the last nonlinearity is a skip connection; its A is over an
+    // older state. Only its shape may be read.
+    if op != "Shape" {
+        for v in ins.iter().flatten() {
+            if let Value::Dyn(y) = v {
+                if y.gen != ctx.gen {
+                    return Err(bad(
+                        "uses a tensor computed before an earlier nonlinearity: skip or \
+                         residual connections are not a feed-forward MLP"
+                            .into(),
+                    ));
+                }
+            }
+        }
+    }
     let input = |k: usize| -> Result<&Value> {
         ins.get(k)
             .and_then(|v| v.as_ref())
