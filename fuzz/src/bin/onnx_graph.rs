@@ -202,7 +202,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }),
         ..Default::default()
     };
-    match relulab::io::onnx::parse_onnx(&model.encode_to_vec(), "fuzz.onnx") {
+    let bytes = model.encode_to_vec();
+    // To keep a crash as a regression file: RELULAB_FUZZ_DUMP=out.onnx BINARY crash-file
+    if let Ok(p) = std::env::var("RELULAB_FUZZ_DUMP") {
+        std::fs::write(p, &bytes).unwrap();
+    }
+    match relulab::io::onnx::parse_onnx(&bytes, "fuzz.onnx") {
         Ok(m) => {
             assert!(m.validate().is_ok());
             let x = vec![0.5f32; m.input_dim()];

@@ -1057,7 +1057,7 @@ fn matmul(ctx: &Ctx, x: &Value, y: &Value) -> std::result::Result<Value, String>
                 2 => (w.shape[0], w.shape[1], w.data.clone(), false),
                 _ => {
                     return Err(format!(
-                        "batched weight of shape {:?} is not supported",
+                        "weight of shape {:?} is not a vector or matrix",
                         w.shape
                     ))
                 }
@@ -1087,13 +1087,15 @@ fn matmul(ctx: &Ctx, x: &Value, y: &Value) -> std::result::Result<Value, String>
                 2 => (w.shape[0], w.shape[1], w.data.clone()),
                 _ => {
                     return Err(format!(
-                        "batched weight of shape {:?} is not supported",
+                        "weight of shape {:?} is not a vector or matrix",
                         w.shape
                     ))
                 }
             };
             let r = d.shape.len();
-            let (kx, col) = if r == 1 {
+            let (kx, col) = if r == 0 {
+                return Err("MatMul of a scalar".into());
+            } else if r == 1 {
                 (d.shape[0], false)
             } else {
                 if d.shape[r - 1] != 1 || d.n() != d.shape[r - 2] {
