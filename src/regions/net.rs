@@ -143,6 +143,26 @@ impl GeoNet {
         self.output_is_logit
     }
 
+    /// A pattern as one string of '0'/'1' per layer with cutting units (unit order; '1' when
+    /// z > 0), as the JSON output shows it.
+    pub fn pattern_strings(&self, pat: &[u64]) -> Vec<String> {
+        self.layers
+            .iter()
+            .filter(|l| l.words > 0)
+            .map(|l| {
+                (0..l.n_out)
+                    .map(|j| {
+                        if pat[l.word_offset + j / 64] >> (j % 64) & 1 == 1 {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The activation pattern of one input, as enumeration stores it: bit j of layer l's words
     /// is 1 when z_{l,j} > 0 (only layers with cutting units have words). Also returns the
     /// smallest |z| relative to its scale over all cutting units (how close x lies to a

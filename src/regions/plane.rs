@@ -186,12 +186,13 @@ impl Partition {
         (0..self.len()).map(|i| self.area(i)).sum()
     }
 
-    /// Number of activation regions: distinct activation patterns among the cells (every cell
-    /// has non-zero area).
+    /// Number of activation regions: distinct activation patterns of the hidden units among the
+    /// cells (every cell has non-zero area). A boundary cut splits cells without adding regions.
     pub fn activation_regions(&self) -> usize {
+        let w = self.pattern_words - usize::from(self.boundary != Boundary::None);
         let mut seen = std::collections::HashSet::with_capacity(self.len());
         for i in 0..self.len() {
-            seen.insert(self.pattern(i));
+            seen.insert(&self.pattern(i)[..w]);
         }
         seen.len()
     }

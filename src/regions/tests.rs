@@ -450,6 +450,7 @@ fn decision_boundary_cut() {
     };
     let cut = partition(&net, &slice, opts).unwrap();
     assert!(cut.len() > plain.len(), "the boundary crosses some cells");
+    assert_eq!(cut.activation_regions(), plain.activation_regions());
     let rel = (cut.area_sum() - slice.area()).abs() / slice.area();
     assert!(rel < 1e-9);
     // The side bit agrees with the sign of the output at each cell's centroid.
