@@ -12,6 +12,8 @@ mod geometry;
 mod gradient;
 pub mod util;
 
+pub use gradient::layer_gradient_norms;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;

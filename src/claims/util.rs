@@ -76,17 +76,28 @@ pub fn mse_loss(mlp: &Mlp<f64>, x: &[f64], y: &[f64], n: usize, trace: &mut Trac
         / n as f64
 }
 
-/// Gradients of the ½·mean squared error; returns the loss before the step.
+/// Gradients of the ½·mean squared error; returns the loss.
 pub fn mse_grads(mlp: &Mlp<f64>, x: &[f64], y: &[f64], n: usize, grads: &mut Grads<f64>) -> f64 {
-    let mut trace = Trace::default();
-    let loss = mse_loss(mlp, x, y, n, &mut trace);
+    mse_grads_traced(mlp, x, y, n, &mut Trace::default(), grads)
+}
+
+/// [`mse_grads`] keeping the forward trace (for observers).
+pub fn mse_grads_traced(
+    mlp: &Mlp<f64>,
+    x: &[f64],
+    y: &[f64],
+    n: usize,
+    trace: &mut Trace<f64>,
+    grads: &mut Grads<f64>,
+) -> f64 {
+    let loss = mse_loss(mlp, x, y, n, trace);
     let g: Vec<f64> = trace
         .output()
         .iter()
         .zip(y)
         .map(|(o, t)| (o - t) / n as f64)
         .collect();
-    mlp.backward_batch(&trace, &g, grads);
+    mlp.backward_batch(trace, &g, grads);
     loss
 }
 
