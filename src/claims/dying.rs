@@ -12,7 +12,7 @@ use super::{Check, Draft};
 use crate::activation::Activation;
 use crate::diagnose::{diagnose_trace, HealthConfig};
 use crate::net::{Grads, Mlp, Trace};
-use crate::remedy::{BiasWarmup, WarmupSchedule};
+use crate::remedy::{BiasWarmup, Decay};
 
 struct Problem {
     mlp: Mlp<f64>,
@@ -199,8 +199,8 @@ pub(crate) fn claim7(seed: u64) -> Draft {
 fn train_warmup(p: &Problem, warm: usize, after: usize, lr: f64) -> (Mlp<f64>, f64, Vec<f64>) {
     let w = BiasWarmup {
         gamma0: 3.0,
-        steps: warm,
-        schedule: WarmupSchedule::Linear,
+        steps: warm as u64,
+        decay: Decay::Linear,
     };
     let sgd = Sgd::plain(lr);
     let mut mlp = p.mlp.clone();
@@ -214,8 +214,7 @@ fn train_warmup(p: &Problem, warm: usize, after: usize, lr: f64) -> (Mlp<f64>, f
         if t % 50 == 0 {
             hist.push(p.loss(&mlp));
         }
-        let shifted = BiasWarmup::shifted(&mlp, w.gamma(t));
-        super::util::mse_grads(&shifted, &p.x, &p.y, p.n, &mut grads);
+        super::util::mse_grads_shifted(&mlp, &p.x, &p.y, p.n, w.gamma(t as u64), &mut grads);
         sgd.apply(&mut mlp, &grads);
     }
     hist.push(p.loss(&mlp));

@@ -2,7 +2,7 @@
 //! SGD on a mean-squared-error loss (the setting the seed's claims are about).
 
 use crate::activation::Activation;
-use crate::net::{Grads, Layer, Mlp, Trace};
+use crate::net::{Grads, Layer, Mlp, Trace, Workspace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -79,6 +79,41 @@ pub fn mse_loss(mlp: &Mlp<f64>, x: &[f64], y: &[f64], n: usize, trace: &mut Trac
 /// Gradients of the ½·mean squared error; returns the loss.
 pub fn mse_grads(mlp: &Mlp<f64>, x: &[f64], y: &[f64], n: usize, grads: &mut Grads<f64>) -> f64 {
     mse_grads_traced(mlp, x, y, n, &mut Trace::default(), grads)
+}
+
+/// Gradients of the ½·MSE with γ added to every hidden pre-activation (curriculum bias
+/// warm-up, through the engine's `forward_ws` shift); returns the loss.
+pub fn mse_grads_shifted(
+    mlp: &Mlp<f64>,
+    x: &[f64],
+    y: &[f64],
+    n: usize,
+    gamma: f64,
+    grads: &mut Grads<f64>,
+) -> f64 {
+    let mut trace = Trace {
+        batch: n,
+        input: x.to_vec(),
+        ..Default::default()
+    };
+    let mut ws = Workspace::new(1);
+    mlp.forward_ws(&mut trace, &mut ws, gamma);
+    let loss = 0.5
+        * trace
+            .output()
+            .iter()
+            .zip(y)
+            .map(|(o, t)| (o - t).powi(2))
+            .sum::<f64>()
+        / n as f64;
+    let g: Vec<f64> = trace
+        .output()
+        .iter()
+        .zip(y)
+        .map(|(o, t)| (o - t) / n as f64)
+        .collect();
+    mlp.backward_ws(&trace, &g, grads, &mut ws, false);
+    loss
 }
 
 /// [`mse_grads`] keeping the forward trace (for observers).

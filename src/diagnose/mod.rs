@@ -19,9 +19,11 @@
 //!   the factor H.) A layer whose outputs are all 0 gives s_j = 0 for every unit.
 
 pub mod homogeneity;
+pub mod monitor;
 pub mod objective;
 
 pub use homogeneity::homogeneity_error;
+pub use monitor::HealthMonitor;
 pub use objective::Objective;
 
 use crate::net::{Grads, Mlp, Trace};
@@ -91,8 +93,12 @@ pub struct LayerHealth {
     pub pre_frac_zero: f64,
     /// ‖∂L/∂z‖ (Frobenius over samples and units), when gradients were observed.
     pub grad_pre_norm: Option<f64>,
-    /// ‖∂L/∂W‖ (Frobenius) of the summed gradient, when gradients were observed.
+    /// ‖∂L/∂W‖ (Frobenius) of the gradient summed over the observed batches (over a data set
+    /// split in batches: the data set's gradient), when gradients were observed.
     pub grad_weight_norm: Option<f64>,
+    /// Mean over the observed batches of each batch's ‖∂L/∂W‖ (during training: the typical
+    /// per-step gradient norm), when gradients were observed.
+    pub grad_weight_norm_per_batch: Option<f64>,
 }
 
 /// Per-layer running sums for [`LayerHealth`].
@@ -117,6 +123,8 @@ struct LayerAcc {
     // gradients
     grad_pre_sq: f64,
     grad_weight_sum: Vec<f64>,
+    grad_weight_batch_norm_sum: f64,
+    grad_batches: u64,
     grads_seen: bool,
 }
 
@@ -217,9 +225,14 @@ impl HealthAccumulator {
                 if acc.grad_weight_sum.len() != gw.len() {
                     acc.grad_weight_sum = vec![0.0; gw.len()];
                 }
+                let mut sq = 0.0f64;
                 for (s, v) in acc.grad_weight_sum.iter_mut().zip(gw) {
-                    *s += v.as_f64();
+                    let v = v.as_f64();
+                    *s += v;
+                    sq += v * v;
                 }
+                acc.grad_weight_batch_norm_sum += sq.sqrt();
+                acc.grad_batches += 1;
             }
         }
     }
@@ -289,6 +302,9 @@ impl HealthAccumulator {
                             .sum::<f64>()
                             .sqrt()
                     }),
+                    grad_weight_norm_per_batch: acc
+                        .grads_seen
+                        .then(|| acc.grad_weight_batch_norm_sum / acc.grad_batches.max(1) as f64),
                 }
             })
             .collect()

@@ -6,6 +6,8 @@
 //! * **Curriculum bias warm-up** (the seed's "课程偏置预热"): add γ to every hidden
 //!   pre-activation, z' = Wx + b + γ, with γ decaying from γ₀ to 0 on a linear or cosine
 //!   schedule; units pushed positive by γ receive gradient and can move their own bias up.
+//!   The schedule is [`crate::train::BiasWarmup`] and the shift is applied inside the training
+//!   forward pass ([`Mlp::forward_ws`]'s `hidden_shift`), re-exported here.
 //! * **ReDo** (Sokar et al. 2023, "The Dormant Neuron Phenomenon in Deep Reinforcement
 //!   Learning", ICML, algorithm 1): every P steps, re-initialise the incoming weights of
 //!   τ-dormant units, zero their bias and outgoing weights (so the network function is
@@ -13,11 +15,15 @@
 //!   optimizer does that from the returned list).
 
 use crate::activation::Activation;
-use crate::net::Mlp;
+use crate::diagnose::{HealthAccumulator, HealthConfig};
+use crate::error::Result;
+use crate::net::{Mlp, Optimizer};
 use crate::real::Real;
-use rand::Rng;
+pub use crate::train::{BiasWarmup, Decay};
+use crate::train::{EpochMetrics, Observer, StepInfo};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use serde::{Deserialize, Serialize};
 
 /// Replace the activation of every hidden layer (all but the last) by `act`, keeping weights
 /// and biases. PReLU layers get one slope per unit, initialised to the activation's α.
@@ -29,60 +35,6 @@ pub fn swap_hidden_activation<T: Real>(mlp: &mut Mlp<T>, act: Activation) {
             Activation::Prelu { alpha } => vec![T::of_f64(alpha); layer.out_dim],
             _ => Vec::new(),
         };
-    }
-}
-
-/// Shape of the warm-up decay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WarmupSchedule {
-    /// γ(t) = γ₀ (1 − t/T).
-    Linear,
-    /// γ(t) = γ₀ · ½ (1 + cos(π t/T)).
-    Cosine,
-}
-
-/// Curriculum bias warm-up: γ(t) added to every hidden pre-activation, decaying to 0 at step T.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BiasWarmup {
-    /// γ₀, the shift at step 0.
-    pub gamma0: f64,
-    /// T, the step at which γ reaches 0 (and stays).
-    pub steps: usize,
-    /// Decay shape.
-    pub schedule: WarmupSchedule,
-}
-
-impl BiasWarmup {
-    /// γ at step t (exactly 0 for t ≥ T).
-    pub fn gamma(&self, t: usize) -> f64 {
-        if t >= self.steps || self.steps == 0 {
-            return 0.0;
-        }
-        let u = t as f64 / self.steps as f64;
-        match self.schedule {
-            WarmupSchedule::Linear => self.gamma0 * (1.0 - u),
-            WarmupSchedule::Cosine => self.gamma0 * 0.5 * (1.0 + (std::f64::consts::PI * u).cos()),
-        }
-    }
-
-    /// The network that computes z' = Wx + b + γ in every hidden layer: a copy of `mlp` with γ
-    /// added to the hidden biases (a bias-free layer gets a bias of γ). Its gradients with
-    /// respect to W and b are the gradients of the warm-up objective for `mlp`'s parameters.
-    pub fn shifted<T: Real>(mlp: &Mlp<T>, gamma: f64) -> Mlp<T> {
-        let mut out = mlp.clone();
-        if gamma == 0.0 {
-            return out;
-        }
-        let nl = out.layers.len();
-        let g = T::of_f64(gamma);
-        for layer in out.layers.iter_mut().take(nl.saturating_sub(1)) {
-            match layer.bias.as_mut() {
-                Some(b) => b.iter_mut().for_each(|v| *v += g),
-                None => layer.bias = Some(vec![g; layer.out_dim]),
-            }
-        }
-        out
     }
 }
 
@@ -126,10 +78,122 @@ pub fn redo_recycle<T: Real, R: Rng>(
     recycled
 }
 
+/// Zero the optimizer moments of recycled units: their rows of W and b (and per-unit PReLU
+/// slope) and their columns in the next layer's W (Sokar et al. 2023, algorithm 1).
+pub fn reset_unit_moments<T: Real>(
+    optimizer: &mut Optimizer<T>,
+    mlp: &Mlp<T>,
+    recycled: &[(usize, usize)],
+) {
+    fn zero<T: Real>(buf: &mut [T], idx: impl Iterator<Item = usize>) {
+        if !buf.is_empty() {
+            for k in idx {
+                buf[k] = T::zero();
+            }
+        }
+    }
+    for &(l, j) in recycled {
+        let i = mlp.layers[l].in_dim;
+        if let Some(st) = optimizer.state.get_mut(l) {
+            for p in [&mut st.weight.m, &mut st.weight.v] {
+                zero(p, j * i..(j + 1) * i);
+            }
+            for p in [&mut st.bias.m, &mut st.bias.v] {
+                zero(p, j..j + 1);
+            }
+            if mlp.layers[l].prelu_alpha.len() > 1 {
+                for p in [&mut st.prelu_alpha.m, &mut st.prelu_alpha.v] {
+                    zero(p, j..j + 1);
+                }
+            }
+        }
+        if let (Some(next), Some(st)) = (mlp.layers.get(l + 1), optimizer.state.get_mut(l + 1)) {
+            let (o, ni) = (next.out_dim, next.in_dim);
+            for p in [&mut st.weight.m, &mut st.weight.v] {
+                zero(p, (0..o).map(|k| k * ni + j));
+            }
+        }
+    }
+}
+
+/// ReDo as a training observer: every `every` steps, score the hidden units on the samples
+/// of the steps since the last recycling (their own traces), recycle the τ-dormant ones
+/// ([`redo_recycle`]) and reset their optimizer moments ([`reset_unit_moments`]). The number
+/// recycled per epoch goes into the metrics line as `redo_recycled`.
+#[derive(Clone, Debug)]
+pub struct Redo {
+    /// P, the recycling period in optimizer steps.
+    pub every: u64,
+    /// τ of the dormant test.
+    pub tau: f64,
+    /// Units recycled over the whole run.
+    pub total: usize,
+    epoch_count: usize,
+    acc: Option<HealthAccumulator>,
+    rng: ChaCha8Rng,
+}
+
+impl Redo {
+    /// Recycle every `every` steps with threshold `tau`; re-initialisation draws from
+    /// ChaCha8(seed) stream 77.
+    pub fn new(every: u64, tau: f64, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(77);
+        Redo {
+            every: every.max(1),
+            tau,
+            total: 0,
+            epoch_count: 0,
+            acc: None,
+            rng,
+        }
+    }
+}
+
+impl Observer for Redo {
+    fn on_step(
+        &mut self,
+        info: &StepInfo<'_>,
+        mlp: &mut Mlp<f32>,
+        optimizer: &mut Optimizer<f32>,
+    ) -> Result<()> {
+        let cfg = HealthConfig {
+            tau: self.tau,
+            hist_bins: 1,
+        };
+        self.acc
+            .get_or_insert_with(|| HealthAccumulator::new(mlp, cfg))
+            .observe::<f32>(info.trace, None);
+        if (info.step + 1) % self.every == 0 {
+            if let Some(acc) = self.acc.take() {
+                let scores: Vec<Vec<f64>> =
+                    acc.finish().into_iter().map(|h| h.redo_scores).collect();
+                let rec = redo_recycle(mlp, &scores, self.tau, &mut self.rng);
+                reset_unit_moments(optimizer, mlp, &rec);
+                self.total += rec.len();
+                self.epoch_count += rec.len();
+            }
+        }
+        Ok(())
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        metrics: &mut EpochMetrics,
+        _mlp: &mut Mlp<f32>,
+        _optimizer: &mut Optimizer<f32>,
+    ) -> Result<()> {
+        metrics
+            .extra
+            .insert("redo_recycled".into(), serde_json::json!(self.epoch_count));
+        self.epoch_count = 0;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::Trace;
     use rand::SeedableRng;
 
     fn net() -> Mlp<f64> {
@@ -142,48 +206,6 @@ mod tests {
             }
         }
         m
-    }
-
-    #[test]
-    fn warmup_schedules_hit_their_closed_forms() {
-        let lin = BiasWarmup {
-            gamma0: 2.0,
-            steps: 100,
-            schedule: WarmupSchedule::Linear,
-        };
-        assert_eq!(lin.gamma(0), 2.0);
-        assert_eq!(lin.gamma(25), 1.5);
-        assert_eq!(lin.gamma(100), 0.0);
-        assert_eq!(lin.gamma(1000), 0.0);
-        let cos = BiasWarmup {
-            schedule: WarmupSchedule::Cosine,
-            ..lin
-        };
-        assert_eq!(cos.gamma(0), 2.0);
-        assert!((cos.gamma(50) - 1.0).abs() < 1e-15);
-        assert!((cos.gamma(25) - (1.0 + std::f64::consts::FRAC_1_SQRT_2)).abs() < 1e-15);
-        assert_eq!(cos.gamma(100), 0.0);
-    }
-
-    #[test]
-    fn shifted_adds_gamma_to_hidden_pre_activations_only() {
-        let m = net();
-        let s = BiasWarmup::shifted(&m, 0.75);
-        let x = [0.3, -0.8, 1.1, 0.2];
-        let (mut a, mut b) = (Trace::default(), Trace::default());
-        m.forward_batch(&x, 2, &mut a);
-        // Layer 0 pre-activations shift by exactly γ; the output layer's bias is untouched.
-        s.forward_batch(&x, 2, &mut b);
-        for (za, zb) in a.pre[0].iter().zip(&b.pre[0]) {
-            assert!((zb - za - 0.75).abs() < 1e-15);
-        }
-        assert_eq!(s.layers[2].bias, m.layers[2].bias);
-        let mut nb = m.clone();
-        nb.layers[0].bias = None;
-        assert_eq!(
-            BiasWarmup::shifted(&nb, 1.0).layers[0].bias,
-            Some(vec![1.0; 3])
-        );
     }
 
     #[test]
@@ -207,6 +229,34 @@ mod tests {
             assert_eq!(
                 m.forward_one(&x[2 * s..2 * s + 2]),
                 before.forward_one(&x[2 * s..2 * s + 2])
+            );
+        }
+    }
+
+    #[test]
+    fn moments_of_recycled_units_are_zeroed() {
+        use crate::net::{OptimizerConfig, Trace};
+        let mut m = net();
+        let mut opt = Optimizer::<f64>::new(OptimizerConfig::adam(0.01));
+        let mut t = Trace::default();
+        m.forward_batch(&[0.3, -0.8, 1.1, 0.2], 2, &mut t);
+        let mut g = crate::net::Grads::default();
+        m.backward_batch(&t, &[1.0, -1.0], &mut g);
+        opt.step(&mut m, &g, 0.01);
+        let nonzero = |v: &[f64]| v.iter().filter(|x| **x != 0.0).count();
+        assert!(nonzero(&opt.state[0].weight.v) > 0);
+        reset_unit_moments(&mut opt, &m, &[(0, 1)]);
+        let st = &opt.state[0];
+        assert!(st.weight.m[2..4]
+            .iter()
+            .chain(&st.weight.v[2..4])
+            .all(|v| *v == 0.0));
+        assert_eq!((st.bias.m[1], st.bias.v[1]), (0.0, 0.0));
+        let next = &opt.state[1];
+        for k in 0..3 {
+            assert_eq!(
+                (next.weight.m[k * 3 + 1], next.weight.v[k * 3 + 1]),
+                (0.0, 0.0)
             );
         }
     }
