@@ -126,6 +126,21 @@ pub struct Opts {
     /// No progress bar, no summary.
     #[arg(long)]
     pub quiet: bool,
+    /// Activation health every epoch (sparsity, dead and dormant units, pre-activation
+    /// statistics, gradient norms per layer) in the metrics JSON lines (issue 4).
+    #[arg(long)]
+    pub monitor: bool,
+    /// τ of the dormant test (ReDo score ≤ τ) for --monitor and --redo-every.
+    #[arg(long, default_value_t = 0.1)]
+    pub dormant_tau: f64,
+    /// ReDo: every P steps re-initialise the τ-dormant units, zero their outgoing weights and
+    /// reset their optimizer moments (Sokar et al. 2023).
+    #[arg(long, value_name = "P")]
+    pub redo_every: Option<u64>,
+    /// Swap the hidden activation of the starting model (--model-in or fresh) for this one,
+    /// keeping the weights (e.g. leaky_relu, prelu, relu_eps).
+    #[arg(long, value_name = "ACT")]
+    pub swap_activation: Option<String>,
 }
 
 fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
@@ -312,6 +327,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .num_threads(spec.threads)
             .build_global();
     }
+    if let Some(a) = &args.swap_activation {
+        let act = parse_activation(a).map_err(anyhow::Error::msg)?;
+        relulab::remedy::swap_hidden_activation(&mut trainer.mlp, act);
+    }
+    if let Some(0) = args.redo_every {
+        anyhow::bail!("--redo-every must be ≥ 1");
+    }
+    let mut monitor = relulab::diagnose::HealthMonitor::new(relulab::diagnose::HealthConfig {
+        tau: args.dormant_tau,
+        ..Default::default()
+    });
+    let mut redo = args
+        .redo_every
+        .map(|p| relulab::remedy::Redo::new(p, args.dormant_tau, spec.seed));
+    let mut observers: Vec<&mut dyn relulab::train::Observer> = Vec::new();
+    if let Some(r) = redo.as_mut() {
+        observers.push(r);
+    }
+    if args.monitor {
+        observers.push(&mut monitor);
+    }
     trainer.check_data(&train)?;
     let show_bar = !args.quiet && !args.json && std::io::stderr().is_terminal();
     let bar = show_bar.then(|| {
@@ -341,24 +377,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(())
     };
     let t0 = Instant::now();
-    let metrics = trainer.run(&train, test.as_ref(), &mut [], |m: &EpochMetrics, t| {
-        if args.json {
-            println!("{}", serde_json::to_string(m).expect("serialisable"));
-        }
-        if let Some(b) = &bar {
-            b.set_position(m.epoch as u64);
-            b.set_message(format!(
-                "loss {:.4}{}",
-                m.train_loss,
-                m.test_accuracy
-                    .map_or(String::new(), |a| format!(" test acc {:.2}%", 100.0 * a))
-            ));
-        }
-        if args.save_every > 0 && m.epoch % args.save_every == 0 {
-            save(t)?;
-        }
-        Ok(())
-    })?;
+    let metrics = trainer.run(
+        &train,
+        test.as_ref(),
+        &mut observers,
+        |m: &EpochMetrics, t| {
+            if args.json {
+                println!("{}", serde_json::to_string(m).expect("serialisable"));
+            }
+            if let Some(b) = &bar {
+                b.set_position(m.epoch as u64);
+                b.set_message(format!(
+                    "loss {:.4}{}",
+                    m.train_loss,
+                    m.test_accuracy
+                        .map_or(String::new(), |a| format!(" test acc {:.2}%", 100.0 * a))
+                ));
+            }
+            if args.save_every > 0 && m.epoch % args.save_every == 0 {
+                save(t)?;
+            }
+            Ok(())
+        },
+    )?;
     let wall = t0.elapsed().as_secs_f64();
     if let Some(b) = &bar {
         b.finish_and_clear();
