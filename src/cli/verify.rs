@@ -1,12 +1,146 @@
-//! `relulab verify`: Verify a VNN-LIB property.
+//! `relulab verify`: decide a VNN-LIB property, or run a campaign of instances.
 
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use relulab::verify::campaign::{read_instances, run_instance, shard, write_results, Summary};
+use relulab::verify::{load_network, load_vnnlib, verify, VerifyOptions};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Options of `relulab verify`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The network (.onnx, .safetensors checkpoint, or .json Mlp).
+    #[arg(long, required_unless_present = "instances")]
+    model: Option<PathBuf>,
+    /// The VNN-LIB property (it describes the unsafe set).
+    #[arg(long, required_unless_present = "instances")]
+    property: Option<PathBuf>,
+    /// Time limit in seconds for a single property.
+    #[arg(long, default_value_t = 116.0)]
+    timeout: f64,
+    /// Print the single result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// A campaign CSV (onnx,vnnlib,timeout[,expected]; paths relative to the CSV).
+    #[arg(long, conflicts_with_all = ["model", "property"])]
+    instances: Option<PathBuf>,
+    /// Where the campaign's results CSV goes.
+    #[arg(long, default_value = "verify_results.csv")]
+    results: PathBuf,
+    /// Run only shard I of N (1-based, round robin), e.g. `--shard 2/4`.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Seed of the falsifier.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
 
 /// Run `relulab verify`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`relulab verify` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(t) = args.threads {
+        if t == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .context("thread pool")?;
+    }
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let opts = VerifyOptions {
+        timeout: Duration::from_secs_f64(args.timeout),
+        seed: args.seed,
+        ..Default::default()
+    };
+    match &args.instances {
+        Some(csv) => campaign(&args, csv, &opts),
+        None => single(&args, &opts),
+    }
+}
+
+fn single(args: &Args, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
+    let (model, property) = (
+        args.model.as_ref().expect("clap"),
+        args.property.as_ref().expect("clap"),
+    );
+    let mlp = load_network(model)?;
+    let prop = load_vnnlib(property)?;
+    let out = verify(&mlp, &prop, opts)?;
+    if args.json {
+        let w = out
+            .witness
+            .as_ref()
+            .map(|w| serde_json::json!({"x": w.x, "y": w.y, "y_f32": w.y_f32}));
+        let j = serde_json::json!({
+            "result": out.verdict.as_str(), "seconds": out.seconds, "domains": out.domains, "witness": w,
+        });
+        println!("{}", out.verdict.as_str());
+        println!("{j}");
+    } else {
+        println!("{}", out.verdict.as_str());
+        if let Some(w) = &out.witness {
+            println!("{}", w.vnncomp());
+        }
+        eprintln!("{:.3} s, {} domains", out.seconds, out.domains);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn campaign(args: &Args, csv: &std::path::Path, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
+    let mut list = read_instances(csv)?;
+    if let Some(s) = &args.shard {
+        let (i, n) = s
+            .split_once('/')
+            .and_then(|(i, n)| {
+                Some((
+                    i.trim().parse::<usize>().ok()?,
+                    n.trim().parse::<usize>().ok()?,
+                ))
+            })
+            .filter(|&(i, n)| n >= 1 && (1..=n).contains(&i))
+            .with_context(|| format!("--shard '{s}': expected I/N with 1 <= I <= N"))?;
+        list = shard(list, i, n);
+    }
+    let pb = ProgressBar::new(list.len() as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}").expect("template"),
+    );
+    let mut results = Vec::new();
+    for inst in &list {
+        pb.set_message(format!(
+            "{}",
+            inst.property
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+        ));
+        let r = run_instance(inst, opts);
+        if r.is_wrong() {
+            pb.println(format!(
+                "WRONG: {} {} answered {}",
+                inst.model.display(),
+                inst.property.display(),
+                r.answer()
+            ));
+        }
+        results.push(r);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    write_results(&args.results, &results)?;
+    let s = Summary::of(&results);
+    println!("{}", s.line());
+    println!("results: {}", args.results.display());
+    Ok(if s.wrong > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
