@@ -182,7 +182,7 @@ fn parse_bias_warmup(s: &str) -> anyhow::Result<BiasWarmup> {
 impl Opts {
     /// The run specification: defaults, then --config, then flags.
     pub fn spec(&self) -> anyhow::Result<TrainSpec> {
-        let mut s = match &self.config {
+        let base = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read {}", p.display()))?;
@@ -191,6 +191,12 @@ impl Opts {
             }
             None => TrainSpec::default(),
         };
+        self.apply(base)
+    }
+
+    /// `base` with every flag given on the command line applied (`--config` ignored).
+    pub fn apply(&self, base: TrainSpec) -> anyhow::Result<TrainSpec> {
+        let mut s = base;
         macro_rules! set {
             ($f:ident) => {
                 if let Some(v) = &self.$f {
