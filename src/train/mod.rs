@@ -197,7 +197,8 @@ impl Trainer {
         check_fit(&self.mlp, data, self.config.loss)
     }
 
-    /// Run one epoch over `train`; returns (Σ loss, correct, samples).
+    /// Run one epoch over `train`; returns (Σ per-sample loss, correct predictions, learning
+    /// rate and bias shift of the last step).
     pub fn train_epoch(
         &mut self,
         train: &Dataset,
