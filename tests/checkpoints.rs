@@ -233,6 +233,34 @@ fn state_dict_errors_name_the_key() {
 }
 
 #[test]
+fn f64_state_dicts_load() {
+    let dir = tmpdir("f64");
+    let w: Vec<u8> = (0..6)
+        .flat_map(|k| (k as f64 * 0.25).to_le_bytes())
+        .collect();
+    let b: Vec<u8> = [1.5f64, -2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let views = vec![
+        (
+            "0.weight".to_string(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F64, vec![2, 3], &w).unwrap(),
+        ),
+        (
+            "0.bias".to_string(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F64, vec![2], &b).unwrap(),
+        ),
+    ];
+    let path = dir.join("f64.safetensors");
+    std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+    let m = checkpoint::load_state_dict(&path, Activation::RELU).unwrap();
+    assert_eq!(m.layers[0].weight, vec![0.0, 0.25, 0.5, 0.75, 1.0, 1.25]);
+    assert_eq!(m.layers[0].bias, Some(vec![1.5, -2.0]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn prelu_state_dict_round_trip() {
     let s = TrainSpec {
         activation: "prelu".into(),
