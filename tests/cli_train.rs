@@ -331,3 +331,125 @@ fn toml_config_and_flags() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn model_in_accepts_checkpoints_and_state_dicts_and_checks_widths() {
+    let dir = tmpdir("modelin");
+    let o = relulab(
+        &[
+            "train",
+            "--dataset",
+            "iris",
+            "--hidden",
+            "8",
+            "--epochs",
+            "3",
+            "--quiet",
+            "--state-dict-out",
+            "sd.safetensors",
+            "--model-out",
+            "ck.safetensors",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for m in ["sd.safetensors", "ck.safetensors"] {
+        let o = relulab(
+            &[
+                "train",
+                "--dataset",
+                "iris",
+                "--model-in",
+                m,
+                "--epochs",
+                "2",
+                "--json",
+            ],
+            &dir,
+        );
+        assert!(o.status.success(), "{m}: {}", stderr(&o));
+        assert_eq!(stdout(&o).lines().count(), 2);
+    }
+    // A 4-feature model on 13-feature data.
+    let o = relulab(
+        &["train", "--dataset", "wine", "--model-in", "sd.safetensors"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("13 features per sample, but the model takes 4"),
+        "{}",
+        stderr(&o)
+    );
+    // A state_dict is not mistaken for a checkpoint by eval without --activation.
+    let o = relulab(
+        &["eval", "--model", "sd.safetensors", "--dataset", "iris"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--activation"), "{}", stderr(&o));
+    let o = relulab(
+        &[
+            "eval",
+            "--model",
+            "sd.safetensors",
+            "--activation",
+            "relu",
+            "--dataset",
+            "iris",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn killing_training_never_leaves_a_truncated_checkpoint() {
+    let dir = tmpdir("kill");
+    let mut seen = 0;
+    for (k, delay_ms) in [50u64, 150, 300, 500, 800, 1200, 1700]
+        .into_iter()
+        .enumerate()
+    {
+        let out = format!("m{k}.safetensors");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_relulab"))
+            .args([
+                "train",
+                "--dataset",
+                "digits",
+                "--hidden",
+                "512,512",
+                "--epochs",
+                "50",
+                "--save-every",
+                "1",
+                "--quiet",
+                "--model-out",
+                &out,
+            ])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let path = dir.join(&out);
+        if path.exists() {
+            let ck = relulab::io::checkpoint::load_full(&path)
+                .unwrap_or_else(|e| panic!("killed after {delay_ms} ms: {e}"));
+            assert!(ck.train.unwrap().epoch >= 1);
+            seen += 1;
+        }
+        if seen >= 3 {
+            break;
+        }
+    }
+    assert!(
+        seen > 0,
+        "no checkpoint was written before any kill: the test proved nothing"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
