@@ -356,8 +356,7 @@ pub fn check_fit(mlp: &Mlp<f32>, data: &Dataset, loss: Loss) -> Result<()> {
     }
     let d_out = mlp.output_dim();
     match (&data.targets, loss) {
-        (Targets::Classes { labels, .. }, Loss::Mse) => {
-            let _ = labels;
+        (Targets::Classes { .. }, Loss::Mse) => {
             return Err(Error::Invalid(format!(
                 "{}: mse needs real-valued targets; use cross_entropy for class labels",
                 data.name
