@@ -100,7 +100,7 @@ fn gemm_path_matches_reference() {
 }
 
 #[test]
-fn threaded_gemm_gives_the_same_bits_as_one_thread() {
+fn threaded_gemm_gives_the_same_bits_every_run_and_as_one_thread() {
     let mlp: Mlp<f32> = net(&[200, 300, 300, 10], Activation::RELU, true, 9);
     let batch = 64;
     let x: Vec<f32> = inputs(batch * 200, 1);
@@ -124,6 +124,8 @@ fn threaded_gemm_gives_the_same_bits_as_one_thread() {
     let a = pool.install(|| run(2));
     let b = pool.install(|| run(2));
     assert_eq!(a, b, "two threaded runs differ");
+    let one = run(1);
+    assert_eq!(a, one, "threaded and single-threaded products differ");
 }
 
 /// Mean loss of `mlp` on (x, targets), f64.
