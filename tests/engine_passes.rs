@@ -11,11 +11,12 @@ fn net<T: Real>(widths: &[usize], act: Activation, bias: bool, seed: u64) -> Mlp
     let mut m = Mlp::<T>::zeros(widths, act, Activation::Identity, bias);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     m.init(Init::HeNormal, BiasInit::Normal { std: 0.3 }, &mut rng);
-    if let Activation::Prelu { .. } = act {
+    if matches!(act, Activation::Prelu { .. }) && m.layers.len() > 1 {
         // One slope per unit on the first layer, shared on the others.
         let n = m.layers[0].out_dim;
         m.layers[0].prelu_alpha = (0..n).map(|j| T::of_f64(0.1 + 0.02 * j as f64)).collect();
     }
+    m.validate().expect("valid test network");
     m
 }
 
@@ -84,6 +85,7 @@ fn compare_with_reference<T: Real>(widths: &[usize], batch: usize, rel: f64, abs
 fn small_path_matches_reference_f64() {
     compare_with_reference::<f64>(&[2, 16, 15, 17, 1], 7, 1e-12, 1e-12);
     compare_with_reference::<f64>(&[5, 3, 1, 4, 3], 1, 1e-12, 1e-12);
+    compare_with_reference::<f64>(&[4, 3], 9, 1e-12, 1e-12);
 }
 
 #[test]
