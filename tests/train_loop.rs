@@ -246,3 +246,15 @@ fn initialisations_have_their_variances() {
         "bias picked {picked_bias} times"
     );
 }
+
+#[test]
+fn quick_digits_reaches_97_percent() {
+    let r = relulab::train::quick_digits(0).unwrap();
+    assert!(
+        r.test_accuracy >= 0.97,
+        "digits test accuracy {}",
+        r.test_accuracy
+    );
+    assert_eq!(r.metrics.len(), 30);
+    assert!(r.train_seconds > 0.0 && r.test_loss.is_finite());
+}
