@@ -683,3 +683,32 @@ fn study_sweep_snapshots_and_tour() {
     assert!(t.activation_regions > 50);
     assert!(t.mosaic_svg.starts_with("<svg") && t.sweep_svg.contains("polyline"));
 }
+
+#[test]
+fn integer_weight_nets_full_of_coincidences() {
+    // Weights in {−1, 0, 1}, biases in {−½, 0, ½}: many units through the same vertices,
+    // parallel and coincident lines at every layer, zero rows, dead units.
+    for seed in 0..6u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
+        let mut mlp = he_relu_net(&[2, 10, 10, 10, 1], seed);
+        for l in &mut mlp.layers {
+            for w in &mut l.weight {
+                *w = rng.random_range(-1i32..=1) as f64;
+            }
+            for b in l.bias.as_mut().unwrap() {
+                *b = 0.5 * rng.random_range(-1i32..=1) as f64;
+            }
+        }
+        if seed % 2 == 1 {
+            for l in &mut mlp.layers[..3] {
+                l.activation = Activation::leaky(0.25);
+            }
+        }
+        let slice = Slice::plane([-1.5, 1.5, -1.5, 1.5]);
+        let (net, p) = run(&mlp, &slice);
+        check_partition(&net, &mlp, &slice, &p, 1500);
+        // Activation regions are convex (fixed pattern: linear constraints), so one cell each.
+        assert_eq!(p.activation_regions(), p.len(), "seed {seed}");
+        assert!(p.linear_regions() <= p.activation_regions());
+    }
+}
