@@ -84,9 +84,10 @@ struct Opts {
     /// Depths of the sweep.
     #[arg(long, default_value = "1,2,3,4,6,8")]
     depths: String,
-    /// Also cut by the decision boundary of output O (its zero set), and draw it.
-    #[arg(long, value_name = "O")]
-    boundary: Option<usize>,
+    /// Also cut by a decision boundary and draw it: "O" (zero set of output O, a one-logit
+    /// classifier) or "A=B" (where outputs A and B are equal, a two-logit classifier).
+    #[arg(long, value_name = "O|A=B")]
+    boundary: Option<String>,
     /// Write the mosaic (or the sweep chart) as SVG.
     #[arg(long, value_name = "F")]
     svg: Option<PathBuf>,
@@ -264,9 +265,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => bail!("--colour: expected \"pattern\" or \"output:O\", got {other:?}"),
         },
     };
-    let opts = PlaneOptions {
-        boundary: args.boundary.map_or(Boundary::None, Boundary::Zero),
+    let boundary = match args.boundary.as_deref() {
+        None => Boundary::None,
+        Some(b) => {
+            let idx = |t: &str| {
+                t.trim()
+                    .parse::<usize>()
+                    .with_context(|| format!("--boundary: {t:?} is not an output index"))
+            };
+            match b.split_once('=') {
+                Some((a, c)) => Boundary::Equal(idx(a)?, idx(c)?),
+                None => Boundary::Zero(idx(b)?),
+            }
+        }
     };
+    let opts = PlaneOptions { boundary };
     let t = Instant::now();
     let p = partition(&net, &slice, opts)?;
     let secs = t.elapsed().as_secs_f64();
@@ -274,7 +287,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let render = RenderOptions {
         width: args.px,
         colouring,
-        boundary: args.boundary,
+        boundary,
         outlines: p.len() < 200_000,
     };
     if let Some(f) = &args.svg {

@@ -94,7 +94,11 @@ impl Slice {
             }
         }
         let [u0, u1, v0, v1] = self.bbox;
-        if !(self.bbox.iter().all(|x| x.is_finite()) && u0 < u1 && v0 < v1) {
+        if !(self.bbox.iter().all(|x| x.is_finite())
+            && u0 < u1
+            && v0 < v1
+            && self.area().is_finite())
+        {
             return Err(Error::Invalid(format!(
                 "box [{u0}, {u1}] × [{v0}, {v1}] must be finite with u0 < u1 and v0 < v1"
             )));

@@ -115,6 +115,23 @@ pub fn snapshot_counts<T: Real>(
         .collect()
 }
 
+/// Pictures of training snapshots: for each (epoch, network) the mosaic of the input plane on
+/// `bbox` as an SVG document (with the decision boundary that `opts` names).
+pub fn snapshot_pictures<T: Real>(
+    snapshots: &[(usize, Mlp<T>)],
+    bbox: [f64; 4],
+    opts: &super::render::RenderOptions,
+) -> Result<Vec<(usize, String)>> {
+    snapshots
+        .iter()
+        .map(|(epoch, mlp)| {
+            let net = GeoNet::new(mlp)?;
+            let p = partition(&net, &Slice::plane(bbox), PlaneOptions::default())?;
+            Ok((*epoch, super::render::mosaic_svg(&p, opts)?))
+        })
+        .collect()
+}
+
 impl Sweep {
     /// A line chart (SVG text, no external fonts): activation regions vs depth on a log scale,
     /// one line per width; a second panel: pieces along the diagonal vs total units.
@@ -278,7 +295,7 @@ pub fn tour_regions(seed: u64) -> Result<TourRegions> {
     let mosaic_svg = super::render::mosaic_svg(
         &p,
         &super::render::RenderOptions {
-            boundary: Some(0),
+            boundary: super::plane::Boundary::Zero(0),
             ..Default::default()
         },
     )?;

@@ -409,6 +409,8 @@ fn bad_slices_are_errors() {
     assert!(partition(&net, &s, Default::default()).is_err());
     s.bbox = [-1.0, 1.0, -1.0, f64::NAN];
     assert!(partition(&net, &s, Default::default()).is_err());
+    s.bbox = [-1e300, 1e300, -1e300, 1e300];
+    assert!(partition(&net, &s, Default::default()).is_err());
 }
 
 #[test]
@@ -603,7 +605,7 @@ fn pictures_svg_png_and_boundary() {
     let (_, p) = run(&mlp, &Slice::plane([-2.0, 2.0, -1.0, 1.0]));
     let opts = RenderOptions {
         width: 200,
-        boundary: Some(0),
+        boundary: Boundary::Zero(0),
         ..Default::default()
     };
     let svg = mosaic_svg(&p, &opts).unwrap();
@@ -631,7 +633,7 @@ fn pictures_svg_png_and_boundary() {
         .collect();
     assert_eq!(left.len(), 2, "no temp files left: {left:?}");
     let bad = RenderOptions {
-        boundary: Some(3),
+        boundary: Boundary::Equal(0, 3),
         ..opts
     };
     assert!(mosaic_svg(&p, &bad)
@@ -677,6 +679,12 @@ fn study_sweep_snapshots_and_tour() {
         let (_, p) = run(mlp, &Slice::plane(bbox));
         assert_eq!(pt.activation_regions, p.activation_regions());
         assert_eq!(pt.units, 16);
+    }
+    let pics = super::study::snapshot_pictures(&nets, bbox, &Default::default()).unwrap();
+    assert_eq!(pics.len(), 2);
+    for ((_, (_, pt)), (e, svg)) in nets.iter().zip(&counts).zip(&pics) {
+        assert!(*e == 0 || *e == 10);
+        assert_eq!(svg.matches("<polygon").count(), pt.activation_regions);
     }
     let t = tour_regions(1).unwrap();
     assert!((t.area_sum - t.box_area).abs() < 1e-9 * t.box_area);
