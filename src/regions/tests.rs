@@ -720,3 +720,61 @@ fn integer_weight_nets_full_of_coincidences() {
         assert!(p.linear_regions() <= p.activation_regions());
     }
 }
+
+/// Point location at scale: every random point lies in the cell whose pattern is its
+/// forward-pass pattern (found by hashing), and that cell's maps give the forward output. With
+/// the area sum equal to the box area, this leaves no room for gaps or overlaps.
+fn locate_by_pattern(widths: &[usize], seed: u64, bbox: [f64; 4], n_points: usize) {
+    let mlp = he_relu_net(widths, seed);
+    let slice = Slice::plane(bbox);
+    let (net, p) = run(&mlp, &slice);
+    let rel = (p.area_sum() - slice.area()).abs() / slice.area();
+    assert!(rel < 1e-9, "area sum off by {rel:e}");
+    let index: std::collections::HashMap<&[u64], usize> =
+        (0..p.len()).map(|i| (p.pattern(i), i)).collect();
+    assert_eq!(index.len(), p.len(), "one cell per pattern");
+    let diam = (bbox[1] - bbox[0]).hypot(bbox[3] - bbox[2]);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut skipped = 0;
+    for _ in 0..n_points {
+        let (u, v) = (
+            rng.random_range(bbox[0]..bbox[1]),
+            rng.random_range(bbox[2]..bbox[3]),
+        );
+        let (pat, closest) = net.pattern_of(&[u, v]);
+        if closest < 1e-9 {
+            skipped += 1;
+            continue;
+        }
+        let &c = index
+            .get(pat.as_slice())
+            .unwrap_or_else(|| panic!("({u}, {v}): pattern not enumerated"));
+        assert!(
+            point_in_convex(p.polygon(c), u, v, 1e-9 * diam),
+            "({u}, {v}) outside the cell of its pattern"
+        );
+        let y = mlp.forward_one(&[u, v])[0];
+        let [c0, cu, cv] = p.output_map(c, 0);
+        assert!((c0 + cu * u + cv * v - y).abs() < 1e-9 * (1.0 + y.abs()));
+    }
+    assert!(skipped * 100 < n_points);
+}
+
+#[test]
+fn point_location_at_scale() {
+    locate_by_pattern(
+        &[2, 32, 32, 32, 32, 32, 32, 1],
+        91,
+        [-2.0, 2.0, -2.0, 2.0],
+        20_000,
+    );
+}
+
+/// The anchor net (≈100,000 cells), 200,000 points. Run with
+/// `cargo test --release --lib regions::tests::point_location_anchor -- --ignored`.
+#[test]
+#[ignore]
+fn point_location_anchor() {
+    let w = [2, 64, 64, 64, 64, 64, 64, 64, 64, 1];
+    locate_by_pattern(&w, 0, [-2.0, 2.0, -2.0, 2.0], 200_000);
+}
