@@ -451,7 +451,11 @@ impl<'a> Worker<'a> {
         let (mu, mv) = rest.split_at(n);
         lv.tau.clear();
         lv.tau.extend((0..n).map(|j| {
-            TOL_REL * (m0[j].abs() + mu[j].abs() * self.scale[0] + mv[j].abs() * self.scale[1])
+            if layer.lo[j] == layer.hi[j] {
+                f64::INFINITY
+            } else {
+                TOL_REL * (m0[j].abs() + mu[j].abs() * self.scale[0] + mv[j].abs() * self.scale[1])
+            }
         }));
         lv.order.clear();
         lv.stack.clear();
@@ -472,19 +476,20 @@ impl<'a> Worker<'a> {
                 &mut lv.zmin[j0..],
                 &mut lv.zmax[j0..],
             );
+            // First unit whose line crosses the piece; units before it are decided. Units that
+            // never cut have τ = ∞: never plus, never minus.
             let mut split_at = None;
-            for j in j0..n {
-                if layer.lo[j] == layer.hi[j] {
-                    continue;
-                }
-                let tau = lv.tau[j];
-                let plus = lv.zmax[j] > tau;
-                if plus && lv.zmin[j] < -tau {
-                    split_at = Some(j);
-                    break;
-                }
-                if plus {
-                    lv.bits[p * words + j / 64] |= 1 << (j % 64);
+            {
+                let bits = &mut lv.bits[p * words..(p + 1) * words];
+                let ranges = lv.zmin[j0..n].iter().zip(&lv.zmax[j0..n]);
+                for (k, ((&lo, &hi), &tau)) in ranges.zip(&lv.tau[j0..n]).enumerate() {
+                    let plus = hi > tau;
+                    if plus && lo < -tau {
+                        split_at = Some(j0 + k);
+                        break;
+                    }
+                    let j = j0 + k;
+                    bits[j / 64] |= u64::from(plus) << (j % 64);
                 }
             }
             let Some(j) = split_at else {
