@@ -13,6 +13,7 @@
 //!   (adjacent cells with equal maps merged), see [`Partition::linear_regions`].
 
 mod merge;
+pub use merge::{MAP_TOL_ABS, MAP_TOL_REL};
 mod net;
 mod plane;
 pub mod render;

@@ -56,7 +56,7 @@ pub struct SweepPoint {
     pub diagonal_pieces: usize,
 }
 
-/// Regions vs depth and width of He-initialised 2-[w]×L-1 ReLU nets on one box.
+/// Regions vs depth and width of He-initialised 2-\[w\]×L-1 ReLU nets on one box.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Sweep {
     /// The box [u0, u1, v0, v1] (input plane).
@@ -266,7 +266,7 @@ impl Sweep {
 /// What the tour report shows about linear regions: the numbers and two SVG pictures.
 #[derive(Clone, Debug)]
 pub struct TourRegions {
-    /// The network shown (He-initialised 2-[16]×3-1 ReLU).
+    /// The network shown (He-initialised 2-\[16\]×3-1 ReLU).
     pub widths: Vec<usize>,
     /// Box of the mosaic.
     pub bbox: [f64; 4],
