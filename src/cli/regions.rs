@@ -298,25 +298,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let active = p.activation_regions();
     if args.json {
-        let mut v = json!({"model": name, "activation_regions": active, "linear_regions": linear,
-            "cells": p.len(), "box": b, "origin": slice.origin, "dir_a": slice.dir_a,
-            "dir_b": slice.dir_b, "area_sum": p.area_sum(), "box_area": slice.area(),
-            "output_is_logit": p.output_is_logit, "seconds": secs});
-        if args.polygons {
-            let polys: Vec<_> = (0..p.len())
-                .map(|i| {
-                    let maps: Vec<[f64; 3]> =
-                        (0..p.n_outputs).map(|o| p.output_map(i, o)).collect();
-                    let mut pattern = net.pattern_strings(p.pattern(i));
-                    if opts.boundary != Boundary::None {
-                        pattern.push((p.pattern(i)[p.pattern_words - 1] & 1).to_string());
-                    }
-                    json!({"vertices": p.polygon(i), "pattern": pattern, "maps": maps})
-                })
-                .collect();
-            v["polygons"] = serde_json::Value::Array(polys);
-        }
-        emit_json(&v)?;
+        let report = PlaneReport {
+            model: &name,
+            activation_regions: active,
+            linear_regions: linear,
+            cells: p.len(),
+            r#box: &b,
+            origin: &slice.origin,
+            dir_a: &slice.dir_a,
+            dir_b: &slice.dir_b,
+            area_sum: p.area_sum(),
+            box_area: slice.area(),
+            output_is_logit: p.output_is_logit,
+            seconds: secs,
+            // Streamed: the polygons are serialised one by one, never held as one JSON value.
+            polygons: args.polygons.then_some(Polygons {
+                p: &p,
+                net: &net,
+                side: opts.boundary != Boundary::None,
+            }),
+        };
+        let stdout = std::io::stdout();
+        let mut w = std::io::BufWriter::new(stdout.lock());
+        serde_json::to_writer(&mut w, &report)?;
+        writeln!(w)?;
+        w.flush()?;
     } else {
         println!(
             "{name}: {active} activation regions, {linear} linear regions on [{}, {}] × [{}, {}] \
@@ -332,6 +338,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON of the plane mode.
+#[derive(serde::Serialize)]
+struct PlaneReport<'a> {
+    model: &'a str,
+    activation_regions: usize,
+    linear_regions: usize,
+    cells: usize,
+    r#box: &'a [f64],
+    origin: &'a [f64],
+    dir_a: &'a [f64],
+    dir_b: &'a [f64],
+    area_sum: f64,
+    box_area: f64,
+    output_is_logit: bool,
+    seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    polygons: Option<Polygons<'a>>,
+}
+
+/// Every polygon with its pattern and maps, serialised lazily.
+struct Polygons<'a> {
+    p: &'a relulab::regions::Partition,
+    net: &'a GeoNet,
+    side: bool,
+}
+
+impl serde::Serialize for Polygons<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let p = self.p;
+        let mut seq = s.serialize_seq(Some(p.len()))?;
+        for i in 0..p.len() {
+            let maps: Vec<[f64; 3]> = (0..p.n_outputs).map(|o| p.output_map(i, o)).collect();
+            let mut pattern = self.net.pattern_strings(p.pattern(i));
+            if self.side {
+                pattern.push((p.pattern(i)[p.pattern_words - 1] & 1).to_string());
+            }
+            seq.serialize_element(
+                &json!({"vertices": p.polygon(i), "pattern": pattern, "maps": maps}),
+            )?;
+        }
+        seq.end()
+    }
 }
 
 fn run_sweep(args: &Opts) -> anyhow::Result<ExitCode> {
