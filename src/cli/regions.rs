@@ -100,6 +100,9 @@ struct Opts {
     /// Colour cells by "pattern" or by "output:O" (value of output O).
     #[arg(long, default_value = "pattern")]
     colour: String,
+    /// Stop with an error beyond this many cells (keeps memory bounded).
+    #[arg(long, default_value_t = 20_000_000)]
+    max_cells: usize,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -279,7 +282,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let opts = PlaneOptions { boundary };
+    let opts = PlaneOptions {
+        boundary,
+        max_cells: Some(args.max_cells),
+    };
     let t = Instant::now();
     let p = partition(&net, &slice, opts)?;
     let secs = t.elapsed().as_secs_f64();

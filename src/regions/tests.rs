@@ -449,6 +449,7 @@ fn decision_boundary_cut() {
     let plain = partition(&net, &slice, PlaneOptions::default()).unwrap();
     let opts = PlaneOptions {
         boundary: Boundary::Zero(0),
+        ..Default::default()
     };
     let cut = partition(&net, &slice, opts).unwrap();
     assert!(cut.len() > plain.len(), "the boundary crosses some cells");
@@ -777,4 +778,28 @@ fn point_location_at_scale() {
 fn point_location_anchor() {
     let w = [2, 64, 64, 64, 64, 64, 64, 64, 64, 1];
     locate_by_pattern(&w, 0, [-2.0, 2.0, -2.0, 2.0], 200_000);
+}
+
+#[test]
+fn cell_limit_stops_cleanly() {
+    let net = GeoNet::new(&he_relu_net(&[2, 16, 16, 16, 1], 1)).unwrap();
+    let slice = Slice::plane([-2.0, 2.0, -2.0, 2.0]);
+    let all = partition(&net, &slice, PlaneOptions::default())
+        .unwrap()
+        .len();
+    for max in [all, all + 1000] {
+        let opts = PlaneOptions {
+            max_cells: Some(max),
+            ..Default::default()
+        };
+        assert_eq!(partition(&net, &slice, opts).unwrap().len(), all);
+    }
+    for max in [all - 1, 10] {
+        let opts = PlaneOptions {
+            max_cells: Some(max),
+            ..Default::default()
+        };
+        let e = partition(&net, &slice, opts).unwrap_err().to_string();
+        assert!(e.contains(&format!("more than {max} cells")), "{e}");
+    }
 }
