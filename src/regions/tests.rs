@@ -803,3 +803,36 @@ fn cell_limit_stops_cleanly() {
         assert!(e.contains(&format!("more than {max} cells")), "{e}");
     }
 }
+
+#[test]
+fn duplicated_units_change_nothing() {
+    // Every hidden unit doubled (same row twice, outgoing weights halved): the same function and
+    // the same partition, with every line coincident with its twin at every layer.
+    let base = he_relu_net(&[2, 8, 8, 8, 1], 17);
+    let mut dup = Mlp::<f64>::zeros(
+        &[2, 16, 16, 16, 1],
+        Activation::RELU,
+        Activation::Identity,
+        true,
+    );
+    for (l, (bl, dl)) in base.layers.iter().zip(&mut dup.layers).enumerate() {
+        let rows = if l + 1 == base.layers.len() { 1 } else { 2 };
+        let cols = if l == 0 { 1 } else { 2 };
+        for j in 0..bl.out_dim * rows {
+            let src = j / rows;
+            for i in 0..dl.in_dim {
+                dl.weight[j * dl.in_dim + i] = bl.weight[src * bl.in_dim + i / cols] / cols as f64;
+            }
+            dl.bias.as_mut().unwrap()[j] = bl.bias.as_ref().unwrap()[src];
+        }
+    }
+    let slice = Slice::plane([-2.0, 2.0, -2.0, 2.0]);
+    let x = [0.3, -0.7];
+    assert!((base.forward_one(&x)[0] - dup.forward_one(&x)[0]).abs() < 1e-12);
+    let (_, pb) = run(&base, &slice);
+    let (nd, pd) = run(&dup, &slice);
+    assert_eq!(pd.len(), pb.len());
+    assert_eq!(pd.activation_regions(), pb.activation_regions());
+    assert_eq!(pd.linear_regions(), pb.linear_regions());
+    check_partition(&nd, &dup, &slice, &pd, 1000);
+}
