@@ -228,6 +228,26 @@ fn bad_input_exits_2_with_a_message() {
             ],
             "boundary output 5",
         ),
+        (
+            vec![
+                "regions",
+                "--init-he",
+                "2,8,1",
+                "--svg",
+                "/nonexistent-dir/m.svg",
+            ],
+            "/nonexistent-dir/m.svg",
+        ),
+        (
+            vec![
+                "regions",
+                "--init-he",
+                "2,8,1",
+                "--png",
+                "/nonexistent-dir/m.png",
+            ],
+            "/nonexistent-dir/m.png",
+        ),
     ] {
         let out = relulab(&args);
         let err = String::from_utf8_lossy(&out.stderr);

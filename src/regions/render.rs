@@ -71,10 +71,11 @@ pub fn write_png(p: &Partition, opts: &RenderOptions, path: &Path) -> Result<()>
     let res = (|| {
         {
             let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-            draw(&root, p, opts).map_err(|e| Error::Invalid(format!("drawing the PNG: {e}")))?;
+            draw(&root, p, opts)
+                .map_err(|e| Error::Invalid(format!("{}: drawing the PNG: {e}", path.display())))?;
         }
-        let f = std::fs::File::open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        let f = std::fs::File::open(&tmp).map_err(|e| Error::io(path, e))?;
+        f.sync_all().map_err(|e| Error::io(path, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
     if res.is_err() {
@@ -87,9 +88,10 @@ pub fn write_png(p: &Partition, opts: &RenderOptions, path: &Path) -> Result<()>
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path(path, "tmp");
     let res = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        // Errors name the destination: the temp file is an implementation detail.
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        f.sync_all().map_err(|e| Error::io(path, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
     if res.is_err() {
