@@ -88,7 +88,7 @@ struct Opts {
     /// classifier) or "A=B" (where outputs A and B are equal, a two-logit classifier).
     #[arg(long, value_name = "O|A=B")]
     boundary: Option<String>,
-    /// Write the mosaic (or the sweep chart) as SVG.
+    /// Write the mosaic (or the sweep chart, or the sampling growth curve) as SVG.
     #[arg(long, value_name = "F")]
     svg: Option<PathBuf>,
     /// Write the mosaic as PNG.

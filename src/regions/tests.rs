@@ -586,6 +586,8 @@ fn sampling_is_a_lower_bound_that_grows() {
         .windows(2)
         .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
     assert_eq!(*g.curve.last().unwrap(), (20_000, g.distinct));
+    let svg = g.to_svg();
+    assert_eq!(svg.matches("<circle").count(), g.curve.len());
     let again = sample_patterns(
         &net,
         &SampleOptions {
