@@ -838,3 +838,23 @@ fn duplicated_units_change_nothing() {
     assert_eq!(pd.linear_regions(), pb.linear_regions());
     check_partition(&nd, &dup, &slice, &pd, 1000);
 }
+
+#[test]
+fn far_box_same_partition() {
+    // The same net translated to (1000, −500): first-layer biases absorb the shift. Values at the
+    // vertices now cancel large terms; the partition must not change.
+    let base = he_relu_net(&[2, 12, 12, 12, 1], 23);
+    let mut far = base.clone();
+    let (tx, ty) = (1000.0, -500.0);
+    let l0 = &mut far.layers[0];
+    for j in 0..l0.out_dim {
+        let (w0, w1) = (l0.weight[2 * j], l0.weight[2 * j + 1]);
+        l0.bias.as_mut().unwrap()[j] -= w0 * tx + w1 * ty;
+    }
+    let (_, pb) = run(&base, &Slice::plane([-2.0, 2.0, -2.0, 2.0]));
+    let slice = Slice::plane([tx - 2.0, tx + 2.0, ty - 2.0, ty + 2.0]);
+    let (nf, pf) = run(&far, &slice);
+    assert_eq!(pf.activation_regions(), pb.activation_regions());
+    assert_eq!(pf.linear_regions(), pb.linear_regions());
+    check_partition(&nf, &far, &slice, &pf, 1000);
+}
