@@ -183,6 +183,10 @@ fn main() {
         .collect();
     let mut y = vec![0f32; max_n];
 
+    if std::env::var("RELULAB_BENCH_THRESHOLD").is_ok() {
+        threshold_table(&x, &g, &mut y, threads, target, samples);
+        return;
+    }
     if std::env::var("RELULAB_BENCH_CPU").is_ok() {
         cpu_time_table(&x, &g, &mut y, filter.as_deref(), quick);
         return;
@@ -357,5 +361,57 @@ fn cpu_time_table(x: &[f32], g: &[f32], y: &mut [f32], filter: Option<&str>, qui
             fe / 1e9,
             be / 1e9
         );
+    }
+}
+
+/// One thread against the pool, by size, for a cheap and a transcendental activation: where
+/// splitting starts to pay (`RELULAB_BENCH_THRESHOLD=1`; sets `kernels::parallel_threshold`).
+fn threshold_table(
+    x: &[f32],
+    g: &[f32],
+    y: &mut [f32],
+    threads: usize,
+    target: Duration,
+    samples: usize,
+) {
+    println!("\n| activation | elements | 1 thread µs | {threads} threads µs | speed-up |");
+    println!("|---|---|---|---|---|");
+    for name in ["relu", "gelu"] {
+        let act = Activation::by_name(name).unwrap();
+        for shift in 14..=21 {
+            let n = 1usize << shift;
+            let (xs, gs) = (&x[..n], &g[..n]);
+            let run = |par: Par, y: &mut [f32]| {
+                best_time(
+                    || {
+                        kernels::forward_f32(
+                            Level::current(),
+                            par,
+                            &act,
+                            black_box(xs),
+                            &mut y[..n],
+                        );
+                        kernels::backward_f32(
+                            Level::current(),
+                            par,
+                            &act,
+                            black_box(xs),
+                            black_box(gs),
+                            &mut y[..n],
+                        );
+                    },
+                    target,
+                    samples,
+                )
+            };
+            let t1 = run(Par::Seq, y);
+            let tp = run(Par::Always, y);
+            println!(
+                "| {name} | {n} | {:.1} | {:.1} | {:.2} |",
+                t1 * 1e6,
+                tp * 1e6,
+                t1 / tp
+            );
+        }
     }
 }

@@ -32,20 +32,24 @@ pub enum Par {
     /// ([`parallel_threshold`]).
     #[default]
     Auto,
+    /// rayon's current pool whenever the slice spans more than one [`CHUNK`] (benchmarks use
+    /// it to find the threshold).
+    Always,
 }
 
 /// Elements per parallel task. Fixed (not derived from the thread count) so the PReLU
 /// reduction gives the same bits with any number of threads.
 pub const CHUNK: usize = 1 << 15;
 
-/// Below this many elements a kernel runs on one thread: cheap (piecewise-linear) and
-/// transcendental activations. From `cargo bench --bench activations` (README, "Activations"):
-/// under 64K elements (256 KiB of f32) the fork-join cost outweighs the gain for every member.
+/// Below this many elements a kernel runs on one thread: 256K elements (1 MiB of f32) for the
+/// memory-bound piecewise-linear members, 64K (256 KiB) for the transcendental ones. From
+/// `RELULAB_BENCH_THRESHOLD=1 cargo bench --bench activations` (README, "Activations"): below
+/// these sizes a second thread did not pay for the fork-join on the shared 2-core machine.
 pub fn parallel_threshold(act: &Activation) -> usize {
     if act.is_piecewise_linear() {
-        1 << 17
+        1 << 18
     } else {
-        1 << 15
+        1 << 16
     }
 }
 
@@ -220,7 +224,12 @@ pub fn prelu_backward_rows<T: Real>(
 }
 
 fn use_threads(act: &Activation, par: Par, len: usize) -> bool {
-    par == Par::Auto && len >= parallel_threshold(act) && rayon::current_num_threads() > 1
+    let big = match par {
+        Par::Seq => return false,
+        Par::Auto => len >= parallel_threshold(act),
+        Par::Always => len > CHUNK,
+    };
+    big && rayon::current_num_threads() > 1
 }
 
 fn generic_forward<T: Real>(act: &Activation, par: Par, x: &[T], y: &mut [T]) {
@@ -483,12 +492,20 @@ impl Map2 for DKinkFull {
 }
 
 fn run1<M: Map1>(level: Level, par: bool, map: M, x: &[f32], y: &mut [f32]) {
+    let stream = x.len() >= simd::STREAM_MIN_LEN;
+    let f = |xc: &[f32], yc: &mut [f32]| {
+        if stream {
+            simd::map1_streamed(level, map, xc, yc)
+        } else {
+            simd::map1(level, map, xc, yc)
+        }
+    };
     if par {
         x.par_chunks(CHUNK)
             .zip(y.par_chunks_mut(CHUNK))
-            .for_each(|(xc, yc)| simd::map1(level, map, xc, yc));
+            .for_each(|(xc, yc)| f(xc, yc));
     } else {
-        simd::map1(level, map, x, y)
+        f(x, y)
     }
 }
 
@@ -502,13 +519,21 @@ fn run1_inplace<M: Map1>(level: Level, par: bool, map: M, x: &mut [f32]) {
 }
 
 fn run2<M: Map2>(level: Level, par: bool, map: M, x: &[f32], g: &[f32], o: &mut [f32]) {
+    let stream = x.len() >= simd::STREAM_MIN_LEN;
+    let f = |xc: &[f32], gc: &[f32], oc: &mut [f32]| {
+        if stream {
+            simd::map2_streamed(level, map, xc, gc, oc)
+        } else {
+            simd::map2(level, map, xc, gc, oc)
+        }
+    };
     if par {
         x.par_chunks(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(o.par_chunks_mut(CHUNK))
-            .for_each(|((xc, gc), oc)| simd::map2(level, map, xc, gc, oc));
+            .for_each(|((xc, gc), oc)| f(xc, gc, oc));
     } else {
-        simd::map2(level, map, x, g, o)
+        f(x, g, o)
     }
 }
 
