@@ -122,6 +122,12 @@ pub struct Stats {
     pub monte_carlo: Option<MonteCarlo>,
 }
 
+/// Largest |μ| and σ accepted: their squares stay finite in f64.
+pub const MAX_PARAM: f64 = 1e150;
+
+/// Most Monte Carlo samples accepted (about a minute of work on two cores).
+pub const MAX_SAMPLES: u64 = 10_000_000_000;
+
 /// Nodes of the rule reported by [`exact`]; the error estimate compares with half as many.
 pub const QUADRATURE_NODES: usize = 200;
 
@@ -133,6 +139,12 @@ fn check(act: &Activation, mu: f64, sigma: f64) -> Result<()> {
     if !(sigma.is_finite() && sigma >= 0.0) {
         return Err(Error::Invalid(format!(
             "sigma must be finite and ≥ 0, got {sigma}"
+        )));
+    }
+    // μ² + σ² must stay finite for the second moments.
+    if mu.abs() > MAX_PARAM || sigma > MAX_PARAM {
+        return Err(Error::Invalid(format!(
+            "mu and sigma must lie within ±{MAX_PARAM:e} (their squares must stay finite), got {mu:e}, {sigma:e}"
         )));
     }
     Ok(())
@@ -354,13 +366,22 @@ pub fn monte_carlo(
     seed: u64,
 ) -> Result<MonteCarlo> {
     check(act, mu, sigma)?;
+    if samples > MAX_SAMPLES {
+        return Err(Error::Invalid(format!(
+            "samples must be at most {MAX_SAMPLES}, got {samples}"
+        )));
+    }
     if samples < 2 {
         return Err(Error::Invalid(format!(
             "samples must be at least 2 for a standard error, got {samples}"
         )));
     }
     let blocks = samples.div_ceil(MC_BLOCK);
-    // Per block: Σv and Σv² for f, f², f', 1{f'≠0}.
+    // Sums are taken of v − c with c the value at μ (a shift that keeps Σ(v−c)² free of the
+    // cancellation Σv² − n·mean² suffers when |mean| ≫ spread).
+    let (f0, d0) = (act.f(mu), act.df(mu));
+    let shift = [f0, f0 * f0, d0, if d0 != 0.0 { 1.0 } else { 0.0 }];
+    // Per block: Σ(v−c) and Σ(v−c)² for f, f², f', 1{f'≠0}.
     let sums: Vec<[f64; 8]> = (0..blocks)
         .into_par_iter()
         .map(|b| {
@@ -375,8 +396,9 @@ pub fn monte_carlo(
                 let d = act.df(x);
                 let vals = [f, f * f, d, if d != 0.0 { 1.0 } else { 0.0 }];
                 for (k, v) in vals.into_iter().enumerate() {
-                    s[2 * k] += v;
-                    s[2 * k + 1] += v * v;
+                    let u = v - shift[k];
+                    s[2 * k] += u;
+                    s[2 * k + 1] += u * u;
                 }
             }
             s
@@ -390,10 +412,10 @@ pub fn monte_carlo(
     }
     let n = samples as f64;
     let est = |k: usize| {
-        let mean = tot[2 * k] / n;
-        let var = ((tot[2 * k + 1] - n * mean * mean) / (n - 1.0)).max(0.0);
+        let m = tot[2 * k] / n; // mean of v − c
+        let var = ((tot[2 * k + 1] - n * m * m) / (n - 1.0)).max(0.0);
         Estimate {
-            value: mean,
+            value: shift[k] + m,
             std_err: (var / n).sqrt(),
         }
     };

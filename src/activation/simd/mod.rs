@@ -145,6 +145,7 @@ with_features!(body2i_avx512, body2_inplace, "avx512f,avx2,fma", <M: Map2>, (m: 
 pub const STREAM_MIN_LEN: usize = 1 << 21;
 
 /// Elements computed into an L1-resident staging buffer before being streamed out.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const STAGE: usize = 1024;
 
 /// Compute `x → y` through a staging buffer and stream full, 64-byte-aligned blocks out with
@@ -265,6 +266,7 @@ pub fn map2_streamed<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mu
 /// Panics if `level` is not supported: running AVX code on a CPU without it is undefined
 /// behaviour, so this is checked on every call (the check is a cached atomic load).
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn assert_supported(level: Level) {
     assert!(
         level.is_supported(),
