@@ -275,7 +275,7 @@ fn assert_supported(level: Level) {
     );
 }
 
-/// y[i] = m(x[i]) at `level` (lengths must match).
+/// y\[i\] = m(x\[i\]) at `level` (lengths must match).
 pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "kernel: length mismatch");
     match level {
@@ -297,7 +297,7 @@ pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// x[i] = m(x[i]) at `level`.
+/// x\[i\] = m(x\[i\]) at `level`.
 pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
     match level {
         Level::Portable => body1_inplace::<false, M>(m, x),
@@ -318,7 +318,7 @@ pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
     }
 }
 
-/// out[i] = m(x[i], g[i]) at `level` (lengths must match).
+/// out\[i\] = m(x\[i\], g\[i\]) at `level` (lengths must match).
 pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     assert_eq!(x.len(), out.len(), "kernel: length mismatch");
@@ -341,7 +341,7 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
     }
 }
 
-/// g[i] = m(x[i], g[i]) at `level` (lengths must match).
+/// g\[i\] = m(x\[i\], g\[i\]) at `level` (lengths must match).
 pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     match level {
