@@ -18,7 +18,7 @@
 //! read with the small ZIP container code at the end of this module: stored and deflated members,
 //! ZIP64 records (NumPy forces ZIP64 local headers), CRC-32 checked. An entry's claimed
 //! uncompressed size is bounded by deflate's maximum ratio (1032:1, RFC 1951 §3.2.5: a
-//! 258-byte match in at most 2 bits) before any buffer is sized by it.
+//! 258-byte match coded in as few as 2 bits) before any buffer is sized by it.
 
 use crate::error::{Error, Result};
 use crate::real::Real;
