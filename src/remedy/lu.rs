@@ -269,7 +269,7 @@ pub fn dying_run(cfg: &DyingSweep, init: Init, run: usize) -> (bool, bool) {
             (a.min(v), b.max(v))
         });
     let target_range = r as f32; // |x| on [−√3, √3] spans [0, √3]
-    // A NaN range (diverged run) counts as collapsed.
+                                 // A NaN range (diverged run) counts as collapsed.
     let collapsed = (hi - lo).is_nan() || hi - lo < 1e-3 * target_range;
     (born_dead, collapsed)
 }
