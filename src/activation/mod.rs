@@ -16,6 +16,10 @@
 pub mod gaussian;
 pub mod kernels;
 pub mod reference;
+pub mod simd;
+pub mod table;
+
+pub use table::{table, Params, Row};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -20,6 +20,10 @@
 //! assert!(svg.contains("relu"));
 //! ```
 
+pub mod activations;
+
+pub use activations::activation_figure;
+
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;

@@ -1,0 +1,362 @@
+//! Runtime CPU dispatch for the f32 slice kernels.
+//!
+//! One generic loop body per kernel shape (`y = f(x)`, `out = g(x, grad)`), monomorphized per
+//! activation and compiled three times on x86-64: for the baseline target (SSE2; this is the
+//! portable fallback, and on aarch64 the baseline is NEON), inside `#[target_feature(enable =
+//! "avx2,fma")]` and inside `#[target_feature(enable = "avx512f")]`. LLVM vectorizes each at
+//! the width its features allow. The level is detected once (`is_x86_feature_detected!`) and
+//! cached; `RELULAB_SIMD=portable|avx2|avx512` caps it (for tests and benchmarks). The build
+//! never uses `target-cpu=native`, so the binary runs on any x86-64.
+
+pub mod math;
+
+use std::sync::OnceLock;
+
+/// An instruction-set level the f32 kernels are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// The build target's baseline (SSE2 on x86-64, NEON on aarch64, scalar elsewhere).
+    Portable,
+    /// x86-64 AVX2 + FMA (8 f32 lanes).
+    Avx2,
+    /// x86-64 AVX-512F (16 f32 lanes).
+    Avx512,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 3] = [Level::Portable, Level::Avx2, Level::Avx512];
+
+    /// Lower-case name ("portable", "avx2", "avx512").
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Portable => "portable",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU can run the level.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Level::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => {
+                is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The levels this CPU supports, lowest first.
+    pub fn supported() -> Vec<Level> {
+        Level::ALL
+            .into_iter()
+            .filter(|l| l.is_supported())
+            .collect()
+    }
+
+    /// The level the kernels use: the best supported, capped by `RELULAB_SIMD` if set.
+    /// Detected once per process.
+    pub fn current() -> Level {
+        static LEVEL: OnceLock<Level> = OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            let best = *Level::supported().last().unwrap_or(&Level::Portable);
+            let cap = match std::env::var("RELULAB_SIMD").ok().as_deref() {
+                Some("portable") | Some("scalar") => Level::Portable,
+                Some("avx2") => Level::Avx2,
+                _ => Level::Avx512,
+            };
+            best.min(cap)
+        })
+    }
+}
+
+/// An element-wise map y = f(x) (a forward kernel).
+pub trait Map1: Copy + Send + Sync {
+    /// The element function; `F`: fused multiply-add available.
+    fn apply<const F: bool>(&self, x: f32) -> f32;
+}
+
+/// An element-wise map out = g(x, grad) (a backward kernel).
+pub trait Map2: Copy + Send + Sync {
+    /// The element function; `F`: fused multiply-add available.
+    fn apply<const F: bool>(&self, x: f32, grad: f32) -> f32;
+}
+
+#[inline(always)]
+fn body1<const F: bool, M: Map1>(m: M, x: &[f32], y: &mut [f32]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi = m.apply::<F>(xi);
+    }
+}
+
+#[inline(always)]
+fn body1_inplace<const F: bool, M: Map1>(m: M, x: &mut [f32]) {
+    for xi in x.iter_mut() {
+        *xi = m.apply::<F>(*xi);
+    }
+}
+
+#[inline(always)]
+fn body2<const F: bool, M: Map2>(m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
+    for ((oi, &xi), &gi) in out.iter_mut().zip(x).zip(g) {
+        *oi = m.apply::<F>(xi, gi);
+    }
+}
+
+#[inline(always)]
+fn body2_inplace<const F: bool, M: Map2>(m: M, x: &[f32], g: &mut [f32]) {
+    for (gi, &xi) in g.iter_mut().zip(x) {
+        *gi = m.apply::<F>(xi, *gi);
+    }
+}
+
+/// Instantiate a loop body under a target feature set.
+macro_rules! with_features {
+    ($name:ident, $body:ident, $feat:literal, <$M:ident: $Tr:ident>, ($($arg:ident: $ty:ty),*)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $name<$M: $Tr>($($arg: $ty),*) {
+            $body::<true, $M>($($arg),*)
+        }
+    };
+}
+
+with_features!(body1_avx2, body1, "avx2,fma", <M: Map1>, (m: M, x: &[f32], y: &mut [f32]));
+with_features!(body1_avx512, body1, "avx512f,avx2,fma", <M: Map1>, (m: M, x: &[f32], y: &mut [f32]));
+with_features!(body1i_avx2, body1_inplace, "avx2,fma", <M: Map1>, (m: M, x: &mut [f32]));
+with_features!(body1i_avx512, body1_inplace, "avx512f,avx2,fma", <M: Map1>, (m: M, x: &mut [f32]));
+with_features!(body2_avx2, body2, "avx2,fma", <M: Map2>, (m: M, x: &[f32], g: &[f32], out: &mut [f32]));
+with_features!(body2_avx512, body2, "avx512f,avx2,fma", <M: Map2>, (m: M, x: &[f32], g: &[f32], out: &mut [f32]));
+with_features!(body2i_avx2, body2_inplace, "avx2,fma", <M: Map2>, (m: M, x: &[f32], g: &mut [f32]));
+with_features!(body2i_avx512, body2_inplace, "avx512f,avx2,fma", <M: Map2>, (m: M, x: &[f32], g: &mut [f32]));
+
+/// Out-of-place outputs at least this long (elements) are written with non-temporal stores on
+/// the AVX levels: a store that bypasses the cache skips the read-for-ownership of each output
+/// line, so a memory-bound kernel moves 2 (forward) or 3 (backward) bytes per output byte
+/// instead of 3 or 4, as `memcpy` does for large copies. Below it the output stays in cache for
+/// whoever reads it next. From `cargo bench --bench activations` (64 MiB rows).
+pub const STREAM_MIN_LEN: usize = 1 << 21;
+
+/// Elements computed into an L1-resident staging buffer before being streamed out.
+const STAGE: usize = 1024;
+
+/// Compute `x → y` through a staging buffer and stream full, 64-byte-aligned blocks out with
+/// `store` (the level's non-temporal store loop); the unaligned head and the tail are stored
+/// normally.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn staged<const F: bool>(
+    y: &mut [f32],
+    mut compute: impl FnMut(std::ops::Range<usize>, &mut [f32]),
+    store: unsafe fn(*mut f32, &[f32; STAGE]),
+) {
+    let n = y.len();
+    let head = y.as_ptr().align_offset(64).min(n);
+    compute(0..head, &mut y[..head]);
+    let mut buf = [0f32; STAGE];
+    let mut i = head;
+    while i + STAGE <= n {
+        compute(i..i + STAGE, &mut buf);
+        // SAFETY: y[i..i+STAGE] is in bounds and 64-byte aligned (head aligned it and STAGE·4
+        // is a multiple of 64); the caller's target features match `store`.
+        unsafe { store(y.as_mut_ptr().add(i), &buf) };
+        i += STAGE;
+    }
+    compute(i..n, &mut y[i..n]);
+    // SAFETY: sfence has no preconditions; it orders the streamed stores before later ones.
+    unsafe { std::arch::x86_64::_mm_sfence() };
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn stream_avx2(dst: *mut f32, src: &[f32; STAGE]) {
+    use std::arch::x86_64::*;
+    for k in (0..STAGE).step_by(8) {
+        _mm256_stream_ps(dst.add(k), _mm256_loadu_ps(src.as_ptr().add(k)));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn stream_avx512(dst: *mut f32, src: &[f32; STAGE]) {
+    // Two 256-bit streaming stores fill the same 64-byte line (the 512-bit intrinsics need a
+    // newer Rust than the crate's minimum, 1.85).
+    use std::arch::x86_64::*;
+    for k in (0..STAGE).step_by(8) {
+        _mm256_stream_ps(dst.add(k), _mm256_loadu_ps(src.as_ptr().add(k)));
+    }
+}
+
+macro_rules! streamed_levels {
+    ($n1:ident, $n2:ident, $feat:literal, $store:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $n1<M: Map1>(m: M, x: &[f32], y: &mut [f32]) {
+            staged::<true>(y, |r, out| body1::<true, M>(m, &x[r], out), $store)
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $n2<M: Map2>(m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
+            staged::<true>(
+                out,
+                |r, o| body2::<true, M>(m, &x[r.clone()], &g[r], o),
+                $store,
+            )
+        }
+    };
+}
+
+streamed_levels!(body1s_avx2, body2s_avx2, "avx2,fma", stream_avx2);
+streamed_levels!(
+    body1s_avx512,
+    body2s_avx512,
+    "avx512f,avx2,fma",
+    stream_avx512
+);
+
+/// [`map1`] with non-temporal stores on the AVX levels (same results; see [`STREAM_MIN_LEN`]).
+pub fn map1_streamed<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "kernel: length mismatch");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body1s_avx2(m, x, y) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body1s_avx512(m, x, y) }
+        }
+        _ => map1(level, m, x, y),
+    }
+}
+
+/// [`map2`] with non-temporal stores on the AVX levels (same results).
+pub fn map2_streamed<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), g.len(), "kernel: length mismatch");
+    assert_eq!(x.len(), out.len(), "kernel: length mismatch");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2s_avx2(m, x, g, out) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2s_avx512(m, x, g, out) }
+        }
+        _ => map2(level, m, x, g, out),
+    }
+}
+
+/// Panics if `level` is not supported: running AVX code on a CPU without it is undefined
+/// behaviour, so this is checked on every call (the check is a cached atomic load).
+#[inline]
+fn assert_supported(level: Level) {
+    assert!(
+        level.is_supported(),
+        "SIMD level {} is not supported by this CPU",
+        level.name()
+    );
+}
+
+/// y[i] = m(x[i]) at `level` (lengths must match).
+pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "kernel: length mismatch");
+    match level {
+        Level::Portable => body1::<false, M>(m, x, y),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+            unsafe { body1_avx2(m, x, y) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked above).
+            unsafe { body1_avx512(m, x, y) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => body1::<false, M>(m, x, y),
+    }
+}
+
+/// x[i] = m(x[i]) at `level`.
+pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
+    match level {
+        Level::Portable => body1_inplace::<false, M>(m, x),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body1i_avx2(m, x) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body1i_avx512(m, x) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => body1_inplace::<false, M>(m, x),
+    }
+}
+
+/// out[i] = m(x[i], g[i]) at `level` (lengths must match).
+pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), g.len(), "kernel: length mismatch");
+    assert_eq!(x.len(), out.len(), "kernel: length mismatch");
+    match level {
+        Level::Portable => body2::<false, M>(m, x, g, out),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2_avx2(m, x, g, out) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2_avx512(m, x, g, out) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => body2::<false, M>(m, x, g, out),
+    }
+}
+
+/// g[i] = m(x[i], g[i]) at `level` (lengths must match).
+pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
+    assert_eq!(x.len(), g.len(), "kernel: length mismatch");
+    match level {
+        Level::Portable => body2_inplace::<false, M>(m, x, g),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2i_avx2(m, x, g) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2i_avx512(m, x, g) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => body2_inplace::<false, M>(m, x, g),
+    }
+}
