@@ -3,7 +3,7 @@
 //! the HTML report with its JSON.
 
 use super::{Report, Section, Table};
-use crate::activation::{Activation, ACTIVATION_NAMES};
+use crate::activation::Activation;
 use crate::claims::{self, ClaimOutcome};
 use crate::diagnose::{format_table, HealthAccumulator, HealthConfig, LayerHealth};
 use crate::plot::{Figure, Histogram, LineChart, Panel};
@@ -32,26 +32,55 @@ pub struct TourOutcome {
     pub claims: Vec<ClaimOutcome>,
 }
 
-/// The activation family at a few points: f(x)/f'(x) per activation.
+/// The activation family at a few points: f(x)/f'(x) per activation (rows from
+/// [`crate::activation::table::table`]).
 pub fn activation_table() -> String {
+    use crate::activation::table::{family, table};
     let xs = [-2.0, -0.5, 0.0, 0.5, 2.0];
     let mut s = format!("{:<12}", "name");
     for x in xs {
         s.push_str(&format!("{:>18}", format!("x={x}")));
     }
     s.push('\n');
-    for name in ACTIVATION_NAMES {
-        let act = Activation::by_name(name).expect("listed names parse");
-        s.push_str(&format!("{name:<12}"));
-        for x in xs {
-            s.push_str(&format!(
-                "{:>18}",
-                format!("{:.4}/{:.4}", act.f(x), act.df(x))
-            ));
+    for row in table(&family(), &xs) {
+        s.push_str(&format!("{:<12}", row.name));
+        for (f, df) in row.values {
+            s.push_str(&format!("{:>18}", format!("{f:.4}/{df:.4}")));
         }
         s.push('\n');
     }
     s
+}
+
+/// Gaussian statistics of the family for X ~ N(0, 1): E[f], E[f²], E[f'], P(f' ≠ 0), exact
+/// (closed form or quadrature, [`crate::activation::gaussian::exact`]).
+pub fn gaussian_table() -> Result<Table> {
+    use crate::activation::table::family;
+    let mut t = Table {
+        id: "gaussian-stats".into(),
+        caption: "Gaussian statistics, X ~ N(0, 1)".into(),
+        header: [
+            "activation",
+            "E[f(X)]",
+            "E[f(X)²]",
+            "E[f'(X)]",
+            "P(f'(X) ≠ 0)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Default::default()
+    };
+    for act in family() {
+        let e = crate::activation::gaussian::exact(&act, 0.0, 1.0)?;
+        t.rows.push(vec![
+            act.to_string(),
+            format!("{:.6}", e.mean.value),
+            format!("{:.6}", e.mean_sq.value),
+            format!("{:.6}", e.mean_prime.value),
+            format!("{:.6}", e.p_prime_nonzero.value),
+        ]);
+    }
+    Ok(t)
 }
 
 /// The claims as a report table (one row per check), id `claims-table`.
@@ -243,7 +272,8 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
     text.push_str(&table);
     let mut s = Section::new("activations", "The activation family");
     s.text("Value and derivative f(x)/f'(x) at a few points; ReLU'(0) = 0 by default.")
-        .pre(table);
+        .pre(table)
+        .table(gaussian_table()?);
     sections.push(s);
 
     // 2. The claims.
