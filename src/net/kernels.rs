@@ -2,10 +2,10 @@
 //!
 //! Two paths, chosen per product by size:
 //! * small products (the tiny and deep-narrow networks of the seed's experiments) run in
-//!   axpy-shaped loops over contiguous rows, with no allocation, no thread dispatch and no
+//!   register-blocked loops (16 outputs held in registers across the reduction), with no allocation, no thread dispatch and no
 //!   per-call set-up; they are compiled three times (AVX-512, AVX2, baseline x86-64) and the
 //!   widest the CPU supports is picked once per [`Simd::detect`]. These loops never reassociate
-//!   a sum, so every path gives the same bits;
+//!   a sum (each runs over k or s in order), so every path gives the same bits;
 //! * large products go to the `gemm` crate (runtime-dispatched packed micro-kernels, rayon
 //!   threads when `threads > 1`), chosen over hand-written loops by the benchmark in
 //!   benches/train.rs (see ARCHITECTURE.md).
@@ -78,13 +78,11 @@ macro_rules! multiversion {
     };
 }
 
-#[inline(always)]
-fn axpy<T: Real>(y: &mut [T], a: T, x: &[T]) {
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
-}
+/// Lanes per register-blocked chunk: 16 f32 fill one AVX-512 register (two AVX2 ones).
+const W: usize = 16;
 
+/// z[s, :] = b + shift + Σ_k a[s, k]·Wᵀ[k, :], in chunks of `W` outputs held in registers
+/// across the whole k loop (so z is written once), remainder column by column.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn forward_small_body<T: Real>(
@@ -97,19 +95,32 @@ fn forward_small_body<T: Real>(
     shift: T,
     z: &mut [T],
 ) {
+    let init = |j: usize| bias.map_or(shift, |b| b[j] + shift);
+    let full = o / W * W;
     for s in 0..batch {
+        let arow = &a[s * i..(s + 1) * i];
         let zrow = &mut z[s * o..(s + 1) * o];
-        match bias {
-            Some(b) => {
-                for (zj, &bj) in zrow.iter_mut().zip(b) {
-                    *zj = bj + shift;
+        let mut jc = 0;
+        while jc < full {
+            let mut acc = [T::zero(); W];
+            for (l, v) in acc.iter_mut().enumerate() {
+                *v = init(jc + l);
+            }
+            for (k, &av) in arow.iter().enumerate() {
+                let w: &[T; W] = wt[k * o + jc..k * o + jc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += av * w[l];
                 }
             }
-            None => zrow.iter_mut().for_each(|zj| *zj = shift),
+            zrow[jc..jc + W].copy_from_slice(&acc);
+            jc += W;
         }
-        let arow = &a[s * i..(s + 1) * i];
-        for (k, &av) in arow.iter().enumerate() {
-            axpy(zrow, av, &wt[k * o..(k + 1) * o]);
+        for (j, zj) in zrow.iter_mut().enumerate().skip(full) {
+            let mut acc = init(j);
+            for (k, &av) in arow.iter().enumerate() {
+                acc += av * wt[k * o + j];
+            }
+            *zj = acc;
         }
     }
 }
@@ -119,8 +130,43 @@ multiversion!(
     forward_small => forward_small_body(batch: usize, i: usize, o: usize, a: &[T], wt: &[T], bias: Option<&[T]>, shift: T, z: &mut [T])
 );
 
+/// out(p, q) = Σ_s x[s, p]·y[s, q] for x (batch × P) and y (batch × Q), both sample-major;
+/// `store(p, q0, &acc)` receives the sums for q0..q0+len. Each sum runs over s in order.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+fn xty_body<T: Real>(
+    batch: usize,
+    np: usize,
+    nq: usize,
+    x: &[T],
+    y: &[T],
+    mut store: impl FnMut(usize, usize, &[T]),
+) {
+    let full = nq / W * W;
+    for p in 0..np {
+        let mut qc = 0;
+        while qc < full {
+            let mut acc = [T::zero(); W];
+            for s in 0..batch {
+                let xv = x[s * np + p];
+                let yv: &[T; W] = y[s * nq + qc..s * nq + qc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += xv * yv[l];
+                }
+            }
+            store(p, qc, &acc);
+            qc += W;
+        }
+        for q in full..nq {
+            let mut acc = T::zero();
+            for s in 0..batch {
+                acc += x[s * np + p] * y[s * nq + q];
+            }
+            store(p, q, &[acc]);
+        }
+    }
+}
+
+#[inline(always)]
 fn grad_w_body<T: Real>(
     batch: usize,
     i: usize,
@@ -129,53 +175,73 @@ fn grad_w_body<T: Real>(
     gz: &[T],
     gw: &mut [T],
     gb: &mut [T],
-    gwt: &mut [T],
 ) {
-    gb.iter_mut().for_each(|g| *g = T::zero());
     if !gb.is_empty() {
-        for s in 0..batch {
-            for (gbj, &g) in gb.iter_mut().zip(&gz[s * o..(s + 1) * o]) {
-                *gbj += g;
+        let full = o / W * W;
+        let mut jc = 0;
+        while jc < full {
+            let mut acc = [T::zero(); W];
+            for s in 0..batch {
+                let g: &[T; W] = gz[s * o + jc..s * o + jc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += g[l];
+                }
             }
+            gb[jc..jc + W].copy_from_slice(&acc);
+            jc += W;
+        }
+        for (j, gbj) in gb.iter_mut().enumerate().skip(full) {
+            let mut acc = T::zero();
+            for s in 0..batch {
+                acc += gz[s * o + j];
+            }
+            *gbj = acc;
         }
     }
     if o >= i {
-        // Accumulate (∂L/∂W)ᵀ (in × out) with axpys of length out, then transpose.
-        gwt.iter_mut().for_each(|g| *g = T::zero());
-        for s in 0..batch {
-            let gzrow = &gz[s * o..(s + 1) * o];
-            for (k, &av) in a[s * i..(s + 1) * i].iter().enumerate() {
-                axpy(&mut gwt[k * o..(k + 1) * o], av, gzrow);
+        // Vectorise along the longer side (units): gw[j, k] for k fixed, j in chunks.
+        xty_body(batch, i, o, a, gz, |k, j0, acc| {
+            for (l, &v) in acc.iter().enumerate() {
+                gw[(j0 + l) * i + k] = v;
             }
-        }
-        for j in 0..o {
-            for k in 0..i {
-                gw[j * i + k] = gwt[k * o + j];
-            }
-        }
+        });
     } else {
-        gw.iter_mut().for_each(|g| *g = T::zero());
-        for s in 0..batch {
-            let arow = &a[s * i..(s + 1) * i];
-            for (j, &g) in gz[s * o..(s + 1) * o].iter().enumerate() {
-                axpy(&mut gw[j * i..(j + 1) * i], g, arow);
-            }
-        }
+        xty_body(batch, o, i, gz, a, |j, k0, acc| {
+            gw[j * i + k0..j * i + k0 + acc.len()].copy_from_slice(acc);
+        });
     }
 }
 
 multiversion!(
     /// ∂L/∂W = gzᵀ·a and ∂L/∂b = Σ_s gz (small products).
-    grad_w_small => grad_w_body(batch: usize, i: usize, o: usize, a: &[T], gz: &[T], gw: &mut [T], gb: &mut [T], gwt: &mut [T])
+    grad_w_small => grad_w_body(batch: usize, i: usize, o: usize, a: &[T], gz: &[T], gw: &mut [T], gb: &mut [T])
 );
 
+/// down[s, :] = Σ_j gz[s, j]·W[j, :], in register-held chunks of `W` inputs.
 #[inline(always)]
 fn grad_in_body<T: Real>(batch: usize, i: usize, o: usize, gz: &[T], w: &[T], down: &mut [T]) {
+    let full = i / W * W;
     for s in 0..batch {
+        let grow = &gz[s * o..(s + 1) * o];
         let drow = &mut down[s * i..(s + 1) * i];
-        drow.iter_mut().for_each(|d| *d = T::zero());
-        for (j, &g) in gz[s * o..(s + 1) * o].iter().enumerate() {
-            axpy(drow, g, &w[j * i..(j + 1) * i]);
+        let mut kc = 0;
+        while kc < full {
+            let mut acc = [T::zero(); W];
+            for (j, &g) in grow.iter().enumerate() {
+                let wr: &[T; W] = w[j * i + kc..j * i + kc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += g * wr[l];
+                }
+            }
+            drow[kc..kc + W].copy_from_slice(&acc);
+            kc += W;
+        }
+        for (k, dk) in drow.iter_mut().enumerate().skip(full) {
+            let mut acc = T::zero();
+            for (j, &g) in grow.iter().enumerate() {
+                acc += g * w[j * i + k];
+            }
+            *dk = acc;
         }
     }
 }
@@ -245,7 +311,8 @@ fn gemm_into<T: Real>(
     }
 }
 
-/// z (batch × o) = a (batch × i) · Wᵀ + b + shift. `wt` is scratch for Wᵀ.
+/// z (batch × o) = a (batch × i) · Wᵀ + b + shift. `wt` is scratch for Wᵀ. Products with
+/// batch·i·o < `small_max` use the small loops.
 #[allow(clippy::too_many_arguments)]
 pub fn dense_forward<T: Real>(
     simd: Simd,
@@ -259,11 +326,12 @@ pub fn dense_forward<T: Real>(
     z: &mut [T],
     wt: &mut Vec<T>,
     threads: usize,
+    small_max: usize,
 ) {
     assert_eq!(a.len(), batch * i);
     assert_eq!(w.len(), o * i);
     assert_eq!(z.len(), batch * o);
-    if batch * i * o < SMALL_MAX {
+    if batch * i * o < small_max {
         wt.resize(i * o, T::zero());
         for j in 0..o {
             for k in 0..i {
@@ -311,15 +379,14 @@ pub fn dense_backward_params<T: Real>(
     gz: &[T],
     gw: &mut [T],
     gb: &mut [T],
-    gwt: &mut Vec<T>,
     threads: usize,
+    small_max: usize,
 ) {
     assert_eq!(a.len(), batch * i);
     assert_eq!(gz.len(), batch * o);
     assert_eq!(gw.len(), o * i);
-    if batch * i * o < SMALL_MAX {
-        gwt.resize(if o >= i { i * o } else { 0 }, T::zero());
-        grad_w_small(simd, batch, i, o, a, gz, gw, gb, gwt);
+    if batch * i * o < small_max {
+        grad_w_small(simd, batch, i, o, a, gz, gw, gb);
     } else {
         gb.iter_mut().for_each(|g| *g = T::zero());
         if !gb.is_empty() {
@@ -361,11 +428,12 @@ pub fn dense_backward_input<T: Real>(
     w: &[T],
     down: &mut [T],
     threads: usize,
+    small_max: usize,
 ) {
     assert_eq!(gz.len(), batch * o);
     assert_eq!(w.len(), o * i);
     assert_eq!(down.len(), batch * i);
-    if batch * i * o < SMALL_MAX {
+    if batch * i * o < small_max {
         grad_in_small(simd, batch, i, o, gz, w, down);
     } else {
         if o == 0 {

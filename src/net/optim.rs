@@ -223,29 +223,16 @@ impl<T: Real> Optimizer<T> {
         self.state
             .resize_with(mlp.layers.len(), LayerState::default);
         self.step += 1;
-        let t = self.step;
-        let wd = self.config.weight_decay;
-        let kind = self.config.kind;
+        let c = Coefs::new(self.config.kind, lr, self.config.weight_decay, self.step);
         for (l, layer) in mlp.layers.iter_mut().enumerate() {
             let st = &mut self.state[l];
-            update(
-                kind,
-                lr,
-                wd,
-                t,
-                &mut layer.weight,
-                &grads.weight[l],
-                &mut st.weight,
-            );
+            update(&c, &mut layer.weight, &grads.weight[l], &mut st.weight);
             if let Some(b) = &mut layer.bias {
-                update(kind, lr, wd, t, b, &grads.bias[l], &mut st.bias);
+                update(&c, b, &grads.bias[l], &mut st.bias);
             }
             if !layer.prelu_alpha.is_empty() {
                 update(
-                    kind,
-                    lr,
-                    wd,
-                    t,
+                    &c,
                     &mut layer.prelu_alpha,
                     &grads.prelu_alpha[l],
                     &mut st.prelu_alpha,
@@ -255,59 +242,107 @@ impl<T: Real> Optimizer<T> {
     }
 }
 
-fn update<T: Real>(
+/// The scalars of one update, computed once per step (in f64, rounded once, as PyTorch's
+/// Python-float scalars).
+struct Coefs<T> {
     kind: OptimKind,
-    lr: f64,
-    wd: f64,
-    t: u64,
-    p: &mut [T],
-    g: &[T],
-    st: &mut ParamState<T>,
-) {
+    lr: T,
+    wd: T,
+    has_wd: bool,
+    mu: T,
+    damp: T,
+    step_size: T,
+    bc2_sqrt: T,
+    b1c: T,
+    b2: T,
+    b2c: T,
+    eps: T,
+    decay: T,
+}
+
+impl<T: Real> Coefs<T> {
+    fn new(kind: OptimKind, lr: f64, wd: f64, t: u64) -> Self {
+        let (mut mu, mut damp, mut step_size, mut bc2_sqrt) = (0.0, 0.0, 0.0, 1.0);
+        let (mut b1c, mut b2, mut b2c, mut eps) = (0.0, 0.0, 0.0, 0.0);
+        match kind {
+            OptimKind::Sgd {
+                momentum,
+                dampening,
+                ..
+            } => {
+                mu = momentum;
+                damp = 1.0 - dampening;
+            }
+            OptimKind::Adam {
+                beta1,
+                beta2,
+                eps: e,
+            }
+            | OptimKind::AdamW {
+                beta1,
+                beta2,
+                eps: e,
+            } => {
+                let bc1 = 1.0 - beta1.powi(t as i32);
+                let bc2 = 1.0 - beta2.powi(t as i32);
+                step_size = lr / bc1;
+                bc2_sqrt = bc2.sqrt();
+                b1c = 1.0 - beta1;
+                b2 = beta2;
+                b2c = 1.0 - beta2;
+                eps = e;
+            }
+        }
+        Coefs {
+            kind,
+            lr: T::of_f64(lr),
+            wd: T::of_f64(wd),
+            has_wd: wd != 0.0,
+            mu: T::of_f64(mu),
+            damp: T::of_f64(damp),
+            step_size: T::of_f64(step_size),
+            bc2_sqrt: T::of_f64(bc2_sqrt),
+            b1c: T::of_f64(b1c),
+            b2: T::of_f64(b2),
+            b2c: T::of_f64(b2c),
+            eps: T::of_f64(eps),
+            decay: T::of_f64(1.0 - lr * wd),
+        }
+    }
+}
+
+fn update<T: Real>(c: &Coefs<T>, p: &mut [T], g: &[T], st: &mut ParamState<T>) {
     assert_eq!(p.len(), g.len(), "optimizer: gradient shape");
-    let lr_t = T::of_f64(lr);
-    let wd_t = T::of_f64(wd);
-    match kind {
+    let (lr_t, wd_t) = (c.lr, c.wd);
+    match c.kind {
         OptimKind::Sgd {
-            momentum,
-            dampening,
-            nesterov,
+            momentum, nesterov, ..
         } => {
             if momentum == 0.0 {
                 for (pi, &gi) in p.iter_mut().zip(g) {
-                    let gi = if wd != 0.0 { gi + wd_t * *pi } else { gi };
+                    let gi = if c.has_wd { gi + wd_t * *pi } else { gi };
                     *pi -= lr_t * gi;
                 }
                 return;
             }
-            let mu = T::of_f64(momentum);
-            let damp = T::of_f64(1.0 - dampening);
+            let (mu, damp) = (c.mu, c.damp);
             let first = st.m.is_empty();
             if first {
                 st.m.resize(p.len(), T::zero());
             }
             for ((pi, &gi), bi) in p.iter_mut().zip(g).zip(st.m.iter_mut()) {
-                let gi = if wd != 0.0 { gi + wd_t * *pi } else { gi };
+                let gi = if c.has_wd { gi + wd_t * *pi } else { gi };
                 *bi = if first { gi } else { mu * *bi + damp * gi };
                 let d = if nesterov { gi + mu * *bi } else { *bi };
                 *pi -= lr_t * d;
             }
         }
-        OptimKind::Adam { beta1, beta2, eps } | OptimKind::AdamW { beta1, beta2, eps } => {
-            let decoupled = matches!(kind, OptimKind::AdamW { .. });
+        OptimKind::Adam { .. } | OptimKind::AdamW { .. } => {
+            let decoupled = matches!(c.kind, OptimKind::AdamW { .. });
             st.m.resize(p.len(), T::zero());
             st.v.resize(p.len(), T::zero());
-            let bc1 = 1.0 - beta1.powi(t as i32);
-            let bc2 = 1.0 - beta2.powi(t as i32);
-            let step_size = T::of_f64(lr / bc1);
-            let bc2_sqrt = T::of_f64(bc2.sqrt());
-            let (b1c, b2, b2c) = (
-                T::of_f64(1.0 - beta1),
-                T::of_f64(beta2),
-                T::of_f64(1.0 - beta2),
-            );
-            let eps = T::of_f64(eps);
-            let decay = T::of_f64(1.0 - lr * wd);
+            let (step_size, bc2_sqrt, b1c, b2, b2c, eps, decay) =
+                (c.step_size, c.bc2_sqrt, c.b1c, c.b2, c.b2c, c.eps, c.decay);
             for (((pi, &gi), mi), vi) in p
                 .iter_mut()
                 .zip(g)
@@ -315,11 +350,11 @@ fn update<T: Real>(
                 .zip(st.v.iter_mut())
             {
                 let gi = if decoupled {
-                    if wd != 0.0 {
+                    if c.has_wd {
                         *pi *= decay;
                     }
                     gi
-                } else if wd != 0.0 {
+                } else if c.has_wd {
                     gi + wd_t * *pi
                 } else {
                     gi

@@ -80,10 +80,12 @@ impl<T: Real> Grads<T> {
 #[derive(Clone, Debug)]
 pub struct Workspace<T = f32> {
     wt: Vec<Vec<T>>,
-    gwt: Vec<T>,
     /// Threads for the large matrix products (1: single-threaded). Results are identical for
     /// the same thread count.
     pub threads: usize,
+    /// Products with batch·in·out below this use the small loops, the others `gemm`
+    /// (default [`kernels::SMALL_MAX`]; benches/train.rs varies it to compare the two).
+    pub small_max: usize,
     simd: Simd,
 }
 
@@ -92,8 +94,8 @@ impl<T: Real> Workspace<T> {
     pub fn new(threads: usize) -> Self {
         Workspace {
             wt: Vec::new(),
-            gwt: Vec::new(),
             threads: threads.max(1),
+            small_max: kernels::SMALL_MAX,
             simd: Simd::detect(),
         }
     }
@@ -162,6 +164,7 @@ impl<T: Real> Mlp<T> {
                 z,
                 &mut ws.wt[l],
                 ws.threads,
+                ws.small_max,
             );
             let a = &mut after[0];
             a.resize(batch * o, T::zero());
@@ -229,8 +232,8 @@ impl<T: Real> Mlp<T> {
                 gz,
                 gw,
                 gb,
-                &mut ws.gwt,
                 ws.threads,
+                ws.small_max,
             );
             let down: Option<&mut Vec<T>> = if l > 0 {
                 Some(&mut below[l - 1])
@@ -250,6 +253,7 @@ impl<T: Real> Mlp<T> {
                     &layer.weight,
                     down,
                     ws.threads,
+                    ws.small_max,
                 );
                 if l > 0 {
                     let below_layer = &self.layers[l - 1];
