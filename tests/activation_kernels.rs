@@ -524,18 +524,23 @@ fn gelu_derivative_matches_pytorch_values() {
 
 #[test]
 fn threads_give_the_same_bits_and_prelu_reduction_is_deterministic() {
-    let n = 1 << 19;
+    // Above every parallel threshold, so Par::Auto splits too.
+    let n = kernels::parallel_threshold(&Activation::RELU).max(1 << 18) + 1000;
     let xs: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.001).sin() * 4.0).collect();
     let gs: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.0007).cos()).collect();
     for act in [Activation::RELU, Activation::Gelu, Activation::Silu] {
         let mut a = vec![0f32; n];
         let mut b = vec![0f32; n];
         kernels::forward_f32(Level::current(), Par::Seq, &act, &xs, &mut a);
-        kernels::forward_f32(Level::current(), Par::Auto, &act, &xs, &mut b);
-        assert_eq!(a, b, "{act} forward: threads changed the result");
+        for par in [Par::Auto, Par::Always] {
+            kernels::forward_f32(Level::current(), par, &act, &xs, &mut b);
+            assert_eq!(a, b, "{act} forward: threads changed the result");
+        }
         kernels::backward_f32(Level::current(), Par::Seq, &act, &xs, &gs, &mut a);
-        kernels::backward_f32(Level::current(), Par::Auto, &act, &xs, &gs, &mut b);
-        assert_eq!(a, b, "{act} backward: threads changed the result");
+        for par in [Par::Auto, Par::Always] {
+            kernels::backward_f32(Level::current(), par, &act, &xs, &gs, &mut b);
+            assert_eq!(a, b, "{act} backward: threads changed the result");
+        }
     }
     let mut gi = vec![0f32; n];
     let run = |threads: usize| {

@@ -41,15 +41,17 @@ pub enum Par {
 /// reduction gives the same bits with any number of threads.
 pub const CHUNK: usize = 1 << 15;
 
-/// Below this many elements a kernel runs on one thread: 256K elements (1 MiB of f32) for the
-/// memory-bound piecewise-linear members, 64K (256 KiB) for the transcendental ones. From
-/// `RELULAB_BENCH_THRESHOLD=1 cargo bench --bench activations` (README, "Activations"): below
-/// these sizes a second thread did not pay for the fork-join on the shared 2-core machine.
+/// Below this many elements a kernel runs on one thread: 2M elements (8 MiB of f32) for the
+/// memory-bound piecewise-linear members, 256K (1 MiB) for the transcendental ones. From
+/// `RELULAB_BENCH_THRESHOLD=1 cargo bench --bench activations` (table in README, "Activations"):
+/// on the shared 2-core machine a second thread paid for ReLU only from 2M elements, and for
+/// GELU at no size while the other core was busy; 256K keeps the fork-join cost (tens of µs)
+/// under ~10% of the work where a free core doubles the speed.
 pub fn parallel_threshold(act: &Activation) -> usize {
     if act.is_piecewise_linear() {
-        1 << 18
+        1 << 21
     } else {
-        1 << 16
+        1 << 18
     }
 }
 
