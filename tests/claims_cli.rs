@@ -127,6 +127,10 @@ fn diagnose_reads_a_trained_model() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["samples"], 150);
     assert_eq!(v["loss"], "cross_entropy");
+    assert!(
+        v["homogeneity_error_a2"].is_null(),
+        "a net with biases is not homogeneous"
+    );
     let layers = v["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
     assert_eq!(layers[0]["redo_scores"].as_array().unwrap().len(), 16);

@@ -107,6 +107,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let health = diagnose_dataset(&mlp, &ds.x, ds.n, &objective, args.batch, config)
         .with_context(|| format!("diagnosing {} on {}", args.model.display(), ds.name))?;
+    // Positive homogeneity f_{aW}(x) = a^L f_W(x), for bias-free piecewise-linear nets only.
+    let homogeneity = relulab::diagnose::homogeneity_error(
+        &mlp.cast::<f64>(),
+        &ds.x.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+        ds.n,
+        2.0,
+    )
+    .ok();
     if let Some(dir) = &args.plots {
         write_plots(&health, dir)?;
     }
@@ -123,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Objective::CrossEntropy(_) => "cross_entropy",
                 },
                 "layers": health,
+                "homogeneity_error_a2": homogeneity,
             }))?
         );
     } else {
@@ -143,6 +152,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 shown.join(" "),
                 if h.dead.len() > 20 { " ..." } else { "" }
             );
+        }
+        if let Some(e) = homogeneity {
+            println!("positive homogeneity (bias-free): max relative |f_2W − 2^L f_W| = {e:.3e}");
         }
         if matches!(objective, Objective::None) {
             println!("(no gradient statistics: the targets do not fit the model's outputs)");
