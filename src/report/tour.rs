@@ -52,7 +52,7 @@ pub fn activation_table() -> String {
     s
 }
 
-/// Gaussian statistics of the family for X ~ N(0, 1): E[f], E[f²], E[f'], P(f' ≠ 0), exact
+/// Gaussian statistics of the family for X ~ N(0, 1): E(f), E(f²), E(f'), P(f' ≠ 0), exact
 /// (closed form or quadrature, [`crate::activation::gaussian::exact`]).
 pub fn gaussian_table() -> Result<Table> {
     use crate::activation::table::family;
