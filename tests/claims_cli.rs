@@ -207,3 +207,43 @@ fn engine_bias_warmup_revives_a_dead_layer() {
     let (lw, _) = relulab::train::evaluate(&warmed.mlp, &data, Loss::Mse).unwrap();
     assert!(lw < 0.5 * lp, "warm-up loss {lw} vs dead {lp}");
 }
+
+/// The monitor reads the engine's own traces: a unit killed by a bias of −100 is listed dead
+/// in every epoch, the others are not, and the training loop never moves it.
+#[test]
+fn monitor_lists_the_dead_unit_every_epoch() {
+    use relulab::diagnose::{HealthConfig, HealthMonitor};
+    let data = relulab::data::by_name("moons", 0, Some(200), None).unwrap();
+    let mut mlp = Mlp::<f32>::zeros(&[2, 8, 2], Activation::RELU, Activation::Identity, true);
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+    mlp.init(Init::HeNormal, BiasInit::Zero, &mut rng);
+    mlp.layers[0].bias.as_mut().unwrap()[3] = -100.0;
+    let config = TrainConfig {
+        epochs: 4,
+        batch_size: 50,
+        loss: Loss::CrossEntropy,
+        optimizer: OptimizerConfig::adam(0.01),
+        seed: 0,
+        threads: 1,
+        bias_warmup: None,
+    };
+    let mut monitor = HealthMonitor::new(HealthConfig::default());
+    let mut trainer = Trainer::new(mlp.clone(), config);
+    let metrics = trainer
+        .run(&data, None, &mut [&mut monitor], |_, _| Ok(()))
+        .unwrap();
+    assert_eq!(monitor.history.len(), 4);
+    for (e, layers) in monitor.history.iter().enumerate() {
+        assert!(
+            layers[0].dead.contains(&3),
+            "epoch {e}: {:?}",
+            layers[0].dead
+        );
+        assert_eq!(layers[0].samples, 200);
+        assert_eq!(
+            metrics[e].extra["health"][0]["dead_units"],
+            serde_json::json!(layers[0].dead)
+        );
+    }
+    assert_eq!(trainer.mlp.layers[0].row(3), mlp.layers[0].row(3));
+}
