@@ -206,6 +206,15 @@ fn monte_carlo_is_seeded_and_thread_independent() {
     assert_eq!(a.mean_sq.std_err.to_bits(), b.mean_sq.std_err.to_bits());
     let c = run(2, 10);
     assert_ne!(a.mean.value, c.mean.value);
+    // A large mean does not swamp the spread: GELU(X) ≈ X for μ = 1e8, σ = 3, so the standard
+    // error of E[f] is σ/√n.
+    let far = gaussian::monte_carlo(&Activation::Gelu, 1e8, 3.0, 10_000, 4).unwrap();
+    let want = 3.0 / 100.0;
+    assert!(
+        (far.mean.std_err / want - 1.0).abs() < 0.05,
+        "{}",
+        far.mean.std_err
+    );
     // The standard error shrinks like 1/√n.
     let small = gaussian::monte_carlo(&Activation::RELU, 0.0, 1.0, 10_000, 3).unwrap();
     let large = gaussian::monte_carlo(&Activation::RELU, 0.0, 1.0, 1_000_000, 3).unwrap();
@@ -225,6 +234,9 @@ fn point_mass_and_bad_input() {
     assert!(gaussian::exact(&Activation::RELU, f64::NAN, 1.0).is_err());
     assert!(gaussian::exact(&Activation::RELU, 0.0, f64::INFINITY).is_err());
     assert!(gaussian::monte_carlo(&Activation::RELU, 0.0, 1.0, 1, 0).is_err());
+    assert!(gaussian::monte_carlo(&Activation::RELU, 0.0, 1.0, u64::MAX, 0).is_err());
+    assert!(gaussian::exact(&Activation::RELU, 0.0, 1e300).is_err());
+    assert!(gaussian::exact(&Activation::RELU, -1e200, 1.0).is_err());
     assert!(gaussian::exact(&Activation::Relu { prime_at_zero: 2.0 }, 0.0, 1.0).is_err());
     // Far parameters stay finite (ELU's lognormal terms are evaluated in logs).
     let ex = gaussian::exact(&Activation::Elu { alpha: 1.0 }, 0.0, 60.0).unwrap();

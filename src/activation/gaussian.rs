@@ -1,4 +1,4 @@
-//! Gaussian statistics of an activation: for X ~ N(μ, σ²), E[f(X)], E[f(X)²], E[f'(X)] and
+//! Gaussian statistics of an activation: for X ~ N(μ, σ²), E\[f(X)\], E\[f(X)²\], E\[f'(X)\] and
 //! P(f'(X) ≠ 0), in closed form where one exists, otherwise by Gauss–Hermite quadrature, and
 //! beside either a seeded Monte Carlo estimate with its standard error.
 //!
@@ -6,25 +6,25 @@
 //! With a = μ/σ, Φ = Φ(a), φ = φ(a) (the moments of the truncated normal, e.g. Johnson, Kotz &
 //! Balakrishnan, *Continuous Univariate Distributions* vol. 1, 2nd ed., 1994, §13.10.1):
 //!
-//! * E[X·1{X>0}] = μΦ + σφ,  E[X²·1{X>0}] = (μ²+σ²)Φ + μσφ,  P(X > 0) = Φ, and the mirror
+//! * E\[X·1{X>0}\] = μΦ + σφ,  E\[X²·1{X>0}\] = (μ²+σ²)Φ + μσφ,  P(X > 0) = Φ, and the mirror
 //!   images for X < 0 (Φ(−a) in place of Φ, −φ in place of φ).
 //! * Every piecewise-linear member is f(x) = k₊x for x > 0, k₋x for x < 0 (ReLU 0/1, Leaky
-//!   and PReLU α/1, ReLU+εx ε/1+ε, identity 1/1), so E[f] = k₊E[X;X>0] + k₋E[X;X<0],
-//!   E[f²] = k₊²E[X²;X>0] + k₋²E[X²;X<0], E[f'] = k₊Φ(a) + k₋Φ(−a) and
-//!   P(f' ≠ 0) = [k₊≠0]Φ(a) + [k₋≠0]Φ(−a). For ReLU: E[ReLU(X)] = μΦ(μ/σ) + σφ(μ/σ).
-//! * GELU, with s = √(1+σ²): E[Φ(X)] = Φ(μ/s) and E[φ(X)] = φ(μ/s)/s (the product of two
+//!   and PReLU α/1, ReLU+εx ε/1+ε, identity 1/1), so E\[f\] = k₊E\[X;X>0\] + k₋E\[X;X<0\],
+//!   E\[f²\] = k₊²E\[X²;X>0\] + k₋²E\[X²;X<0\], E\[f'\] = k₊Φ(a) + k₋Φ(−a) and
+//!   P(f' ≠ 0) = [k₊≠0]Φ(a) + [k₋≠0]Φ(−a). For ReLU: E\[ReLU(X)\] = μΦ(μ/σ) + σφ(μ/σ).
+//! * GELU, with s = √(1+σ²): E\[Φ(X)\] = Φ(μ/s) and E\[φ(X)\] = φ(μ/s)/s (the product of two
 //!   Gaussian densities; Owen 1980, "A table of normal integrals"), so by Stein's lemma
-//!   E[Xg(X)] = μE[g(X)] + σ²E[g'(X)]: E[GELU(X)] = μΦ(μ/s) + (σ²/s)φ(μ/s), and
-//!   E[GELU'(X)] = E[Φ(X)] + E[Xφ(X)] = Φ(μ/s) + μφ(μ/s)/s³. E[GELU²] has no elementary form
+//!   E\[Xg(X)\] = μE\[g(X)\] + σ²E\[g'(X)\]: E\[GELU(X)\] = μΦ(μ/s) + (σ²/s)φ(μ/s), and
+//!   E\[GELU'(X)\] = E\[Φ(X)\] + E\[Xφ(X)\] = Φ(μ/s) + μφ(μ/s)/s³. E\[GELU²\] has no elementary form
 //!   (it needs the bivariate normal): quadrature.
-//! * ELU, from the lognormal partial expectation E[e^{tX}; X<0] = e^{tμ+t²σ²/2}Φ(−(μ+tσ²)/σ):
-//!   E[ELU] = E[X;X>0] + α(E[e^X;X<0] − Φ(−a)), E[ELU'] = Φ(a) + αE[e^X;X<0],
-//!   E[ELU²] = E[X²;X>0] + α²(E[e^{2X};X<0] − 2E[e^X;X<0] + Φ(−a)).
+//! * ELU, from the lognormal partial expectation E\[e^{tX}; X<0\] = e^{tμ+t²σ²/2}Φ(−(μ+tσ²)/σ):
+//!   E\[ELU\] = E\[X;X>0\] + α(E\[e^X;X<0\] − Φ(−a)), E\[ELU'\] = Φ(a) + αE\[e^X;X<0\],
+//!   E\[ELU²\] = E\[X²;X>0\] + α²(E\[e^{2X};X<0\] − 2E\[e^X;X<0\] + Φ(−a)).
 //!
-//! For Z ~ N(0, 1) this gives E[ReLU(Z)] = 1/√(2π) and E[GELU(Z)] = 1/(2√π): their ratio is
+//! For Z ~ N(0, 1) this gives E\[ReLU(Z)\] = 1/√(2π) and E\[GELU(Z)\] = 1/(2√π): their ratio is
 //! exactly √2 (the seed document's claim; tested).
 //!
-//! Everything else (GELU-tanh, sigmoid, tanh, SiLU, softplus, and E[GELU²]) uses
+//! Everything else (GELU-tanh, sigmoid, tanh, SiLU, softplus, and E\[GELU²\]) uses
 //! Gauss–Hermite quadrature with nodes and weights computed here (Golub & Welsch 1969: the
 //! eigenvalues of the Jacobi matrix of the Hermite recurrence, by implicit QL), reported with an
 //! error estimate (the difference between the 200- and 100-node rules). P(f' ≠ 0) = 1 for the
@@ -80,11 +80,11 @@ pub struct Estimate {
 /// The four statistics, exact (closed form or quadrature).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExactStats {
-    /// E[f(X)].
+    /// E\[f(X)\].
     pub mean: Exact,
-    /// E[f(X)²].
+    /// E\[f(X)²\].
     pub mean_sq: Exact,
-    /// E[f'(X)].
+    /// E\[f'(X)\].
     pub mean_prime: Exact,
     /// P(f'(X) ≠ 0).
     pub p_prime_nonzero: Exact,
@@ -97,11 +97,11 @@ pub struct MonteCarlo {
     pub samples: u64,
     /// Seed of the ChaCha8 streams.
     pub seed: u64,
-    /// E[f(X)].
+    /// E\[f(X)\].
     pub mean: Estimate,
-    /// E[f(X)²].
+    /// E\[f(X)²\].
     pub mean_sq: Estimate,
-    /// E[f'(X)].
+    /// E\[f'(X)\].
     pub mean_prime: Estimate,
     /// P(f'(X) ≠ 0).
     pub p_prime_nonzero: Estimate,
@@ -122,6 +122,12 @@ pub struct Stats {
     pub monte_carlo: Option<MonteCarlo>,
 }
 
+/// Largest |μ| and σ accepted: their squares stay finite in f64.
+pub const MAX_PARAM: f64 = 1e150;
+
+/// Most Monte Carlo samples accepted (about a minute of work on two cores).
+pub const MAX_SAMPLES: u64 = 10_000_000_000;
+
 /// Nodes of the rule reported by [`exact`]; the error estimate compares with half as many.
 pub const QUADRATURE_NODES: usize = 200;
 
@@ -135,10 +141,16 @@ fn check(act: &Activation, mu: f64, sigma: f64) -> Result<()> {
             "sigma must be finite and ≥ 0, got {sigma}"
         )));
     }
+    // μ² + σ² must stay finite for the second moments.
+    if mu.abs() > MAX_PARAM || sigma > MAX_PARAM {
+        return Err(Error::Invalid(format!(
+            "mu and sigma must lie within ±{MAX_PARAM:e} (their squares must stay finite), got {mu:e}, {sigma:e}"
+        )));
+    }
     Ok(())
 }
 
-/// E[f(X)], E[f(X)²], E[f'(X)], P(f'(X) ≠ 0) for X ~ N(μ, σ²), closed form where one exists.
+/// E\[f(X)\], E\[f(X)²\], E\[f'(X)\], P(f'(X) ≠ 0) for X ~ N(μ, σ²), closed form where one exists.
 pub fn exact(act: &Activation, mu: f64, sigma: f64) -> Result<ExactStats> {
     check(act, mu, sigma)?;
     if sigma == 0.0 {
@@ -209,7 +221,7 @@ pub fn exact(act: &Activation, mu: f64, sigma: f64) -> Result<ExactStats> {
     }
 }
 
-/// E[e^{tX}; X < 0] = e^{tμ + t²σ²/2}·Φ(−(μ + tσ²)/σ), evaluated in logs so neither factor
+/// E\[e^{tX}; X < 0\] = e^{tμ + t²σ²/2}·Φ(−(μ + tσ²)/σ), evaluated in logs so neither factor
 /// overflows or underflows on its own.
 fn lognormal_partial_neg(t: f64, mu: f64, sigma: f64) -> f64 {
     let y = -(mu + t * sigma * sigma) / sigma;
@@ -313,7 +325,7 @@ fn cached_rule(n: usize) -> &'static (Vec<f64>, Vec<f64>) {
     }
 }
 
-/// E[g(X)], X ~ N(μ, σ²), by the n-node Gauss–Hermite rule:
+/// E\[g(X)\], X ~ N(μ, σ²), by the n-node Gauss–Hermite rule:
 /// (1/√π) Σ wᵢ g(μ + √2·σ·xᵢ).
 pub fn expect_gauss_hermite(g: impl Fn(f64) -> f64, mu: f64, sigma: f64, n: usize) -> f64 {
     let owned;
@@ -354,13 +366,22 @@ pub fn monte_carlo(
     seed: u64,
 ) -> Result<MonteCarlo> {
     check(act, mu, sigma)?;
+    if samples > MAX_SAMPLES {
+        return Err(Error::Invalid(format!(
+            "samples must be at most {MAX_SAMPLES}, got {samples}"
+        )));
+    }
     if samples < 2 {
         return Err(Error::Invalid(format!(
             "samples must be at least 2 for a standard error, got {samples}"
         )));
     }
     let blocks = samples.div_ceil(MC_BLOCK);
-    // Per block: Σv and Σv² for f, f², f', 1{f'≠0}.
+    // Sums are taken of v − c with c the value at μ (a shift that keeps Σ(v−c)² free of the
+    // cancellation Σv² − n·mean² suffers when |mean| ≫ spread).
+    let (f0, d0) = (act.f(mu), act.df(mu));
+    let shift = [f0, f0 * f0, d0, if d0 != 0.0 { 1.0 } else { 0.0 }];
+    // Per block: Σ(v−c) and Σ(v−c)² for f, f², f', 1{f'≠0}.
     let sums: Vec<[f64; 8]> = (0..blocks)
         .into_par_iter()
         .map(|b| {
@@ -375,8 +396,9 @@ pub fn monte_carlo(
                 let d = act.df(x);
                 let vals = [f, f * f, d, if d != 0.0 { 1.0 } else { 0.0 }];
                 for (k, v) in vals.into_iter().enumerate() {
-                    s[2 * k] += v;
-                    s[2 * k + 1] += v * v;
+                    let u = v - shift[k];
+                    s[2 * k] += u;
+                    s[2 * k + 1] += u * u;
                 }
             }
             s
@@ -390,10 +412,10 @@ pub fn monte_carlo(
     }
     let n = samples as f64;
     let est = |k: usize| {
-        let mean = tot[2 * k] / n;
-        let var = ((tot[2 * k + 1] - n * mean * mean) / (n - 1.0)).max(0.0);
+        let m = tot[2 * k] / n; // mean of v − c
+        let var = ((tot[2 * k + 1] - n * m * m) / (n - 1.0)).max(0.0);
         Estimate {
-            value: mean,
+            value: shift[k] + m,
             std_err: (var / n).sqrt(),
         }
     };

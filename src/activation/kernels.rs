@@ -73,7 +73,7 @@ fn as_f32_mut<T: Real>(x: &mut [T]) -> Option<&mut [f32]> {
     }
 }
 
-/// y[i] = f(x[i]).
+/// y\[i\] = f(x\[i\]).
 pub fn forward<T: Real>(act: &Activation, x: &[T], y: &mut [T]) {
     assert_eq!(x.len(), y.len(), "forward: length mismatch");
     match (as_f32(x), as_f32_mut(y)) {
@@ -82,7 +82,7 @@ pub fn forward<T: Real>(act: &Activation, x: &[T], y: &mut [T]) {
     }
 }
 
-/// x[i] = f(x[i]).
+/// x\[i\] = f(x\[i\]).
 pub fn forward_inplace<T: Real>(act: &Activation, x: &mut [T]) {
     if let Some(x) = as_f32_mut(x) {
         forward_inplace_f32(Level::current(), Par::Auto, act, x)
@@ -101,7 +101,7 @@ pub fn forward_inplace<T: Real>(act: &Activation, x: &mut [T]) {
     }
 }
 
-/// grad_in[i] = grad_out[i] · f'(x[i]), x being the pre-activation.
+/// grad_in\[i\] = grad_out\[i\] · f'(x\[i\]), x being the pre-activation.
 pub fn backward<T: Real>(act: &Activation, x: &[T], grad_out: &[T], grad_in: &mut [T]) {
     assert_eq!(x.len(), grad_out.len(), "backward: length mismatch");
     assert_eq!(x.len(), grad_in.len(), "backward: length mismatch");
@@ -111,7 +111,7 @@ pub fn backward<T: Real>(act: &Activation, x: &[T], grad_out: &[T], grad_in: &mu
     }
 }
 
-/// grad[i] *= f'(x[i]).
+/// grad\[i\] *= f'(x\[i\]).
 pub fn backward_inplace<T: Real>(act: &Activation, x: &[T], grad: &mut [T]) {
     assert_eq!(x.len(), grad.len(), "backward: length mismatch");
     match (as_f32(x), as_f32_mut(grad)) {
@@ -135,7 +135,7 @@ pub fn backward_inplace<T: Real>(act: &Activation, x: &[T], grad: &mut [T]) {
 }
 
 /// PReLU backward with one slope α for the whole slice: grad_in = grad_out·f'(x) and
-/// returns dα = Σ grad_out[i]·min(0, x[i]) (NaN in x propagates into dα). The sum runs in f64
+/// returns dα = Σ grad_out\[i\]·min(0, x\[i\]) (NaN in x propagates into dα). The sum runs in f64
 /// over fixed chunks added in order: same bits for any thread count.
 pub fn prelu_backward<T: Real>(alpha: T, x: &[T], grad_out: &[T], grad_in: &mut [T]) -> T {
     let act = Activation::Prelu {
@@ -166,7 +166,7 @@ pub fn prelu_backward<T: Real>(alpha: T, x: &[T], grad_out: &[T], grad_in: &mut 
 }
 
 /// PReLU forward with one α per unit over a batch matrix `x` (rows × units, row-major,
-/// units = `alpha.len()`): y[r, j] = PReLU(x[r, j]; α_j).
+/// units = `alpha.len()`): y\[r, j\] = PReLU(x\[r, j\]; α_j).
 pub fn prelu_forward_rows<T: Real>(alpha: &[T], x: &[T], y: &mut [T]) {
     let units = alpha.len();
     assert!(
@@ -182,8 +182,8 @@ pub fn prelu_forward_rows<T: Real>(alpha: &[T], x: &[T], y: &mut [T]) {
 }
 
 /// PReLU backward with one α per unit over a batch matrix (rows × units, row-major):
-/// grad_in[r, j] = grad_out[r, j]·PReLU'(x[r, j]; α_j) (PReLU'(0) = α_j), and
-/// dalpha[j] += Σ_r grad_out[r, j]·min(0, x[r, j]) (accumulated in f64 per call).
+/// grad_in\[r, j\] = grad_out\[r, j\]·PReLU'(x\[r, j\]; α_j) (PReLU'(0) = α_j), and
+/// dalpha\[j\] += Σ_r grad_out\[r, j\]·min(0, x\[r, j\]) (accumulated in f64 per call).
 pub fn prelu_backward_rows<T: Real>(
     alpha: &[T],
     x: &[T],

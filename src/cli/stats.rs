@@ -44,6 +44,15 @@ fn integer(what: &str, s: &str) -> anyhow::Result<u64> {
         .map_err(|_| anyhow::anyhow!("{what}: '{s}' is not a non-negative integer"))
 }
 
+/// Fixed notation for moderate magnitudes, scientific otherwise.
+fn num(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
+        format!("{v:.15}")
+    } else {
+        format!("{v:.12e}")
+    }
+}
+
 fn method(e: &Exact) -> String {
     match e.method {
         Method::ClosedForm => "closed form".into(),
@@ -100,13 +109,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (what, e, m) in rows {
         match m {
             Some(m) => println!(
-                "{what:<11} {:>20.15}  {:<28} {:>20.15} {:>12.2e}",
-                e.value,
+                "{what:<11} {:>20}  {:<28} {:>20} {:>12.2e}",
+                num(e.value),
                 method(e),
-                m.value,
+                num(m.value),
                 m.std_err
             ),
-            None => println!("{what:<11} {:>20.15}  {:<28}", e.value, method(e)),
+            None => println!("{what:<11} {:>20}  {:<28}", num(e.value), method(e)),
         }
     }
     if let Some(m) = mc {

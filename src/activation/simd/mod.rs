@@ -145,6 +145,7 @@ with_features!(body2i_avx512, body2_inplace, "avx512f,avx2,fma", <M: Map2>, (m: 
 pub const STREAM_MIN_LEN: usize = 1 << 21;
 
 /// Elements computed into an L1-resident staging buffer before being streamed out.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const STAGE: usize = 1024;
 
 /// Compute `x → y` through a staging buffer and stream full, 64-byte-aligned blocks out with
@@ -265,6 +266,7 @@ pub fn map2_streamed<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mu
 /// Panics if `level` is not supported: running AVX code on a CPU without it is undefined
 /// behaviour, so this is checked on every call (the check is a cached atomic load).
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn assert_supported(level: Level) {
     assert!(
         level.is_supported(),
@@ -273,7 +275,7 @@ fn assert_supported(level: Level) {
     );
 }
 
-/// y[i] = m(x[i]) at `level` (lengths must match).
+/// y\[i\] = m(x\[i\]) at `level` (lengths must match).
 pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "kernel: length mismatch");
     match level {
@@ -295,7 +297,7 @@ pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// x[i] = m(x[i]) at `level`.
+/// x\[i\] = m(x\[i\]) at `level`.
 pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
     match level {
         Level::Portable => body1_inplace::<false, M>(m, x),
@@ -316,7 +318,7 @@ pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
     }
 }
 
-/// out[i] = m(x[i], g[i]) at `level` (lengths must match).
+/// out\[i\] = m(x\[i\], g\[i\]) at `level` (lengths must match).
 pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     assert_eq!(x.len(), out.len(), "kernel: length mismatch");
@@ -339,7 +341,7 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
     }
 }
 
-/// g[i] = m(x[i], g[i]) at `level` (lengths must match).
+/// g\[i\] = m(x\[i\], g\[i\]) at `level` (lengths must match).
 pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     match level {
