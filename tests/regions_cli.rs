@@ -297,14 +297,11 @@ fn pytorch_state_dict_maps_reproduce_torch() {
         "--json",
         "--polygons",
     ]);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        if err.contains("not built yet") {
-            eprintln!("note: state_dict loading is not built yet; skipping ({err})");
-            return;
-        }
-        panic!("relulab failed: {err}");
-    }
+    assert!(
+        out.status.success(),
+        "relulab failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let polys = v["polygons"].as_array().unwrap();
     for (x, y) in TORCH_POINTS {
