@@ -59,10 +59,16 @@ def madd(a, b, c, fused):
 
 
 def horner_m(c, t, fused):
-    acc = np.full_like(t, f32(c[-1]))
-    for ci in c[-2::-1]:
-        acc = madd(acc, t, np.full_like(t, f32(ci)), fused)
-    return acc
+    """As math.rs's horner_split8: L(t) + t^8 H(t), both by Horner."""
+    lo = np.full_like(t, f32(c[7]))
+    for ci in c[6::-1]:
+        lo = madd(lo, t, np.full_like(t, f32(ci)), fused)
+    hi = np.full_like(t, f32(c[-1]))
+    for ci in c[-2:7:-1]:
+        hi = madd(hi, t, np.full_like(t, f32(ci)), fused)
+    t2 = (t * t).astype(f32)
+    t4 = (t2 * t2).astype(f32)
+    return madd(hi, (t4 * t4).astype(f32), lo, fused)
 
 
 def lawson(t, y, w, deg, iters=40):
