@@ -14,7 +14,7 @@
 //! fixed order, so the answer does not depend on the thread count.
 
 use super::bounds::{crown_hidden, lower_bounds};
-use super::fp::{add_up, dot_err, sub_down};
+use super::fp::{add_up, dot_err, next_down, next_up, sub_down};
 use super::net::PwlNet;
 use super::vnnlib::{OutputAtom, Property};
 use crate::error::{Error, Result};
@@ -88,6 +88,8 @@ pub struct VerifyOptions {
     pub samples: usize,
     /// α-CROWN iterations at the root (0: plain CROWN).
     pub alpha_iters_root: usize,
+    /// α-CROWN iterations on the output atoms of every other domain.
+    pub alpha_iters: usize,
 }
 
 impl Default for VerifyOptions {
@@ -96,8 +98,9 @@ impl Default for VerifyOptions {
             timeout: Duration::from_secs(116),
             seed: 0,
             batch: 64,
-            samples: 2000,
+            samples: 4000,
             alpha_iters_root: 20,
+            alpha_iters: 0,
         }
     }
 }
@@ -222,9 +225,13 @@ fn pgd(
     steps: usize,
 ) -> Option<Witness> {
     let mut x = x0.to_vec();
+    // Descend on Σ_k max(0, c_k·y − b_k + τ): every violated atom pulls, and τ pushes a little
+    // past the boundary so that the f32 re-check also passes.
+    let tau: Vec<f64> = atoms.iter().map(|a| 1e-7 * (1.0 + a.b.abs())).collect();
+    let mut c = vec![0.0; atoms.first().map_or(0, |a| a.c.len())];
     for s in 0..=steps {
         let y = net.forward(&x);
-        let (v, k) = term_value(atoms, &y);
+        let (v, _) = term_value(atoms, &y);
         if v <= 0.0 {
             if let Some(w) = checker.check(lo, hi, atoms, &x) {
                 return Some(w);
@@ -233,8 +240,16 @@ fn pgd(
         if s == steps || atoms.is_empty() {
             break;
         }
-        let g = net.input_gradient(&x, &atoms[k].c);
-        let step = 0.1 * (1.0 - s as f64 / steps as f64) + 0.001;
+        c.iter_mut().for_each(|v| *v = 0.0);
+        for (a, t) in atoms.iter().zip(&tau) {
+            if a.margin(&y) + t > 0.0 {
+                for (cv, ac) in c.iter_mut().zip(&a.c) {
+                    *cv += ac;
+                }
+            }
+        }
+        let g = net.input_gradient(&x, &c);
+        let step = 0.05 * (1.0 - s as f64 / steps as f64) + 0.0005;
         for i in 0..x.len() {
             let w = hi[i] - lo[i];
             x[i] = (x[i] - step * w * g[i].signum()).clamp(lo[i], hi[i]);
@@ -251,12 +266,16 @@ struct Domain {
     hi: Vec<f64>,
     terms: Vec<usize>,
     depth: usize,
+    /// Hidden-layer bounds of the parent domain (valid here too: this box lies inside it).
+    parent: Option<std::sync::Arc<super::bounds::LayerBounds>>,
 }
 
 enum Processed {
     Safe,
     Sat(Witness),
-    Split(Box<(Domain, Domain)>, Vec<f64>),
+    /// Two children (or, with the flag, one domain to bound again: the pair holds it twice),
+    /// and a falsification probe point.
+    Split(Box<(Domain, Domain)>, Vec<f64>, bool),
     Stuck,
 }
 
@@ -299,6 +318,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
             hi: case.hi.clone(),
             terms: (0..case.terms.len()).collect(),
             depth: 0,
+            parent: None,
         })
         .collect();
     let mut domains = 0usize;
@@ -322,7 +342,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
                     if d.depth == 0 {
                         opts.alpha_iters_root
                     } else {
-                        0
+                        opts.alpha_iters
                     },
                 )
             })
@@ -332,12 +352,14 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
             match r {
                 Processed::Safe => {}
                 Processed::Sat(w) => return Ok(done(Verdict::Sat, Some(w), domains)),
-                Processed::Split(children, corner) => {
-                    if probe.is_none() {
+                Processed::Split(children, corner, single) => {
+                    if probe.is_none() && !corner.is_empty() {
                         probe = Some((d.case, corner, d.lo.clone()));
                     }
                     let (a, b) = *children;
-                    stack.push(b);
+                    if !single {
+                        stack.push(b);
+                    }
                     stack.push(a);
                 }
                 Processed::Stuck => stuck = true,
@@ -401,21 +423,145 @@ fn falsify(
                 }
             }
             let b = &mut best[t];
-            if b.len() < 4 || v < b[b.len() - 1].0 {
+            if b.len() < 8 || v < b[b.len() - 1].0 {
                 b.push((v, x.clone()));
                 b.sort_by(|p, q| p.0.total_cmp(&q.0));
-                b.truncate(4);
+                b.truncate(8);
             }
         }
     }
     for (t, atoms) in case.terms.iter().enumerate() {
         for (_, x) in &best[t] {
-            if let Some(w) = pgd(net, checker, &case.lo, &case.hi, atoms, x, 50) {
+            if let Some(w) = pgd(net, checker, &case.lo, &case.hi, atoms, x, 100) {
                 return Some(w);
             }
         }
     }
     None
+}
+
+/// Bounds of one box: which terms stay open, and the atom to focus on.
+struct Eval {
+    inter: super::bounds::LayerBounds,
+    rb: Vec<super::bounds::RowBound>,
+    owner: Vec<usize>,
+    open: Vec<usize>,
+    /// (best atom lower bound of the hardest open term, its row); row `usize::MAX` for a term
+    /// without output atoms.
+    focus: Option<(f64, usize)>,
+    /// The box that holds every possibly unsafe point of the open terms (inside the input box).
+    lo: Vec<f64>,
+    /// Its upper corner.
+    hi: Vec<f64>,
+}
+
+fn evaluate(
+    net: &PwlNet,
+    case: &super::vnnlib::Case,
+    terms: &[usize],
+    lo: &[f64],
+    hi: &[f64],
+    known: Option<&super::bounds::LayerBounds>,
+    alpha_iters: usize,
+) -> Eval {
+    let inter = crown_hidden(net, lo, hi, known);
+    let mut rows = Vec::new();
+    let mut owner = Vec::new();
+    for &t in terms {
+        for a in &case.terms[t] {
+            rows.push(a.c.clone());
+            owner.push(t);
+        }
+    }
+    let out_layer = net.layers.len() - 1;
+    let rb = lower_bounds(net, out_layer, &rows, lo, hi, &inter, alpha_iters);
+    // Per term: refuted if some atom's lower bound of c·y − b is above 0, or if no point of
+    // the box meets all its atoms' linear bounds; the open terms' shrunk boxes are joined.
+    let mut open: Vec<usize> = Vec::new();
+    let mut focus: Option<(f64, usize)> = None;
+    let mut k = 0;
+    let (mut ulo, mut uhi) = (
+        vec![f64::INFINITY; lo.len()],
+        vec![f64::NEG_INFINITY; lo.len()],
+    );
+    for &t in terms {
+        let atoms = &case.terms[t];
+        let mut best: Option<(f64, usize)> = None;
+        for (ai, a) in atoms.iter().enumerate() {
+            let lb = sub_down(rb[k + ai].lb, a.b);
+            if best.is_none_or(|(b, _)| lb > b) {
+                best = Some((lb, k + ai));
+            }
+        }
+        let lin: Vec<(&[f64], f64, f64)> = atoms
+            .iter()
+            .enumerate()
+            .map(|(ai, a)| (rb[k + ai].lambda0.as_slice(), rb[k + ai].k, a.b))
+            .collect();
+        k += atoms.len();
+        if best.is_some_and(|(lb, _)| lb > 0.0) {
+            continue;
+        }
+        let (mut tlo, mut thi) = (lo.to_vec(), hi.to_vec());
+        if tighten(&mut tlo, &mut thi, &lin).is_none() {
+            continue;
+        }
+        for i in 0..lo.len() {
+            ulo[i] = ulo[i].min(tlo[i]);
+            uhi[i] = uhi[i].max(thi[i]);
+        }
+        open.push(t);
+        let (lb, row) = best.unwrap_or((f64::NEG_INFINITY, usize::MAX));
+        if focus.is_none_or(|(f, _)| lb < f) {
+            focus = Some((lb, row));
+        }
+    }
+    Eval {
+        inter,
+        rb,
+        owner,
+        open,
+        focus,
+        lo: ulo,
+        hi: uhi,
+    }
+}
+
+/// Shrink [lo, hi] to a box that still holds every x with `λ_a·x + k_a ≤ b_a` for all atoms a
+/// (the linear CROWN bounds of the atoms of one unsafe term): interval constraint propagation,
+/// rounded outward. Returns `None` when no such x exists in the box (the term is refuted).
+pub(crate) fn tighten(lo: &mut [f64], hi: &mut [f64], atoms: &[(&[f64], f64, f64)]) -> Option<()> {
+    let d = lo.len();
+    for _round in 0..2 {
+        for &(lam, k, b) in atoms {
+            // λ·x ≤ r with r ≥ b − k.
+            let r = next_up(b - k);
+            let xmag: f64 = (0..d)
+                .map(|j| lam[j].abs() * lo[j].abs().max(hi[j].abs()))
+                .sum();
+            let mins: Vec<f64> = (0..d)
+                .map(|j| (lam[j] * lo[j]).min(lam[j] * hi[j]))
+                .collect();
+            let total: f64 = mins.iter().sum();
+            let err = dot_err(d + 4, 2.0 * xmag + r.abs() + total.abs());
+            for i in 0..d {
+                if lam[i] == 0.0 {
+                    continue;
+                }
+                // λ_i·x_i ≤ r − Σ_{j≠i} min(λ_j x_j) ≤ q.
+                let q = add_up(r - (total - mins[i]), err);
+                if lam[i] > 0.0 {
+                    hi[i] = hi[i].min(next_up(q / lam[i]));
+                } else {
+                    lo[i] = lo[i].max(next_down(q / lam[i]));
+                }
+                if lo[i] > hi[i] || lo[i].is_nan() || hi[i].is_nan() {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(())
 }
 
 /// Bound one domain; refute terms; look for a counterexample; otherwise split.
@@ -427,48 +573,56 @@ fn process(
     alpha_iters: usize,
 ) -> Processed {
     let case = &prop.cases[d.case];
-    let inter = crown_hidden(net, &d.lo, &d.hi);
-    let mut rows = Vec::new();
-    let mut owner = Vec::new();
-    for &t in &d.terms {
-        for a in &case.terms[t] {
-            rows.push(a.c.clone());
-            owner.push(t);
-        }
-    }
-    let out_layer = net.layers.len() - 1;
-    let rb = lower_bounds(net, out_layer, &rows, &d.lo, &d.hi, &inter, alpha_iters);
-    // Per term: refuted if some atom's lower bound of c·y − b is above 0.
-    let mut open: Vec<usize> = Vec::new();
-    let mut focus: Option<(f64, usize)> = None; // (best atom lb of the hardest term, row index)
-    let mut k = 0;
-    for &t in &d.terms {
-        let atoms = &case.terms[t];
-        let mut best: Option<(f64, usize)> = None;
-        for (ai, a) in atoms.iter().enumerate() {
-            let lb = sub_down(rb[k + ai].lb, a.b);
-            if best.is_none_or(|(b, _)| lb > b) {
-                best = Some((lb, k + ai));
-            }
-        }
-        k += atoms.len();
-        match best {
-            Some((lb, _)) if lb > 0.0 => {}
-            Some((lb, row)) => {
-                open.push(t);
-                if focus.is_none_or(|(f, _)| lb < f) {
-                    focus = Some((lb, row));
-                }
-            }
-            None => {
-                open.push(t); // a term with no output atom: every point of the box is unsafe
-                focus = focus.or(Some((f64::NEG_INFINITY, usize::MAX)));
-            }
-        }
-    }
+    let Eval {
+        inter,
+        rb,
+        owner,
+        open,
+        focus,
+        lo,
+        hi,
+    } = evaluate(
+        net,
+        case,
+        &d.terms,
+        &d.lo,
+        &d.hi,
+        d.parent.as_deref(),
+        alpha_iters,
+    );
     if open.is_empty() {
         return Processed::Safe;
     }
+    // Continue on the shrunk box; if it lost more than half its volume, bound it again
+    // before splitting.
+    let ratio: f64 = (0..lo.len())
+        .map(|i| {
+            if d.hi[i] > d.lo[i] {
+                (hi[i] - lo[i]) / (d.hi[i] - d.lo[i])
+            } else {
+                1.0
+            }
+        })
+        .product();
+    let shrunk = Domain {
+        lo,
+        hi,
+        terms: open.clone(),
+        depth: d.depth + 1,
+        parent: Some(std::sync::Arc::new(inter)),
+        case: d.case,
+    };
+    if ratio < 0.5 {
+        let a = shrunk.clone();
+        return Processed::Split(Box::new((shrunk, a)), Vec::new(), true);
+    }
+    let d = &shrunk;
+    let clamp = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| v.clamp(d.lo[i], d.hi[i]))
+            .collect()
+    };
     // Candidates: the centre and the CROWN corners of the open terms' atoms.
     let centre: Vec<f64> =
         d.lo.iter()
@@ -478,7 +632,7 @@ fn process(
     let mut cands = vec![centre];
     for (r, &t) in owner.iter().enumerate() {
         if open.contains(&t) {
-            cands.push(rb[r].corner.clone());
+            cands.push(clamp(&rb[r].corner));
         }
     }
     for x in &cands {
@@ -492,6 +646,21 @@ fn process(
             }
         }
     }
+    // A short local descent inside this domain from the CROWN corner of the hardest term.
+    if let Some((_, row)) = focus.filter(|&(_, r)| r != usize::MAX) {
+        let atoms = &case.terms[owner[row]];
+        if let Some(w) = pgd(
+            net,
+            checker,
+            &d.lo,
+            &d.hi,
+            atoms,
+            &clamp(&rb[row].corner),
+            6,
+        ) {
+            return Processed::Sat(w);
+        }
+    }
     // Split.
     let width: Vec<f64> = d.lo.iter().zip(&d.hi).map(|(l, h)| h - l).collect();
     let splittable = |i: usize| {
@@ -499,48 +668,51 @@ fn process(
         m > d.lo[i] && m < d.hi[i]
     };
     let (_, row) = focus.expect("an open term");
+    // Width relative to the case's box; dims much narrower (relatively) than the widest are
+    // not split, so that a dim the linear bound barely sees (small |λ_i|) but whose width
+    // keeps units unstable is still split eventually.
+    let rel: Vec<f64> = (0..width.len())
+        .map(|i| {
+            let w0 = case.hi[i] - case.lo[i];
+            if w0 > 0.0 {
+                width[i] / w0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let max_rel = (0..width.len())
+        .filter(|&i| splittable(i))
+        .map(|i| rel[i])
+        .fold(0.0, f64::max);
     let score = |i: usize| {
         if row == usize::MAX {
-            width[i]
+            rel[i]
         } else {
             rb[row].lambda0[i].abs() * width[i]
         }
     };
     let dim = (0..width.len())
-        .filter(|&i| splittable(i))
+        .filter(|&i| splittable(i) && rel[i] >= max_rel / 8.0)
         .max_by(|&a, &b| {
             score(a)
                 .total_cmp(&score(b))
-                .then(width[a].total_cmp(&width[b]))
+                .then(rel[a].total_cmp(&rel[b]))
         });
-    let Some(dim) = dim else {
+    let Some(dim) = dim.or_else(|| (0..width.len()).find(|&i| splittable(i))) else {
         return Processed::Stuck;
     };
-    let dim = if score(dim) > 0.0 {
-        dim
-    } else {
-        (0..width.len())
-            .filter(|&i| splittable(i))
-            .max_by(|&a, &b| width[a].total_cmp(&width[b]))
-            .unwrap_or(dim)
-    };
     let m = d.lo[dim] + width[dim] / 2.0;
-    let mut left = Domain {
-        case: d.case,
-        lo: d.lo.clone(),
-        hi: d.hi.clone(),
-        terms: open.clone(),
-        depth: d.depth + 1,
-    };
+    let mut left = d.clone();
     let mut right = left.clone();
     left.hi[dim] = m;
     right.lo[dim] = m;
     let corner = if row == usize::MAX {
         cands[0].clone()
     } else {
-        rb[row].corner.clone()
+        clamp(&rb[row].corner)
     };
-    Processed::Split(Box::new((left, right)), corner)
+    Processed::Split(Box::new((left, right)), corner, false)
 }
 
 #[cfg(test)]

@@ -238,8 +238,11 @@ fn mags(net: &PwlNet, xlo: &[f64], xhi: &[f64], inter: &LayerBounds, upto: usize
 pub struct RowBound {
     /// A sound lower bound of row·z over the box.
     pub lb: f64,
-    /// The linear coefficients on the input of the relaxed bound (for branching heuristics).
+    /// The linear coefficients λ on the input of the relaxed bound.
     pub lambda0: Vec<f64>,
+    /// A sound constant: row·z ≥ λ·x + k for every x in the box (λ taken as the exact f64
+    /// values in `lambda0`).
+    pub k: f64,
     /// The box corner minimising the relaxed linear bound (a falsification candidate).
     pub corner: Vec<f64>,
 }
@@ -309,12 +312,15 @@ fn backward_row(
                     c
                 })
                 .collect();
+            // Before concretising: row·z ≥ λ·x + k for every x in the box.
+            let k = sub_down(cst, slack);
             let total = cst + v;
             slack = add_up(slack, dot_err(layer.n_in + 2, mc + total.abs()));
             let lb = sub_down(total, slack);
             return (
                 RowBound {
                     lb,
+                    k,
                     lambda0: lam,
                     corner,
                 },
@@ -498,9 +504,15 @@ pub fn crown(net: &PwlNet, xlo: &[f64], xhi: &[f64], alpha_iters: usize) -> Laye
 }
 
 /// Hidden-layer bounds by CROWN, computed only for the units that IBP (from the already
-/// tightened layers below) cannot show stable; the others keep their IBP bounds. This is the
+/// tightened layers below) and `known` (bounds valid on a larger box, e.g. the parent domain's)
+/// cannot show stable; the others keep their IBP ∩ `known` bounds. This is the
 /// intermediate-bound routine of the branch and bound.
-pub fn crown_hidden(net: &PwlNet, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
+pub fn crown_hidden(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    known: Option<&LayerBounds>,
+) -> LayerBounds {
     let mut inter = LayerBounds {
         lo: Vec::new(),
         hi: Vec::new(),
@@ -509,6 +521,12 @@ pub fn crown_hidden(net: &PwlNet, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
     for t in 0..net.slopes.len() {
         let layer = &net.layers[t];
         let (mut lo, mut hi) = affine_interval(layer, &alo, &ahi);
+        if let Some(k) = known {
+            for j in 0..layer.n_out {
+                lo[j] = lo[j].max(k.lo[t][j]);
+                hi[j] = hi[j].min(k.hi[t][j]);
+            }
+        }
         if t > 0 {
             let open: Vec<usize> = (0..layer.n_out)
                 .filter(|&j| lo[j] < 0.0 && hi[j] > 0.0)
