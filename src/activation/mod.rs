@@ -16,6 +16,7 @@
 pub mod gaussian;
 pub mod kernels;
 pub mod reference;
+pub mod simd;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

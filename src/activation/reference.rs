@@ -9,6 +9,12 @@
 //!   the negative slope α; PReLU'(0) is α; ELU'(0) takes the left branch α·e⁰ = α (as PyTorch's
 //!   `elu_backward`, which tests `x <= 0`).
 //! * `relu(-0.0)` is `+0.0`.
+//! * At ±∞ every function and derivative takes its limit (GELU(−∞) = −0, GELU'(+∞) = 1,
+//!   SiLU'(−∞) = 0, …), never the NaN of a naive ∞·0. The one exception is a zero slope
+//!   times −∞ (Leaky/PReLU with α = 0, ReLU+εx with ε = 0), which is NaN as in IEEE and PyTorch.
+//! * Forms are chosen for accuracy over the whole range: 1 − σ(x) is computed as σ(−x), the
+//!   tanh-GELU as x·σ(2u) (equal to 0.5x(1 + tanh u), without its cancellation for x ≪ 0),
+//!   tanh' as 1/cosh², so the far tails keep their relative accuracy.
 
 /// 1/√2.
 pub const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
@@ -92,28 +98,51 @@ pub fn relu_eps_prime(x: f64, eps: f64, prime_at_zero: f64) -> f64 {
     relu_prime(x, prime_at_zero) + eps
 }
 
-/// Exact GELU(x) = x·Φ(x) (Hendrycks & Gimpel 2016), Φ through erfc for tail accuracy.
+/// Exact GELU(x) = x·Φ(x) (Hendrycks & Gimpel 2016, eq. 1), Φ through erfc for tail accuracy;
+/// GELU(−∞) = −0 (the limit).
 pub fn gelu(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
     x * normal_cdf(x)
 }
 
-/// GELU'(x) = Φ(x) + x·φ(x).
+/// GELU'(x) = Φ(x) + x·φ(x); 1 at +∞ and 0 at −∞.
 pub fn gelu_prime(x: f64) -> f64 {
-    normal_cdf(x) + x * normal_pdf(x)
+    // x·φ(x) underflows to 0 long before |x| reaches ∞; at ±∞ the product is its limit, 0.
+    let x_pdf = if x.is_infinite() {
+        0.0
+    } else {
+        x * normal_pdf(x)
+    };
+    normal_cdf(x) + x_pdf
 }
 
-/// The tanh approximation 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) (PyTorch `approximate="tanh"`).
+/// The argument 2u = 2√(2/π)(x + 0.044715x³) of the tanh approximation in σ form.
+fn gelu_tanh_arg2(x: f64) -> f64 {
+    2.0 * SQRT_2_OVER_PI * (x + GELU_TANH_COEF * x * x * x)
+}
+
+/// The tanh approximation 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) (Hendrycks & Gimpel 2016;
+/// PyTorch `approximate="tanh"`), evaluated as x·σ(2u) (identical, as ½(1+tanh u) = σ(2u)).
 pub fn gelu_tanh(x: f64) -> f64 {
-    let inner = SQRT_2_OVER_PI * (x + GELU_TANH_COEF * x * x * x);
-    0.5 * x * (1.0 + inner.tanh())
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
+    x * sigmoid(gelu_tanh_arg2(x))
 }
 
-/// Derivative of [`gelu_tanh`]: ½(1+t) + ½x(1−t²)·√(2/π)(1 + 3·0.044715x²), t = tanh(inner).
+/// Derivative of [`gelu_tanh`]: σ(2u) + x·σ(2u)σ(−2u)·2u', u' = √(2/π)(1 + 3·0.044715x²).
 pub fn gelu_tanh_prime(x: f64) -> f64 {
-    let inner = SQRT_2_OVER_PI * (x + GELU_TANH_COEF * x * x * x);
-    let t = inner.tanh();
-    let dinner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEF * x * x);
-    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner
+    let v = gelu_tanh_arg2(x);
+    let (s, sm) = (sigmoid(v), sigmoid(-v));
+    let ss = s * sm;
+    if ss == 0.0 {
+        // Far tails (and ±∞): the second term vanishes (x·u' grows only polynomially).
+        return s;
+    }
+    let dv = 2.0 * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_COEF * x * x);
+    s + x * ss * dv
 }
 
 /// Logistic sigmoid 1/(1+e^(−x)), evaluated without overflow for either sign.
@@ -126,10 +155,9 @@ pub fn sigmoid(x: f64) -> f64 {
     }
 }
 
-/// sigmoid'(x) = σ(x)(1 − σ(x)) ≤ 1/4, with equality only at 0.
+/// sigmoid'(x) = σ(x)(1 − σ(x)) = σ(x)σ(−x) ≤ 1/4, with equality only at 0.
 pub fn sigmoid_prime(x: f64) -> f64 {
-    let s = sigmoid(x);
-    s * (1.0 - s)
+    sigmoid(x) * sigmoid(-x)
 }
 
 /// tanh(x).
@@ -137,10 +165,10 @@ pub fn tanh(x: f64) -> f64 {
     x.tanh()
 }
 
-/// tanh'(x) = 1 − tanh²(x).
+/// tanh'(x) = 1 − tanh²(x) = 1/cosh²(x) (the second form keeps the tails' relative accuracy).
 pub fn tanh_prime(x: f64) -> f64 {
-    let t = x.tanh();
-    1.0 - t * t
+    let c = x.cosh();
+    1.0 / (c * c)
 }
 
 /// ELU(x) = x for x > 0, α(eˣ − 1) otherwise (Clevert et al. 2016).
@@ -161,15 +189,26 @@ pub fn elu_prime(x: f64, alpha: f64) -> f64 {
     }
 }
 
-/// SiLU(x) = x·σ(x) (Elfwing et al. 2018; "swish" with β = 1).
+/// SiLU(x) = x·σ(x) (Elfwing et al. 2018; "swish" with β = 1); SiLU(−∞) = −0.
 pub fn silu(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        return -0.0;
+    }
     x * sigmoid(x)
 }
 
-/// SiLU'(x) = σ(x)(1 + x(1 − σ(x))).
+/// SiLU'(x) = σ(x)(1 + x(1 − σ(x))) = σ(x)(1 + x·σ(−x)); 1 at +∞, 0 at −∞.
 pub fn silu_prime(x: f64) -> f64 {
     let s = sigmoid(x);
-    s * (1.0 + x * (1.0 - s))
+    let x_sm = if x.is_infinite() {
+        0.0
+    } else {
+        x * sigmoid(-x)
+    };
+    if s == 0.0 {
+        return 0.0;
+    }
+    s * (1.0 + x_sm)
 }
 
 /// Softplus(x) = (1/β)·ln(1 + e^(βx)), and x itself where βx > threshold (PyTorch semantics,

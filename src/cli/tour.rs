@@ -1,28 +1,30 @@
 //! `relulab tour`: the main job on built-in defaults.
 
-use relulab::activation::{Activation, ACTIVATION_NAMES};
+use relulab::report::tour::{run_tour, TourOptions};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Options of `relulab tour`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Output folder for index.html, report.json and plots/.
+    #[arg(long, default_value = "relulab-tour")]
+    out: PathBuf,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
 
-/// Print the activation table.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    println!("Activation family: f(x) and f'(x)");
-    let xs = [-2.0, -0.5, 0.0, 0.5, 2.0];
-    print!("{:<12}", "name");
-    for x in xs {
-        print!("{:>18}", format!("x={x}"));
-    }
-    println!();
-    for name in ACTIVATION_NAMES {
-        let act = Activation::by_name(name).expect("listed names parse");
-        print!("{:<12}", name);
-        for x in xs {
-            print!("{:>18}", format!("{:.4}/{:.4}", act.f(x), act.df(x)));
-        }
-        println!();
-    }
-    Ok(ExitCode::SUCCESS)
+/// Run the tour: print the tables and write the HTML report. Exit 1 when a claim fails.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let outcome = run_tour(&TourOptions {
+        seed: args.seed,
+        out: args.out,
+    })?;
+    print!("{}", outcome.text);
+    Ok(if outcome.claims.iter().all(|c| c.pass) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

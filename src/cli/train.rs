@@ -1,12 +1,441 @@
 //! `relulab train`: Train an MLP.
 
+use anyhow::Context;
+use relulab::io::checkpoint::{self, Checkpoint, TrainState};
+use relulab::net::{Loss, Schedule};
+use relulab::train::{parse_activation, BiasWarmup, Decay, EpochMetrics, TrainSpec, Trainer};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
-/// Options of `relulab train`.
+/// Options of `relulab train` (boxed: the command enum stays small).
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    opts: Box<Opts>,
+}
+
+/// The flags of `relulab train`. Flags override values from `--config`.
+#[derive(clap::Args, Debug, Default)]
+pub struct Opts {
+    /// TOML file with any fields of the run (flags override it); see README "Training".
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// Built-in data set: digits, iris, wine, breast_cancer, moons, circles, spirals, xor,
+    /// checkerboard, abs, sin.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Features file (.csv or .npy); targets in --targets or the last column.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Targets/labels file (.csv or .npy).
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Samples of a synthetic data set.
+    #[arg(long)]
+    pub n_samples: Option<usize>,
+    /// Noise of a synthetic data set.
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// Fraction held out for testing (0: none). Default 0.2.
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
+    /// Do not standardise the features.
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// Hidden widths, e.g. 256,256.
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Hidden activation with parameters: relu, "relu(prime_at_zero=1)",
+    /// "leaky_relu(negative_slope=0.1)", prelu, relu_eps, gelu, ... Also names the activation
+    /// of a PyTorch state_dict given to --model-in.
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Layers without bias.
+    #[arg(long)]
+    pub no_bias: bool,
+    /// Weight init: he_normal, he_uniform, xavier_normal, xavier_uniform, lecun_normal,
+    /// orthogonal, torch, rai.
+    #[arg(long)]
+    pub init: Option<String>,
+    /// Bias init: zero, const:C, normal:STD.
+    #[arg(long, allow_hyphen_values = true)]
+    pub bias_init: Option<String>,
+    /// Loss: cross_entropy, mse, bce_with_logits, hinge.
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Optimizer: adam, adamw, sgd.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// SGD momentum.
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// SGD Nesterov momentum.
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Weight decay (coupled for sgd/adam, decoupled for adamw).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Clip the global gradient norm.
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
+    /// LR schedule: constant, step:SIZE:GAMMA, cosine[:ETA_MIN] (over the epochs).
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Linear LR warm-up steps.
+    #[arg(long)]
+    pub warmup_steps: Option<u64>,
+    /// Bias warm-up G0:STEPS[:linear|cosine]: add γ(t) to hidden pre-activations.
+    #[arg(long)]
+    pub bias_warmup: Option<String>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Minibatch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed (init, split, shuffles).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Threads for large matrix products.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Start from this model: a relulab checkpoint or a PyTorch state_dict (.safetensors;
+    /// give --activation for a state_dict).
+    #[arg(long, value_name = "FILE")]
+    pub model_in: Option<PathBuf>,
+    /// Resume a run from a training checkpoint (weights, optimizer, epoch, spec).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+    /// Write the trained model (relulab checkpoint with training state), atomically.
+    #[arg(long, value_name = "FILE")]
+    pub model_out: Option<PathBuf>,
+    /// Also write a PyTorch nn.Sequential state_dict (safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub state_dict_out: Option<PathBuf>,
+    /// Write --model-out every N epochs too (0: only at the end).
+    #[arg(long, default_value_t = 0)]
+    pub save_every: usize,
+    /// Print per-epoch metrics as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar, no summary.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Activation health every epoch (sparsity, dead and dormant units, pre-activation
+    /// statistics, gradient norms per layer) in the metrics JSON lines (issue 4).
+    #[arg(long)]
+    pub monitor: bool,
+    /// τ of the dormant test (ReDo score ≤ τ) for --monitor and --redo-every.
+    #[arg(long, default_value_t = 0.1)]
+    pub dormant_tau: f64,
+    /// ReDo: every P steps re-initialise the τ-dormant units, zero their outgoing weights and
+    /// reset their optimizer moments (Sokar et al. 2023).
+    #[arg(long, value_name = "P")]
+    pub redo_every: Option<u64>,
+    /// Swap the hidden activation of the starting model (--model-in or fresh) for this one,
+    /// keeping the weights (e.g. leaky_relu, prelu, relu_eps).
+    #[arg(long, value_name = "ACT")]
+    pub swap_activation: Option<String>,
+}
+
+fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let num = |t: &str| -> anyhow::Result<f64> {
+        t.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .with_context(|| format!("--schedule {s}: '{t}' is not a number"))
+    };
+    Ok(match parts.as_slice() {
+        ["constant"] => Schedule::Constant,
+        ["step", size, gamma] => Schedule::Step {
+            step_size: num(size)? as usize,
+            gamma: num(gamma)?,
+        },
+        ["cosine"] => Schedule::Cosine {
+            t_max: 0,
+            eta_min: 0.0,
+        },
+        ["cosine", eta] => Schedule::Cosine {
+            t_max: 0,
+            eta_min: num(eta)?,
+        },
+        _ => {
+            anyhow::bail!("--schedule {s}: expected constant, step:SIZE:GAMMA or cosine[:ETA_MIN]")
+        }
+    })
+}
+
+fn parse_bias_warmup(s: &str) -> anyhow::Result<BiasWarmup> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let bad = || format!("--bias-warmup {s}: expected G0:STEPS[:linear|cosine]");
+    let (g, n, d) = match parts.as_slice() {
+        [g, n] => (g, n, "linear"),
+        [g, n, d] => (g, n, *d),
+        _ => anyhow::bail!(bad()),
+    };
+    Ok(BiasWarmup {
+        gamma0: g
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .with_context(bad)?,
+        steps: n.parse().ok().with_context(bad)?,
+        decay: match d {
+            "linear" => Decay::Linear,
+            "cosine" => Decay::Cosine,
+            _ => anyhow::bail!(bad()),
+        },
+    })
+}
+
+impl Opts {
+    /// The run specification: defaults, then --config, then flags.
+    pub fn spec(&self) -> anyhow::Result<TrainSpec> {
+        let mut s = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                toml::from_str::<TrainSpec>(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+            }
+            None => TrainSpec::default(),
+        };
+        macro_rules! set {
+            ($f:ident) => {
+                if let Some(v) = &self.$f {
+                    s.$f = v.clone().into();
+                }
+            };
+        }
+        if self.dataset.is_some() {
+            s.data = None;
+        }
+        if self.data.is_some() {
+            s.dataset = None;
+        }
+        if let Some(v) = &self.dataset {
+            s.dataset = Some(v.clone());
+        }
+        if let Some(v) = &self.data {
+            s.data = Some(v.clone());
+        }
+        if let Some(v) = &self.targets {
+            s.targets = Some(v.clone());
+        }
+        if let Some(v) = self.n_samples {
+            s.n_samples = Some(v);
+        }
+        if let Some(v) = self.noise {
+            s.noise = Some(v);
+        }
+        set!(test_fraction);
+        if self.no_standardize {
+            s.standardize = false;
+        }
+        set!(hidden);
+        set!(activation);
+        if self.no_bias {
+            s.bias = false;
+        }
+        set!(init);
+        set!(bias_init);
+        if let Some(l) = &self.loss {
+            s.loss = Some(l.parse::<Loss>().map_err(anyhow::Error::msg)?);
+        }
+        set!(optimizer);
+        set!(lr);
+        set!(momentum);
+        if self.nesterov {
+            s.nesterov = true;
+        }
+        set!(weight_decay);
+        if let Some(v) = self.clip_norm {
+            s.clip_norm = Some(v);
+        }
+        if let Some(v) = &self.schedule {
+            s.schedule = parse_schedule(v)?;
+        }
+        set!(warmup_steps);
+        if let Some(v) = &self.bias_warmup {
+            s.bias_warmup = Some(parse_bias_warmup(v)?);
+        }
+        set!(epochs);
+        set!(batch_size);
+        set!(seed);
+        set!(threads);
+        if let Schedule::Cosine { t_max: 0, eta_min } = s.schedule {
+            s.schedule = Schedule::Cosine {
+                t_max: s.epochs,
+                eta_min,
+            };
+        }
+        // Validate the activation early for a clear message.
+        parse_activation(&s.activation).map_err(anyhow::Error::msg)?;
+        Ok(s)
+    }
+}
 
 /// Run `relulab train`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`relulab train` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let args = *args.opts;
+    let (spec, mut trainer, train, test, standardizer) = if let Some(r) = &args.resume {
+        let ck = checkpoint::load_full(r)?;
+        let st = ck.train.with_context(|| {
+            format!(
+                "{}: has no training state (not written by `relulab train`)",
+                r.display()
+            )
+        })?;
+        let mut spec = st.spec.clone();
+        if let Some(e) = args.epochs {
+            spec.epochs = e;
+        }
+        if let Some(t) = args.threads {
+            spec.threads = t;
+        }
+        let (train, test, standardizer) = spec.load_data()?;
+        let loss = spec.loss_for(&train.targets);
+        let config = spec.train_config(loss)?;
+        let mut trainer = Trainer::new(ck.mlp, config);
+        trainer.optimizer = st.optimizer;
+        trainer.epoch = st.epoch;
+        (spec, trainer, train, test, standardizer)
+    } else {
+        let spec = args.spec()?;
+        let (train, test, standardizer) = spec.load_data()?;
+        let loss = spec.loss_for(&train.targets);
+        let config = spec.train_config(loss)?;
+        let mlp = match &args.model_in {
+            Some(p) => {
+                let act = parse_activation(&spec.activation).map_err(anyhow::Error::msg)?;
+                checkpoint::load_any(p, Some(act))?
+            }
+            None => spec.build_model(train.d, &train.targets, loss)?,
+        };
+        let trainer = Trainer::new(mlp, config);
+        (spec, trainer, train, test, standardizer)
+    };
+    if spec.threads > 1 {
+        // Large products split across this many threads; ignore "already initialised".
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(spec.threads)
+            .build_global();
+    }
+    if let Some(a) = &args.swap_activation {
+        let act = parse_activation(a).map_err(anyhow::Error::msg)?;
+        relulab::remedy::swap_hidden_activation(&mut trainer.mlp, act);
+    }
+    if let Some(0) = args.redo_every {
+        anyhow::bail!("--redo-every must be ≥ 1");
+    }
+    let mut monitor = relulab::diagnose::HealthMonitor::new(relulab::diagnose::HealthConfig {
+        tau: args.dormant_tau,
+        ..Default::default()
+    });
+    let mut redo = args
+        .redo_every
+        .map(|p| relulab::remedy::Redo::new(p, args.dormant_tau, spec.seed));
+    let mut observers: Vec<&mut dyn relulab::train::Observer> = Vec::new();
+    if let Some(r) = redo.as_mut() {
+        observers.push(r);
+    }
+    if args.monitor {
+        observers.push(&mut monitor);
+    }
+    trainer.check_data(&train)?;
+    let show_bar = !args.quiet && !args.json && std::io::stderr().is_terminal();
+    let bar = show_bar.then(|| {
+        let b = indicatif::ProgressBar::new(spec.epochs as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg}")
+                .expect("valid template"),
+        );
+        b.set_position(trainer.epoch as u64);
+        b
+    });
+    let save = |trainer: &Trainer| -> relulab::Result<()> {
+        if let Some(p) = &args.model_out {
+            checkpoint::save_full(
+                p,
+                &Checkpoint {
+                    mlp: trainer.mlp.clone(),
+                    train: Some(TrainState {
+                        spec: spec.clone(),
+                        epoch: trainer.epoch,
+                        optimizer: trainer.optimizer.clone(),
+                        standardizer: standardizer.clone(),
+                    }),
+                },
+            )?;
+        }
+        Ok(())
+    };
+    let t0 = Instant::now();
+    let metrics = trainer.run(
+        &train,
+        test.as_ref(),
+        &mut observers,
+        |m: &EpochMetrics, t| {
+            if args.json {
+                println!("{}", serde_json::to_string(m).expect("serialisable"));
+            }
+            if let Some(b) = &bar {
+                b.set_position(m.epoch as u64);
+                b.set_message(format!(
+                    "loss {:.4}{}",
+                    m.train_loss,
+                    m.test_accuracy
+                        .map_or(String::new(), |a| format!(" test acc {:.2}%", 100.0 * a))
+                ));
+            }
+            if args.save_every > 0 && m.epoch % args.save_every == 0 {
+                save(t)?;
+            }
+            Ok(())
+        },
+    )?;
+    let wall = t0.elapsed().as_secs_f64();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    save(&trainer)?;
+    if let Some(p) = &args.state_dict_out {
+        checkpoint::save_state_dict(p, &trainer.mlp)?;
+    }
+    if !args.quiet && !args.json {
+        let train_s: f64 = metrics.iter().map(|m| m.seconds).sum();
+        println!(
+            "model {} ({} parameters), {} on {} ({} train / {} test samples)",
+            trainer
+                .mlp
+                .widths()
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-"),
+            trainer.mlp.num_params(),
+            spec.activation,
+            train.name.trim_end_matches(" (train)"),
+            train.n,
+            test.as_ref().map_or(0, |t| t.n)
+        );
+        if let Some(m) = metrics.last() {
+            print!("epochs {}: train loss {:.4}", m.epoch, m.train_loss);
+            if let Some(l) = m.test_loss {
+                print!(", test loss {l:.4}");
+            }
+            if let Some(a) = m.test_accuracy {
+                print!(", test accuracy {:.2}%", 100.0 * a);
+            }
+            println!();
+        }
+        println!("training time {train_s:.2} s ({wall:.2} s with evaluation)");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,10 +5,15 @@
 //! hold ∂L/∂W_l, ∂L/∂b_l, ∂L/∂α_l (PReLU) and ∂L/∂z_l for each layer. Diagnostics read these
 //! and never recompute them.
 //!
-//! This is the reference implementation (plain loops); the training engine may replace the
-//! bodies with faster ones but keeps these signatures and semantics.
+//! The fast path ([`Mlp::forward_ws`], [`Mlp::backward_ws`]) reuses a [`Workspace`] and the
+//! trace/gradient buffers, so a training step allocates nothing after the first. Matrix products
+//! go through [`super::kernels`]: register-friendly loops for small layers, `gemm` for large
+//! ones. Bias, the optional bias warm-up shift and the activation are applied in one pass over
+//! each layer's output. The plain-loop oracle is in [`super::reference`].
 
+use super::kernels::{self, Simd};
 use super::Mlp;
+use crate::activation::{kernels as act_kernels, Activation};
 use crate::real::Real;
 
 /// Everything a forward pass computed for one batch.
@@ -18,7 +23,8 @@ pub struct Trace<T = f32> {
     pub batch: usize,
     /// The input, batch × d_in.
     pub input: Vec<T>,
-    /// z_l per layer, batch × out_dim_l.
+    /// z_l per layer, batch × out_dim_l. With a bias warm-up shift γ this is z_l + γ for the
+    /// hidden layers: the value the activation saw.
     pub pre: Vec<Vec<T>>,
     /// a_l = f_l(z_l) per layer, batch × out_dim_l. The last is the network output.
     pub post: Vec<Vec<T>>,
@@ -42,104 +48,361 @@ pub struct Grads<T = f32> {
     pub prelu_alpha: Vec<Vec<T>>,
     /// ∂L/∂z_l per layer, batch × out_dim_l.
     pub pre: Vec<Vec<T>>,
-    /// ∂L/∂x, batch × d_in.
+    /// ∂L/∂x, batch × d_in. Empty after a [`Mlp::backward_ws`] call with `input_grad = false`
+    /// (training does not need it).
     pub input: Vec<T>,
+}
+
+impl<T: Real> Grads<T> {
+    /// Σ of squared parameter gradients (weights, biases, PReLU slopes), in f64.
+    pub fn param_sq_norm(&self) -> f64 {
+        let sq = |v: &Vec<T>| v.iter().map(|g| g.as_f64() * g.as_f64()).sum::<f64>();
+        self.weight.iter().map(sq).sum::<f64>()
+            + self.bias.iter().map(sq).sum::<f64>()
+            + self.prelu_alpha.iter().map(sq).sum::<f64>()
+    }
+
+    /// Multiply every parameter gradient by `c`.
+    pub fn scale_params(&mut self, c: T) {
+        for v in self
+            .weight
+            .iter_mut()
+            .chain(self.bias.iter_mut())
+            .chain(self.prelu_alpha.iter_mut())
+        {
+            v.iter_mut().for_each(|g| *g *= c);
+        }
+    }
+}
+
+/// Scratch buffers reused across passes (transposed weights, gradient staging) and the number
+/// of threads large matrix products may use. Create one per training run.
+#[derive(Clone, Debug)]
+pub struct Workspace<T = f32> {
+    wt: Vec<Vec<T>>,
+    /// Threads for the large matrix products (1: single-threaded). Results are identical for
+    /// the same thread count.
+    pub threads: usize,
+    /// Products with batch·in·out below this use the small loops, the others `gemm`
+    /// (default [`kernels::SMALL_MAX`]; benches/train.rs varies it to compare the two).
+    pub small_max: usize,
+    simd: Simd,
+}
+
+impl<T: Real> Workspace<T> {
+    /// An empty workspace whose large products use `threads` threads (rayon's current pool).
+    pub fn new(threads: usize) -> Self {
+        Workspace {
+            wt: Vec::new(),
+            threads: threads.max(1),
+            small_max: kernels::SMALL_MAX,
+            simd: Simd::detect(),
+        }
+    }
+}
+
+impl<T: Real> Default for Workspace<T> {
+    fn default() -> Self {
+        Workspace::new(1)
+    }
 }
 
 impl<T: Real> Mlp<T> {
     /// Forward a batch (`x` is batch × d_in) keeping the trace. Reuses `trace`'s buffers.
     pub fn forward_batch(&self, x: &[T], batch: usize, trace: &mut Trace<T>) {
-        let d_in = self.input_dim();
         assert_eq!(
             x.len(),
-            batch * d_in,
+            batch * self.input_dim(),
             "forward_batch: input is not batch × d_in"
         );
-        let nl = self.layers.len();
         trace.batch = batch;
         trace.input.clear();
         trace.input.extend_from_slice(x);
-        trace.pre.resize_with(nl, Vec::new);
-        trace.post.resize_with(nl, Vec::new);
-        for (l, layer) in self.layers.iter().enumerate() {
-            let (before, after) = trace.post.split_at_mut(l);
-            let a_prev: &[T] = if l == 0 { &trace.input } else { &before[l - 1] };
-            let z = &mut trace.pre[l];
-            z.resize(batch * layer.out_dim, T::zero());
-            for s in 0..batch {
-                layer.pre_activation(
-                    &a_prev[s * layer.in_dim..(s + 1) * layer.in_dim],
-                    &mut z[s * layer.out_dim..(s + 1) * layer.out_dim],
-                );
-            }
-            let a = &mut after[0];
-            a.resize(batch * layer.out_dim, T::zero());
-            for (k, (ak, &zk)) in a.iter_mut().zip(z.iter()).enumerate() {
-                let act = layer.unit_activation(k % layer.out_dim);
-                *ak = T::of_f64(act.f(zk.as_f64()));
-            }
-        }
+        let mut ws = Workspace::new(rayon::current_num_threads());
+        self.forward_ws(trace, &mut ws, T::zero());
     }
 
     /// Backward through a traced batch given ∂L/∂(output) (batch × d_out). Fills `grads`
-    /// (parameter gradients summed over the batch; the caller scales for a mean loss).
+    /// (parameter gradients summed over the batch; the caller scales for a mean loss),
+    /// including ∂L/∂x.
     pub fn backward_batch(&self, trace: &Trace<T>, grad_output: &[T], grads: &mut Grads<T>) {
+        let mut ws = Workspace::new(rayon::current_num_threads());
+        self.backward_ws(trace, grad_output, grads, &mut ws, true);
+    }
+
+    /// Forward of the batch already in `trace.input` (`trace.batch` samples), reusing every
+    /// buffer. `hidden_shift` γ is added to every hidden layer's pre-activation (curriculum
+    /// bias warm-up; 0 for a plain pass); the output layer is never shifted.
+    pub fn forward_ws(&self, trace: &mut Trace<T>, ws: &mut Workspace<T>, hidden_shift: T) {
+        let batch = trace.batch;
+        assert_eq!(
+            trace.input.len(),
+            batch * self.input_dim(),
+            "forward: input is not batch × d_in"
+        );
+        let nl = self.layers.len();
+        trace.pre.resize_with(nl, Vec::new);
+        trace.post.resize_with(nl, Vec::new);
+        ws.wt.resize_with(nl, Vec::new);
+        let simd = ws.simd;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (before, after) = trace.post.split_at_mut(l);
+            let a_prev: &[T] = if l == 0 { &trace.input } else { &before[l - 1] };
+            let (o, i) = (layer.out_dim, layer.in_dim);
+            let z = &mut trace.pre[l];
+            z.resize(batch * o, T::zero());
+            let shift = if l + 1 < nl { hidden_shift } else { T::zero() };
+            kernels::dense_forward(
+                simd,
+                batch,
+                i,
+                o,
+                a_prev,
+                &layer.weight,
+                layer.bias.as_deref(),
+                shift,
+                z,
+                &mut ws.wt[l],
+                ws.threads,
+                ws.small_max,
+            );
+            let a = &mut after[0];
+            a.resize(batch * o, T::zero());
+            activation_forward(layer.activation, &layer.prelu_alpha, o, z, a);
+        }
+    }
+
+    /// Backward through a traced batch: `grad_output` is ∂L/∂(output), batch × d_out. Fills
+    /// every parameter gradient (summed over the batch), ∂L/∂z_l, and ∂L/∂x when `input_grad`.
+    pub fn backward_ws(
+        &self,
+        trace: &Trace<T>,
+        grad_output: &[T],
+        grads: &mut Grads<T>,
+        ws: &mut Workspace<T>,
+        input_grad: bool,
+    ) {
         let nl = self.layers.len();
         let batch = trace.batch;
-        assert_eq!(grad_output.len(), batch * self.output_dim());
+        assert_eq!(
+            grad_output.len(),
+            batch * self.output_dim(),
+            "backward: gradient is not batch × d_out"
+        );
         grads.weight.resize_with(nl, Vec::new);
         grads.bias.resize_with(nl, Vec::new);
         grads.prelu_alpha.resize_with(nl, Vec::new);
         grads.pre.resize_with(nl, Vec::new);
-        let mut upstream: Vec<T> = grad_output.to_vec();
+        let simd = ws.simd;
+        {
+            let last = &self.layers[nl - 1];
+            let gz = &mut grads.pre[nl - 1];
+            gz.clear();
+            gz.extend_from_slice(grad_output);
+            let ga = &mut grads.prelu_alpha[nl - 1];
+            activation_backward(
+                last.activation,
+                &last.prelu_alpha,
+                last.out_dim,
+                &trace.pre[nl - 1],
+                gz,
+                ga,
+            );
+        }
         for l in (0..nl).rev() {
             let layer = &self.layers[l];
-            let z = &trace.pre[l];
             let (o, i) = (layer.out_dim, layer.in_dim);
-            // dL/dz = dL/da · f'(z); PReLU: dL/dα += dL/da · min(0, z).
-            let gz = &mut grads.pre[l];
-            gz.resize(batch * o, T::zero());
-            let ga = &mut grads.prelu_alpha[l];
-            ga.clear();
-            ga.resize(layer.prelu_alpha.len(), T::zero());
-            for k in 0..batch * o {
-                let act = layer.unit_activation(k % o);
-                let zk = z[k].as_f64();
-                gz[k] = upstream[k] * T::of_f64(act.df(zk));
-                if !ga.is_empty() {
-                    let idx = if ga.len() == 1 { 0 } else { k % o };
-                    ga[idx] += upstream[k] * T::of_f64(act.dparam(zk));
-                }
-            }
             let a_prev: &[T] = if l == 0 {
                 &trace.input
             } else {
                 &trace.post[l - 1]
             };
+            let (below, here) = grads.pre.split_at_mut(l);
+            let gz = &here[0];
             let gw = &mut grads.weight[l];
-            gw.clear();
             gw.resize(o * i, T::zero());
             let gb = &mut grads.bias[l];
-            gb.clear();
-            if layer.bias.is_some() {
-                gb.resize(o, T::zero());
-            }
-            let mut down = vec![T::zero(); batch * i];
-            for s in 0..batch {
-                for j in 0..o {
-                    let g = gz[s * o + j];
-                    if !gb.is_empty() {
-                        gb[j] += g;
-                    }
-                    let row = layer.row(j);
-                    for k in 0..i {
-                        gw[j * i + k] += g * a_prev[s * i + k];
-                        down[s * i + k] += g * row[k];
-                    }
+            gb.resize(if layer.bias.is_some() { o } else { 0 }, T::zero());
+            kernels::dense_backward_params(
+                simd,
+                batch,
+                i,
+                o,
+                a_prev,
+                gz,
+                gw,
+                gb,
+                ws.threads,
+                ws.small_max,
+            );
+            let down: Option<&mut Vec<T>> = if l > 0 {
+                Some(&mut below[l - 1])
+            } else if input_grad {
+                Some(&mut grads.input)
+            } else {
+                None
+            };
+            if let Some(down) = down {
+                down.resize(batch * i, T::zero());
+                kernels::dense_backward_input(
+                    simd,
+                    batch,
+                    i,
+                    o,
+                    gz,
+                    &layer.weight,
+                    down,
+                    ws.threads,
+                    ws.small_max,
+                );
+                if l > 0 {
+                    let below_layer = &self.layers[l - 1];
+                    activation_backward(
+                        below_layer.activation,
+                        &below_layer.prelu_alpha,
+                        below_layer.out_dim,
+                        &trace.pre[l - 1],
+                        down,
+                        &mut grads.prelu_alpha[l - 1],
+                    );
                 }
             }
-            upstream = down;
         }
-        grads.input = upstream;
+        if !input_grad {
+            grads.input.clear();
+        }
+    }
+}
+
+/// a = f(z) over a batch of `width`-unit rows. Piecewise-linear members are fused here (one
+/// branch-free pass); the others go through the activation slice kernels.
+fn activation_forward<T: Real>(act: Activation, alpha: &[T], width: usize, z: &[T], a: &mut [T]) {
+    let zero = T::zero();
+    match act {
+        Activation::Identity => a.copy_from_slice(z),
+        Activation::Relu { .. } => {
+            for (ai, &zi) in a.iter_mut().zip(z) {
+                // max(0, z) with NaN propagated and relu(−0) = +0, as the reference.
+                *ai = if zi > zero || zi.is_nan() { zi } else { zero };
+            }
+        }
+        Activation::LeakyRelu { negative_slope, .. } => {
+            let s = T::of_f64(negative_slope);
+            for (ai, &zi) in a.iter_mut().zip(z) {
+                *ai = if zi > zero { zi } else { s * zi };
+            }
+        }
+        Activation::ReluEps { eps, .. } => {
+            let e = T::of_f64(eps);
+            for (ai, &zi) in a.iter_mut().zip(z) {
+                let r = if zi > zero || zi.is_nan() { zi } else { zero };
+                *ai = r + e * zi;
+            }
+        }
+        Activation::Prelu { .. } => {
+            for (arow, zrow) in a.chunks_exact_mut(width).zip(z.chunks_exact(width)) {
+                for (j, (ai, &zi)) in arow.iter_mut().zip(zrow).enumerate() {
+                    let s = if alpha.len() == 1 { alpha[0] } else { alpha[j] };
+                    *ai = if zi > zero { zi } else { s * zi };
+                }
+            }
+        }
+        other => act_kernels::forward(&other, z, a),
+    }
+}
+
+/// g ← g·f'(z) in place (g holds ∂L/∂a on entry, ∂L/∂z on exit); for PReLU also
+/// dα = Σ ∂L/∂a · min(0, z) into `galpha` (resized; empty for other activations).
+fn activation_backward<T: Real>(
+    act: Activation,
+    alpha: &[T],
+    width: usize,
+    z: &[T],
+    g: &mut [T],
+    galpha: &mut Vec<T>,
+) {
+    let zero = T::zero();
+    galpha.clear();
+    match act {
+        Activation::Identity => {
+            for (gi, &zi) in g.iter_mut().zip(z) {
+                if zi.is_nan() {
+                    *gi = zi;
+                }
+            }
+        }
+        Activation::Relu { prime_at_zero } => {
+            let p0 = T::of_f64(prime_at_zero);
+            for (gi, &zi) in g.iter_mut().zip(z) {
+                let d = if zi > zero {
+                    T::one()
+                } else if zi < zero {
+                    zero
+                } else if zi == zero {
+                    p0
+                } else {
+                    zi
+                };
+                *gi *= d;
+            }
+        }
+        Activation::LeakyRelu {
+            negative_slope,
+            prime_at_zero,
+        } => {
+            let (s, p0) = (T::of_f64(negative_slope), T::of_f64(prime_at_zero));
+            for (gi, &zi) in g.iter_mut().zip(z) {
+                let d = if zi > zero {
+                    T::one()
+                } else if zi < zero {
+                    s
+                } else if zi == zero {
+                    p0
+                } else {
+                    zi
+                };
+                *gi *= d;
+            }
+        }
+        Activation::ReluEps { eps, prime_at_zero } => {
+            let (e, p0) = (T::of_f64(eps), T::of_f64(prime_at_zero));
+            let one_e = T::one() + e;
+            for (gi, &zi) in g.iter_mut().zip(z) {
+                let d = if zi > zero {
+                    one_e
+                } else if zi < zero {
+                    e
+                } else if zi == zero {
+                    p0
+                } else {
+                    zi
+                };
+                *gi *= d;
+            }
+        }
+        Activation::Prelu { .. } => {
+            galpha.resize(alpha.len(), zero);
+            for (grow, zrow) in g.chunks_exact_mut(width).zip(z.chunks_exact(width)) {
+                for (j, (gi, &zi)) in grow.iter_mut().zip(zrow).enumerate() {
+                    let k = if alpha.len() == 1 { 0 } else { j };
+                    if zi < zero || zi.is_nan() {
+                        galpha[k] += *gi * zi;
+                    }
+                    let d = if zi > zero {
+                        T::one()
+                    } else if zi.is_nan() {
+                        zi
+                    } else {
+                        alpha[k]
+                    };
+                    *gi *= d;
+                }
+            }
+        }
+        other => {
+            // The slice kernel has no in-place-with-distinct-output form for our layout
+            // beyond this one; it reads z and scales g.
+            act_kernels::backward_inplace(&other, z, g);
+        }
     }
 }

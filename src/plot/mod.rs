@@ -1,1 +1,734 @@
-//! Plots to SVG and PNG (plotters). (issue 2, shared by every later plot)
+//! Plots to SVG and PNG, shared by every plot relulab draws (issue 2).
+//!
+//! A [`Figure`] is a grid of panels; a panel is a [`LineChart`] (several named series, optional
+//! log-scale y, axis labels, title, legend) or a [`Histogram`]. A figure renders to an in-memory
+//! SVG string ([`Figure::to_svg`], for the HTML report to inline), to PNG bytes
+//! ([`Figure::to_png`]), or to a file whose extension (`.svg` / `.png`) picks the format
+//! ([`Figure::save`]; written to a temporary file in the same directory, synced, then renamed,
+//! so a failed run never leaves half a file).
+//!
+//! Text in PNGs is rendered with the bundled DejaVu Sans (src/plot/font/, Bitstream Vera
+//! licence next to it) through plotters' `ab_glyph` feature: no system fonts are needed.
+//!
+//! ```
+//! use relulab::plot::{Figure, LineChart};
+//! let xs: Vec<f64> = (0..=40).map(|i| -2.0 + 0.1 * i as f64).collect();
+//! let chart = LineChart::new("ReLU")
+//!     .labels("x", "f(x)")
+//!     .series("relu", xs.iter().map(|&x| (x, x.max(0.0))).collect());
+//! let svg = Figure::single(chart).to_svg().unwrap();
+//! assert!(svg.contains("relu"));
+//! ```
+
+use crate::error::{Error, Result};
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::io::Write;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// The bundled font (DejaVu Sans, Bitstream Vera licence: src/plot/font/LICENSE-DejaVu.txt).
+static DEJAVU_SANS: &[u8] = include_bytes!("font/DejaVuSans.ttf");
+
+/// The family name every plot asks for.
+const FAMILY: &str = "sans-serif";
+
+/// Register the bundled font once per process (plotters keeps a global font table).
+fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FAMILY, FontStyle::Normal, DEJAVU_SANS).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
+            "plot: the bundled DejaVu Sans font failed to load".into(),
+        ))
+    }
+}
+
+/// A categorical palette (Tableau 10 plus two), so up to 12 series stay distinguishable.
+pub const PALETTE: [RGBColor; 12] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 64, 0),
+];
+
+/// One named line of a [`LineChart`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// (x, y) points, drawn in order. Non-finite points (and y ≤ 0 on a log axis) are skipped.
+    pub points: Vec<(f64, f64)>,
+    /// Colour; `None` takes the next colour of [`PALETTE`].
+    pub color: Option<RGBColor>,
+    /// Draw dashed instead of solid.
+    pub dashed: bool,
+}
+
+/// A line chart: several named series, axis labels, title, legend, optional log-scale y.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LineChart {
+    /// Title above the panel.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Logarithmic y axis (base 10).
+    pub log_y: bool,
+    /// Fixed x range; `None` fits the data.
+    pub x_range: Option<(f64, f64)>,
+    /// Fixed y range; `None` fits the data (with a 5% margin).
+    pub y_range: Option<(f64, f64)>,
+}
+
+impl LineChart {
+    /// An empty chart with a title.
+    pub fn new(title: impl Into<String>) -> Self {
+        LineChart {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Set the axis labels.
+    pub fn labels(mut self, x: impl Into<String>, y: impl Into<String>) -> Self {
+        self.x_label = x.into();
+        self.y_label = y.into();
+        self
+    }
+
+    /// Add a solid series in the next palette colour.
+    pub fn series(mut self, name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        self.series.push(Series {
+            name: name.into(),
+            points,
+            color: None,
+            dashed: false,
+        });
+        self
+    }
+
+    /// Add a fully specified series.
+    pub fn with_series(mut self, series: Series) -> Self {
+        self.series.push(series);
+        self
+    }
+
+    /// Use a log-scale y axis.
+    pub fn log_y(mut self, on: bool) -> Self {
+        self.log_y = on;
+        self
+    }
+
+    /// Fix the x range.
+    pub fn x_range(mut self, lo: f64, hi: f64) -> Self {
+        self.x_range = Some((lo, hi));
+        self
+    }
+
+    /// Fix the y range.
+    pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo, hi));
+        self
+    }
+}
+
+/// A histogram of values in equal-width bins.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Histogram {
+    /// Title above the panel.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label (counts).
+    pub y_label: String,
+    /// The sample; non-finite values are ignored (and counted in [`Histogram::counts`]' caller).
+    pub values: Vec<f64>,
+    /// Number of bins (at least 1).
+    pub bins: usize,
+    /// Range of the bins; `None` takes the finite min and max. Values outside are ignored.
+    pub range: Option<(f64, f64)>,
+    /// Logarithmic count axis.
+    pub log_y: bool,
+}
+
+impl Histogram {
+    /// A histogram of `values` in `bins` bins.
+    pub fn new(title: impl Into<String>, values: Vec<f64>, bins: usize) -> Self {
+        Histogram {
+            title: title.into(),
+            x_label: String::new(),
+            y_label: "count".into(),
+            values,
+            bins,
+            range: None,
+            log_y: false,
+        }
+    }
+
+    /// Set the axis labels.
+    pub fn labels(mut self, x: impl Into<String>, y: impl Into<String>) -> Self {
+        self.x_label = x.into();
+        self.y_label = y.into();
+        self
+    }
+
+    /// The bin range actually used and the count of each bin. Bin i covers
+    /// [lo + i·w, lo + (i+1)·w), the last bin also includes hi.
+    pub fn counts(&self) -> ((f64, f64), Vec<u64>) {
+        let bins = self.bins.max(1);
+        let finite = self.values.iter().copied().filter(|v| v.is_finite());
+        let (lo, hi) = match self.range {
+            Some(r) => r,
+            None => {
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for v in finite.clone() {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+                if lo > hi {
+                    (0.0, 1.0)
+                } else {
+                    (lo, hi)
+                }
+            }
+        };
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, lo + 0.5)
+        };
+        let width = (hi - lo) / bins as f64;
+        let mut counts = vec![0u64; bins];
+        for v in finite {
+            if v < lo || v > hi {
+                continue;
+            }
+            let i = (((v - lo) / width) as usize).min(bins - 1);
+            counts[i] += 1;
+        }
+        ((lo, hi), counts)
+    }
+}
+
+/// One panel of a [`Figure`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Panel {
+    /// A line chart.
+    Line(LineChart),
+    /// A histogram.
+    Histogram(Histogram),
+}
+
+impl From<LineChart> for Panel {
+    fn from(c: LineChart) -> Self {
+        Panel::Line(c)
+    }
+}
+
+impl From<Histogram> for Panel {
+    fn from(h: Histogram) -> Self {
+        Panel::Histogram(h)
+    }
+}
+
+/// Output format, chosen by file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Scalable vector graphics.
+    Svg,
+    /// Portable network graphics (RGB, 8 bit).
+    Png,
+}
+
+impl Format {
+    /// The format named by `path`'s extension (case-insensitive `.svg` or `.png`).
+    pub fn from_path(path: &Path) -> Result<Format> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            _ => Err(Error::Invalid(format!(
+                "{}: unknown plot format; the file name must end in .svg or .png",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// A grid of panels, filled row by row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// The panels.
+    pub panels: Vec<Panel>,
+    /// Panels per row (at least 1).
+    pub columns: usize,
+    /// Size of one panel in pixels (width, height).
+    pub panel_size: (u32, u32),
+}
+
+impl Figure {
+    /// A figure of one panel, 800 × 500 pixels.
+    pub fn single(panel: impl Into<Panel>) -> Self {
+        Figure {
+            panels: vec![panel.into()],
+            columns: 1,
+            panel_size: (800, 500),
+        }
+    }
+
+    /// A grid of panels with `columns` per row, each 640 × 420 pixels.
+    pub fn grid(panels: Vec<Panel>, columns: usize) -> Self {
+        Figure {
+            panels,
+            columns: columns.max(1),
+            panel_size: (640, 420),
+        }
+    }
+
+    /// Set the size of one panel.
+    pub fn panel_size(mut self, width: u32, height: u32) -> Self {
+        self.panel_size = (width, height);
+        self
+    }
+
+    /// Total size in pixels (width, height).
+    pub fn size(&self) -> (u32, u32) {
+        let cols = self.columns.max(1).min(self.panels.len().max(1));
+        let rows = self.panels.len().div_ceil(self.columns.max(1)).max(1);
+        (
+            self.panel_size.0 * cols as u32,
+            self.panel_size.1 * rows as u32,
+        )
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.panels.is_empty() {
+            return Err(Error::Invalid("plot: the figure has no panels".into()));
+        }
+        let (w, h) = self.size();
+        if w == 0 || h == 0 || (w as u64) * (h as u64) > 100_000_000 {
+            return Err(Error::Invalid(format!(
+                "plot: figure size {w}×{h} pixels is empty or too large"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Render to an SVG document (a string, ready to write or to inline in HTML).
+    pub fn to_svg(&self) -> Result<String> {
+        self.check()?;
+        ensure_font()?;
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, self.size()).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(plot_err)?;
+        }
+        Ok(out)
+    }
+
+    /// Render to PNG bytes.
+    pub fn to_png(&self) -> Result<Vec<u8>> {
+        self.check()?;
+        ensure_font()?;
+        let (w, h) = self.size();
+        let mut rgb = vec![0u8; w as usize * h as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(plot_err)?;
+        }
+        let mut bytes = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut bytes, w, h);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut writer = enc
+                .write_header()
+                .map_err(|e| Error::Invalid(format!("plot: PNG encoding failed: {e}")))?;
+            writer
+                .write_image_data(&rgb)
+                .map_err(|e| Error::Invalid(format!("plot: PNG encoding failed: {e}")))?;
+        }
+        Ok(bytes)
+    }
+
+    /// Write to `path`, SVG or PNG by extension, atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = match Format::from_path(path)? {
+            Format::Svg => self.to_svg()?.into_bytes(),
+            Format::Png => self.to_png()?,
+        };
+        write_atomic(path, &bytes)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        root.fill(&WHITE).map_err(plot_err)?;
+        let rows = self.panels.len().div_ceil(self.columns.max(1)).max(1);
+        let cols = self.columns.max(1).min(self.panels.len());
+        let areas = root.split_evenly((rows, cols));
+        for (panel, area) in self.panels.iter().zip(areas.iter()) {
+            match panel {
+                Panel::Line(c) => draw_line_chart(area, c)?,
+                Panel::Histogram(h) => draw_histogram(area, h)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory, fsync, then rename,
+/// so readers never see a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
+    Error::Invalid(format!("plot: drawing failed: {e}"))
+}
+
+/// Finite (x, y) points of a series, dropping y ≤ 0 on a log axis.
+fn usable(points: &[(f64, f64)], log_y: bool) -> impl Iterator<Item = (f64, f64)> + Clone + '_ {
+    points
+        .iter()
+        .copied()
+        .filter(move |&(x, y)| x.is_finite() && y.is_finite() && (!log_y || y > 0.0))
+}
+
+/// A non-degenerate range covering `lo..hi`, widened by `margin` of its width.
+fn pad(lo: f64, hi: f64, margin: f64, log: bool) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) || lo > hi {
+        return if log { (0.1, 10.0) } else { (-1.0, 1.0) };
+    }
+    if log {
+        if hi > lo {
+            (lo / 1.5, hi * 1.5)
+        } else {
+            (lo / 10.0, lo * 10.0)
+        }
+    } else if hi > lo {
+        let m = (hi - lo) * margin;
+        (lo - m, hi + m)
+    } else {
+        let m = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        (lo - m, hi + m)
+    }
+}
+
+fn draw_line_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &LineChart) -> Result<()> {
+    let (mut xlo, mut xhi, mut ylo, mut yhi) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for s in &c.series {
+        for (x, y) in usable(&s.points, c.log_y) {
+            xlo = xlo.min(x);
+            xhi = xhi.max(x);
+            ylo = ylo.min(y);
+            yhi = yhi.max(y);
+        }
+    }
+    let (xlo, xhi) = c.x_range.unwrap_or_else(|| pad(xlo, xhi, 0.0, false));
+    let (ylo, yhi) = c.y_range.unwrap_or_else(|| pad(ylo, yhi, 0.05, c.log_y));
+    if c.log_y {
+        if ylo <= 0.0 {
+            return Err(Error::Invalid(format!(
+                "plot '{}': a log y axis needs a positive range, got [{ylo}, {yhi}]",
+                c.title
+            )));
+        }
+        line_chart_on(area, c, xlo..xhi, (ylo..yhi).log_scale())
+    } else {
+        line_chart_on(area, c, xlo..xhi, ylo..yhi)
+    }
+}
+
+fn line_chart_on<DB, Y>(
+    area: &DrawingArea<DB, Shift>,
+    c: &LineChart,
+    xr: std::ops::Range<f64>,
+    yr: Y,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(&c.title, (FAMILY, 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(xr, yr)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(c.x_label.as_str())
+        .y_desc(c.y_label.as_str())
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(plot_err)?;
+    for (i, s) in c.series.iter().enumerate() {
+        let color = s.color.unwrap_or(PALETTE[i % PALETTE.len()]);
+        let style = color.stroke_width(2);
+        let pts = usable(&s.points, c.log_y);
+        let anno = if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts, 6, 4, style))
+                .map_err(plot_err)?
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts, style))
+                .map_err(plot_err)?
+        };
+        anno.label(s.name.as_str()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+        });
+    }
+    if !c.series.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FAMILY, 12))
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+fn draw_histogram<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, h: &Histogram) -> Result<()> {
+    let ((lo, hi), counts) = h.counts();
+    let width = (hi - lo) / counts.len() as f64;
+    let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let bars = counts
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .map(|(i, &n)| (lo + i as f64 * width, lo + (i + 1) as f64 * width, n as f64));
+    let color = PALETTE[0];
+    if h.log_y {
+        let base = 0.5;
+        let yr = (base..max * 2.0).log_scale();
+        let mut chart = histogram_frame(area, h, lo..hi, yr)?;
+        chart
+            .draw_series(
+                bars.map(|(a, b, n)| Rectangle::new([(a, base), (b, n)], color.mix(0.8).filled())),
+            )
+            .map_err(plot_err)?;
+    } else {
+        let mut chart = histogram_frame(area, h, lo..hi, 0.0..max * 1.05)?;
+        chart
+            .draw_series(
+                bars.map(|(a, b, n)| Rectangle::new([(a, 0.0), (b, n)], color.mix(0.8).filled())),
+            )
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+type Chart2d<'a, DB, Y> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, <Y as AsRangedCoord>::CoordDescType>,
+>;
+
+fn histogram_frame<'a, DB, Y>(
+    area: &'a DrawingArea<DB, Shift>,
+    h: &Histogram,
+    xr: std::ops::Range<f64>,
+    yr: Y,
+) -> Result<Chart2d<'a, DB, Y>>
+where
+    DB: DrawingBackend,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(&h.title, (FAMILY, 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(xr, yr)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(h.x_label.as_str())
+        .y_desc(h.y_label.as_str())
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_chart() -> LineChart {
+        let xs: Vec<f64> = (0..=100).map(|i| -3.0 + 0.06 * i as f64).collect();
+        LineChart::new("two series")
+            .labels("x", "y")
+            .series("relu_series", xs.iter().map(|&x| (x, x.max(0.0))).collect())
+            .with_series(Series {
+                name: "sigmoid_series".into(),
+                points: xs.iter().map(|&x| (x, 1.0 / (1.0 + (-x).exp()))).collect(),
+                color: None,
+                dashed: true,
+            })
+    }
+
+    #[test]
+    fn svg_names_every_series_and_label() {
+        let svg = Figure::single(sample_chart()).to_svg().unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..60.min(svg.len())]);
+        assert!(svg.trim_end().ends_with("</svg>"));
+        for needle in ["relu_series", "sigmoid_series", "two series"] {
+            assert!(svg.contains(needle), "missing {needle}");
+        }
+        // One polyline per solid series at least; the dashed one is drawn as segments.
+        assert!(svg.matches("<polyline").count() >= 1);
+    }
+
+    #[test]
+    fn log_axis_and_histogram_render() {
+        let c = LineChart::new("loss")
+            .series(
+                "decay",
+                (1..50).map(|i| (i as f64, (-(i as f64)).exp())).collect(),
+            )
+            .log_y(true);
+        let h = Histogram::new("hist", (0..1000).map(|i| (i % 37) as f64).collect(), 10);
+        let svg = Figure::grid(vec![c.into(), h.clone().into()], 2)
+            .to_svg()
+            .unwrap();
+        assert!(svg.contains("decay") && svg.contains("hist"));
+        let ((lo, hi), counts) = h.counts();
+        assert_eq!((lo, hi), (0.0, 36.0));
+        assert_eq!(counts.iter().sum::<u64>(), 1000);
+    }
+
+    #[test]
+    fn histogram_counts_edges() {
+        let mut h = Histogram::new("h", vec![0.0, 0.5, 1.0, 1.0, f64::NAN, 2.0], 2);
+        h.range = Some((0.0, 1.0));
+        let (_, c) = h.counts();
+        assert_eq!(c, vec![1, 3]); // 0.0 | 0.5, 1.0, 1.0 (last bin closed); NaN and 2.0 out
+    }
+
+    #[test]
+    fn png_decodes_to_size_and_is_not_blank() {
+        let fig = Figure::single(sample_chart()).panel_size(320, 200);
+        let bytes = fig.to_png().unwrap();
+        let dec = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = dec.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (320, 200));
+        let px = &buf[..info.buffer_size()];
+        let white = px.chunks(3).filter(|p| p == &[255, 255, 255]).count();
+        let total = px.len() / 3;
+        // Mostly background, but lines, axes and text cover a real share of the pixels.
+        assert!(white < total * 97 / 100, "{white} of {total} white");
+        assert!(white > total / 2);
+        // Some pixel carries the first palette colour (the first series).
+        let c = PALETTE[0];
+        assert!(px.chunks(3).any(|p| p == [c.0, c.1, c.2]));
+    }
+
+    #[test]
+    fn save_picks_format_by_extension_and_rejects_others() {
+        let dir = std::env::temp_dir().join(format!("relulab-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fig = Figure::single(sample_chart()).panel_size(200, 150);
+        fig.save(dir.join("a.svg")).unwrap();
+        fig.save(dir.join("a.PNG")).unwrap();
+        let svg = std::fs::read_to_string(dir.join("a.svg")).unwrap();
+        assert!(svg.contains("relu_series"));
+        let png = std::fs::read(dir.join("a.PNG")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let err = fig.save(dir.join("a.jpg")).unwrap_err().to_string();
+        assert!(err.contains("a.jpg") && err.contains(".svg"), "{err}");
+        let err = fig
+            .save(dir.join("no/such/dir/a.svg"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a.svg"), "{err}");
+        // No temporary files left behind.
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn empty_and_degenerate_inputs_do_not_panic() {
+        assert!(Figure::grid(vec![], 2).to_svg().is_err());
+        let c = LineChart::new("flat").series("one", vec![(0.0, 1.0)]);
+        Figure::single(c).to_svg().unwrap();
+        let c = LineChart::new("nan").series("bad", vec![(f64::NAN, 1.0), (1.0, f64::INFINITY)]);
+        Figure::single(c).to_svg().unwrap();
+        let c = LineChart::new("neg")
+            .series("s", vec![(0.0, -1.0)])
+            .log_y(true)
+            .y_range(-1.0, 1.0);
+        assert!(Figure::single(c).to_svg().is_err());
+        Figure::single(Histogram::new("e", vec![], 5))
+            .to_png()
+            .unwrap();
+    }
+}

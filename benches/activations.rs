@@ -1,0 +1,361 @@
+//! Throughput of the activation kernels (f32, forward and backward, out of place) at 4 KiB,
+//! 256 KiB and 64 MiB, beside a plain copy of the same bytes measured in the same run, and
+//! beside PyTorch CPU (bench/peers/activations.py) run by this same binary with the same
+//! thread count.
+//!
+//! ```sh
+//! cargo bench --bench activations                       # 2 threads, PyTorch peer if found
+//! RELULAB_BENCH_THREADS=1 cargo bench --bench activations
+//! RELULAB_PYTHON=/path/to/python cargo bench --bench activations
+//! RELULAB_BENCH_QUICK=1 cargo bench --bench activations  # shorter timings (smoke run)
+//! ```
+//!
+//! Bytes moved: forward reads x and writes y (2·4n bytes), backward reads x and grad_out and
+//! writes grad_in (3·4n); copy reads and writes (2·4n). Ratios to the copy compare bandwidths
+//! (bytes moved per second); ratios to PyTorch compare elements per second. Each figure is the
+//! best of several timed repetitions (the machine is shared; the minimum time is the least
+//! disturbed one). The peer is timed the same way.
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+use relulab::activation::kernels::{self, Par};
+use relulab::activation::simd::Level;
+use relulab::activation::Activation;
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const NAMES: [&str; 11] = [
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "relu_eps",
+    "gelu",
+    "gelu_tanh",
+    "sigmoid",
+    "tanh",
+    "elu",
+    "silu",
+    "softplus",
+];
+
+/// Best seconds per call of `f`: calibrate a repetition count to ~`target`/samples, then take
+/// the fastest of `samples` timed batches.
+fn best_time(mut f: impl FnMut(), target: Duration, samples: usize) -> f64 {
+    f();
+    let mut reps = 1usize;
+    loop {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        if t.elapsed() >= target / samples as u32 || reps > 1 << 20 {
+            break;
+        }
+        reps *= 2;
+    }
+    let mut best = f64::INFINITY;
+    for _ in 0..samples {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    best
+}
+
+/// Seconds of CPU time this thread has used (immune to other processes' load, but only
+/// meaningful for single-threaded work).
+fn thread_cpu_time() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec; CLOCK_THREAD_CPUTIME_ID exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Best CPU seconds per call of single-threaded `f` (as [`best_time`], on the thread clock).
+fn best_cpu_time(mut f: impl FnMut(), reps: usize, samples: usize) -> f64 {
+    f();
+    let mut best = f64::INFINITY;
+    for _ in 0..samples {
+        let t = thread_cpu_time();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min((thread_cpu_time() - t) / reps as f64);
+    }
+    best
+}
+
+fn par_copy(x: &[f32], y: &mut [f32]) {
+    y.par_chunks_mut(kernels::CHUNK)
+        .zip(x.par_chunks(kernels::CHUNK))
+        .for_each(|(yc, xc)| yc.copy_from_slice(xc));
+}
+
+/// (activation, bytes) → (forward, backward) elements per second of the peer.
+type PeerRates = HashMap<(String, usize), (f64, f64)>;
+
+fn peer(
+    threads: usize,
+    sizes: &[usize],
+    quick: bool,
+    cpu_time: bool,
+) -> Option<(String, PeerRates)> {
+    let python = std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "/work/venv/bin/python".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/activations.py");
+    let sizes_arg: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    let out = std::process::Command::new(&python)
+        .args([script, "--json", "--threads", &threads.to_string()])
+        .args(["--sizes", &sizes_arg.join(",")])
+        .args(["--min-time", if quick { "0.1" } else { "0.5" }])
+        .args(if cpu_time {
+            &["--cpu-time"][..]
+        } else {
+            &[][..]
+        })
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            eprintln!(
+                "peer: {python} failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            return None;
+        }
+        Err(e) => {
+            eprintln!("peer: cannot run {python} ({e}); set RELULAB_PYTHON to a Python with torch");
+            return None;
+        }
+    };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let mut map = HashMap::new();
+    for r in v["results"].as_array()? {
+        map.insert(
+            (
+                r["name"].as_str()?.to_string(),
+                r["bytes"].as_u64()? as usize,
+            ),
+            (r["forward_eps"].as_f64()?, r["backward_eps"].as_f64()?),
+        );
+    }
+    Some((v["torch"].as_str().unwrap_or("?").to_string(), map))
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument selects activations by substring.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let threads: usize = std::env::var("RELULAB_BENCH_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let quick = std::env::var("RELULAB_BENCH_QUICK").is_ok();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .expect("rayon pool");
+    let target = Duration::from_millis(if quick { 100 } else { 400 });
+    let samples = if quick { 3 } else { 7 };
+    let sizes = [4usize << 10, 256 << 10, 64 << 20];
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "relulab activation kernels: f32, {threads} thread(s), SIMD level {}, load {}",
+        Level::current().name(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let max_n = sizes.iter().max().unwrap() / 4;
+    let x: Vec<f32> = (0..max_n)
+        .map(|_| 2.0 * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, &mut rng))
+        .collect();
+    let g: Vec<f32> = (0..max_n)
+        .map(|_| <StandardNormal as Distribution<f32>>::sample(&StandardNormal, &mut rng))
+        .collect();
+    let mut y = vec![0f32; max_n];
+
+    if std::env::var("RELULAB_BENCH_CPU").is_ok() {
+        cpu_time_table(&x, &g, &mut y, filter.as_deref(), quick);
+        return;
+    }
+
+    let mut ours: Vec<(String, usize, f64, f64, f64)> = Vec::new(); // name, bytes, fwd, bwd (s), copy (s)
+    for &bytes in &sizes {
+        let n = bytes / 4;
+        let (xs, gs) = (&x[..n], &g[..n]);
+        let copy1 = best_time(|| y[..n].copy_from_slice(black_box(xs)), target, samples);
+        let copyp = best_time(|| par_copy(black_box(xs), &mut y[..n]), target, samples);
+        let copy = copy1.min(copyp);
+        println!(
+            "\n{} KiB ({n} elements): copy {:.2} GB/s (1 thread {:.2}, {threads} threads {:.2})",
+            bytes >> 10,
+            2.0 * bytes as f64 / copy / 1e9,
+            2.0 * bytes as f64 / copy1 / 1e9,
+            2.0 * bytes as f64 / copyp / 1e9
+        );
+        for name in NAMES {
+            if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+                continue;
+            }
+            let act = Activation::by_name(name).unwrap();
+            let tf = best_time(
+                || {
+                    kernels::forward_f32(
+                        Level::current(),
+                        Par::Auto,
+                        &act,
+                        black_box(xs),
+                        &mut y[..n],
+                    )
+                },
+                target,
+                samples,
+            );
+            let tb = best_time(
+                || {
+                    kernels::backward_f32(
+                        Level::current(),
+                        Par::Auto,
+                        &act,
+                        black_box(xs),
+                        black_box(gs),
+                        &mut y[..n],
+                    )
+                },
+                target,
+                samples,
+            );
+            ours.push((name.to_string(), bytes, tf, tb, copy));
+        }
+    }
+
+    // SIMD levels side by side (GELU-erf, 256 KiB, one thread).
+    println!("\nGELU-erf forward, 256 KiB, 1 thread, by SIMD level:");
+    for level in Level::supported() {
+        let n = (256 << 10) / 4;
+        let t = best_time(
+            || {
+                kernels::forward_f32(
+                    level,
+                    Par::Seq,
+                    &Activation::Gelu,
+                    black_box(&x[..n]),
+                    &mut y[..n],
+                )
+            },
+            target,
+            samples,
+        );
+        println!(
+            "  {:<9} {:.3} G elements/s",
+            level.name(),
+            n as f64 / t / 1e9
+        );
+    }
+
+    let peer = peer(threads, &sizes, quick, false);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "\nload after the peer: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if let Some((v, _)) = &peer {
+        println!("PyTorch {v}, torch.set_num_threads({threads})");
+    }
+    println!("\n| activation | size | fwd GB/s | fwd ×copy | fwd Gelem/s | fwd ×torch | bwd GB/s | bwd ×copy | bwd Gelem/s | bwd ×torch |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, bytes, tf, tb, copy) in &ours {
+        let n = (*bytes / 4) as f64;
+        let copy_bw = 2.0 * *bytes as f64 / copy;
+        let (fbw, bbw) = (2.0 * *bytes as f64 / tf, 3.0 * *bytes as f64 / tb);
+        let (fe, be) = (n / tf, n / tb);
+        let (pf, pb) = match peer
+            .as_ref()
+            .and_then(|(_, m)| m.get(&(name.clone(), *bytes)))
+        {
+            Some(&(pf, pb)) => (format!("{:.2}", fe / pf), format!("{:.2}", be / pb)),
+            None => ("–".into(), "–".into()),
+        };
+        let size = if *bytes >= 1 << 20 {
+            format!("{} MiB", bytes >> 20)
+        } else {
+            format!("{} KiB", bytes >> 10)
+        };
+        println!(
+            "| {name} | {size} | {:.1} | {:.2} | {:.3} | {pf} | {:.1} | {:.2} | {:.3} | {pb} |",
+            fbw / 1e9,
+            fbw / copy_bw,
+            fe / 1e9,
+            bbw / 1e9,
+            bbw / copy_bw,
+            be / 1e9,
+        );
+    }
+}
+
+/// One thread, 256 KiB, thread CPU time for ours and the peer: the comparison that other
+/// processes' load does not distort (`RELULAB_BENCH_CPU=1`).
+fn cpu_time_table(x: &[f32], g: &[f32], y: &mut [f32], filter: Option<&str>, quick: bool) {
+    let bytes = 256usize << 10;
+    let n = bytes / 4;
+    let (xs, gs) = (&x[..n], &g[..n]);
+    let (reps, samples) = if quick { (20, 5) } else { (100, 9) };
+    let copy = best_cpu_time(|| y[..n].copy_from_slice(black_box(xs)), reps * 10, samples);
+    println!(
+        "one thread, 256 KiB, thread CPU time; copy {:.2} GB/s",
+        2.0 * bytes as f64 / copy / 1e9
+    );
+    let peer = peer(1, &[bytes], quick, true);
+    println!("\n| activation | fwd Gelem/s | fwd ×torch | bwd Gelem/s | bwd ×torch |");
+    println!("|---|---|---|---|---|");
+    for name in NAMES {
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let act = Activation::by_name(name).unwrap();
+        let tf = best_cpu_time(
+            || kernels::forward_f32(Level::current(), Par::Seq, &act, black_box(xs), &mut y[..n]),
+            reps,
+            samples,
+        );
+        let tb = best_cpu_time(
+            || {
+                kernels::backward_f32(
+                    Level::current(),
+                    Par::Seq,
+                    &act,
+                    black_box(xs),
+                    black_box(gs),
+                    &mut y[..n],
+                )
+            },
+            reps,
+            samples,
+        );
+        let (fe, be) = (n as f64 / tf, n as f64 / tb);
+        let (pf, pb) = match peer
+            .as_ref()
+            .and_then(|(_, m)| m.get(&(name.to_string(), bytes)))
+        {
+            Some(&(pf, pb)) => (format!("{:.2}", fe / pf), format!("{:.2}", be / pb)),
+            None => ("–".into(), "–".into()),
+        };
+        println!(
+            "| {name} | {:.3} | {pf} | {:.3} | {pb} |",
+            fe / 1e9,
+            be / 1e9
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! User data from CSV or NPY files: features, and labels or targets either as the last column
+//! of the feature file or in a file of their own. Every error names the file, line and column.
+
+use super::{Dataset, Targets};
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// A table of numbers read from a file: rows × cols, and for CSV the line of each row.
+struct Table {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+    lines: Vec<usize>,
+}
+
+fn read_csv(path: &Path) -> Result<Table> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let file = path.display().to_string();
+    let mut data = Vec::new();
+    let mut lines = Vec::new();
+    let mut cols = None;
+    for (ln, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        // A first line with no number in it is a header.
+        if cols.is_none() && cells.iter().all(|c| c.parse::<f64>().is_err()) {
+            continue;
+        }
+        match cols {
+            None => cols = Some(cells.len()),
+            Some(c) if c != cells.len() => {
+                return Err(Error::format(
+                    &file,
+                    format!("line {}", ln + 1),
+                    format!("{} cells, expected {c} (ragged rows)", cells.len()),
+                ))
+            }
+            _ => {}
+        }
+        for (c, cell) in cells.iter().enumerate() {
+            let loc = || format!("line {}, column {}", ln + 1, c + 1);
+            let v: f64 = cell
+                .parse()
+                .map_err(|_| Error::format(&file, loc(), format!("'{cell}' is not a number")))?;
+            if !v.is_finite() {
+                return Err(Error::format(
+                    &file,
+                    loc(),
+                    format!("value {cell} is not finite"),
+                ));
+            }
+            data.push(v);
+        }
+        lines.push(ln + 1);
+    }
+    let cols = cols.unwrap_or(0);
+    if lines.is_empty() {
+        return Err(Error::format(&file, "contents", "no data rows"));
+    }
+    Ok(Table {
+        rows: lines.len(),
+        cols,
+        data,
+        lines,
+    })
+}
+
+fn read_npy(path: &Path) -> Result<Table> {
+    let file = path.display().to_string();
+    let a = crate::io::npy::read_npy_f64(path)?;
+    let (rows, cols) = match a.shape.as_slice() {
+        [n] => (*n, 1),
+        [n, d] => (*n, *d),
+        s => {
+            return Err(Error::format(
+                &file,
+                "shape",
+                format!("expected a 1-D or 2-D array, got shape {s:?}"),
+            ))
+        }
+    };
+    if rows == 0 {
+        return Err(Error::format(&file, "shape", "no rows"));
+    }
+    if let Some(k) = a.data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::format(
+            &file,
+            format!("row {}, column {}", k / cols.max(1), k % cols.max(1)),
+            format!("value {} is not finite", a.data[k]),
+        ));
+    }
+    Ok(Table {
+        rows,
+        cols,
+        data: a.data,
+        lines: (0..rows).collect(),
+    })
+}
+
+fn read_table(path: &Path) -> Result<Table> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => read_npy(path),
+        Some("csv") | Some("txt") | None => read_csv(path),
+        Some(other) => Err(Error::Invalid(format!(
+            "{}: unknown data format '.{other}' (expected .csv or .npy)",
+            path.display()
+        ))),
+    }
+}
+
+fn row_name(path: &Path, t: &Table, r: usize) -> String {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => format!("row {r}"),
+        _ => format!("line {}", t.lines[r]),
+    }
+}
+
+/// Load features from `data` and targets from `targets` (or, without it, from the last column
+/// of `data`). With `labels`, targets must be non-negative integers (class labels).
+pub fn load(data: &Path, targets: Option<&Path>, labels: bool) -> Result<Dataset> {
+    let feat = read_table(data)?;
+    let (x, d, tvals, tdim, tpath, ttable): (Vec<f64>, usize, Vec<f64>, usize, &Path, Table);
+    match targets {
+        Some(tp) => {
+            let t = read_table(tp)?;
+            if t.rows != feat.rows {
+                return Err(Error::Invalid(format!(
+                    "{} has {} rows but {} has {}",
+                    tp.display(),
+                    t.rows,
+                    data.display(),
+                    feat.rows
+                )));
+            }
+            d = feat.cols;
+            x = feat.data;
+            tvals = t.data.clone();
+            tdim = t.cols;
+            tpath = tp;
+            ttable = t;
+        }
+        None => {
+            if feat.cols < 2 {
+                return Err(Error::format(
+                    data.display(),
+                    "columns",
+                    "need at least one feature column and a target column",
+                ));
+            }
+            d = feat.cols - 1;
+            let mut xv = Vec::with_capacity(feat.rows * d);
+            let mut tv = Vec::with_capacity(feat.rows);
+            for row in feat.data.chunks_exact(feat.cols) {
+                xv.extend_from_slice(&row[..d]);
+                tv.push(row[d]);
+            }
+            x = xv;
+            tvals = tv;
+            tdim = 1;
+            tpath = data;
+            ttable = feat;
+        }
+    }
+    let n = tvals.len() / tdim.max(1);
+    let name = data.file_name().map_or_else(
+        || data.display().to_string(),
+        |f| f.to_string_lossy().into(),
+    );
+    let targets = if labels {
+        if tdim != 1 {
+            return Err(Error::format(
+                tpath.display(),
+                "columns",
+                format!("class labels need one column, found {tdim}"),
+            ));
+        }
+        let mut out = Vec::with_capacity(n);
+        for (r, &v) in tvals.iter().enumerate() {
+            if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+                return Err(Error::format(
+                    tpath.display(),
+                    row_name(tpath, &ttable, r),
+                    format!("label {v} is not a non-negative integer"),
+                ));
+            }
+            out.push(v as u32);
+        }
+        let n_classes = out.iter().copied().max().map_or(0, |m| m as usize + 1);
+        Targets::Classes {
+            labels: out,
+            n_classes,
+        }
+    } else {
+        Targets::Values {
+            values: tvals.iter().map(|&v| v as f32).collect(),
+            dim: tdim,
+        }
+    };
+    let ds = Dataset {
+        name,
+        n,
+        d,
+        x: x.iter().map(|&v| v as f32).collect(),
+        targets,
+    };
+    ds.validate()?;
+    Ok(ds)
+}

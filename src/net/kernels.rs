@@ -1,0 +1,457 @@
+//! Dense-layer matrix products for the batched passes.
+//!
+//! Two paths, chosen per product by size:
+//! * small products (the tiny and deep-narrow networks of the seed's experiments) run in
+//!   register-blocked loops (16 outputs held in registers across the reduction), with no allocation, no thread dispatch and no
+//!   per-call set-up; they are compiled three times (AVX-512, AVX2, baseline x86-64) and the
+//!   widest the CPU supports is picked once per [`Simd::detect`]. These loops never reassociate
+//!   a sum (each runs over k or s in order), so every path gives the same bits;
+//! * large products go to the `gemm` crate (runtime-dispatched packed micro-kernels, rayon
+//!   threads when `threads > 1`), chosen over hand-written loops by the benchmark in
+//!   benches/train.rs (see ARCHITECTURE.md).
+//!
+//! Layouts: activations are sample-major (batch × width), W is out × in row-major.
+
+use crate::real::Real;
+
+/// Products with m·n·k below this run in the small loops (measured crossover, benches/train.rs).
+pub const SMALL_MAX: usize = 1 << 16;
+/// Products with m·n·k at least this use several threads when allowed.
+pub const PARALLEL_MIN: usize = 1 << 21;
+
+/// The widest vector instruction set the small loops are compiled for on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simd {
+    /// AVX-512F (512-bit vectors).
+    Avx512,
+    /// AVX2 + FMA (256-bit vectors).
+    Avx2,
+    /// The target's baseline (SSE2 on x86-64).
+    Plain,
+}
+
+impl Simd {
+    /// Detect once at run time.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Plain
+    }
+}
+
+macro_rules! multiversion {
+    ($(#[$doc:meta])* $name:ident => $body:ident ( $($p:ident : $t:ty),* )) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: Real>(simd: Simd, $($p: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v512<T: Real>($($p: $t),*) {
+                    $body($($p),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v256<T: Real>($($p: $t),*) {
+                    $body($($p),*)
+                }
+                match simd {
+                    // SAFETY: the features were detected at run time by `Simd::detect`.
+                    Simd::Avx512 => return unsafe { v512($($p),*) },
+                    Simd::Avx2 => return unsafe { v256($($p),*) },
+                    Simd::Plain => {}
+                }
+            }
+            let _ = simd;
+            $body($($p),*)
+        }
+    };
+}
+
+/// Lanes per register-blocked chunk: 16 f32 fill one AVX-512 register (two AVX2 ones).
+const W: usize = 16;
+
+/// z[s, :] = b + shift + Σ_k a[s, k]·Wᵀ[k, :], in chunks of `W` outputs held in registers
+/// across the whole k loop (so z is written once), remainder column by column.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_small_body<T: Real>(
+    batch: usize,
+    i: usize,
+    o: usize,
+    a: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
+    shift: T,
+    z: &mut [T],
+) {
+    let init = |j: usize| bias.map_or(shift, |b| b[j] + shift);
+    let full = o / W * W;
+    for s in 0..batch {
+        let arow = &a[s * i..(s + 1) * i];
+        let zrow = &mut z[s * o..(s + 1) * o];
+        let mut jc = 0;
+        while jc < full {
+            let mut acc = [T::zero(); W];
+            for (l, v) in acc.iter_mut().enumerate() {
+                *v = init(jc + l);
+            }
+            for (k, &av) in arow.iter().enumerate() {
+                let w: &[T; W] = wt[k * o + jc..k * o + jc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += av * w[l];
+                }
+            }
+            zrow[jc..jc + W].copy_from_slice(&acc);
+            jc += W;
+        }
+        for (j, zj) in zrow.iter_mut().enumerate().skip(full) {
+            let mut acc = init(j);
+            for (k, &av) in arow.iter().enumerate() {
+                acc += av * wt[k * o + j];
+            }
+            *zj = acc;
+        }
+    }
+}
+
+multiversion!(
+    /// z = a·Wᵀ + b + shift, with Wᵀ (in × out) given.
+    forward_small => forward_small_body(batch: usize, i: usize, o: usize, a: &[T], wt: &[T], bias: Option<&[T]>, shift: T, z: &mut [T])
+);
+
+/// out(p, q) = Σ_s x[s, p]·y[s, q] for x (batch × P) and y (batch × Q), both sample-major;
+/// `store(p, q0, &acc)` receives the sums for q0..q0+len. Each sum runs over s in order.
+#[inline(always)]
+fn xty_body<T: Real>(
+    batch: usize,
+    np: usize,
+    nq: usize,
+    x: &[T],
+    y: &[T],
+    mut store: impl FnMut(usize, usize, &[T]),
+) {
+    let full = nq / W * W;
+    for p in 0..np {
+        let mut qc = 0;
+        while qc < full {
+            let mut acc = [T::zero(); W];
+            for s in 0..batch {
+                let xv = x[s * np + p];
+                let yv: &[T; W] = y[s * nq + qc..s * nq + qc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += xv * yv[l];
+                }
+            }
+            store(p, qc, &acc);
+            qc += W;
+        }
+        for q in full..nq {
+            let mut acc = T::zero();
+            for s in 0..batch {
+                acc += x[s * np + p] * y[s * nq + q];
+            }
+            store(p, q, &[acc]);
+        }
+    }
+}
+
+#[inline(always)]
+fn grad_w_body<T: Real>(
+    batch: usize,
+    i: usize,
+    o: usize,
+    a: &[T],
+    gz: &[T],
+    gw: &mut [T],
+    gb: &mut [T],
+) {
+    if !gb.is_empty() {
+        let full = o / W * W;
+        let mut jc = 0;
+        while jc < full {
+            let mut acc = [T::zero(); W];
+            for s in 0..batch {
+                let g: &[T; W] = gz[s * o + jc..s * o + jc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += g[l];
+                }
+            }
+            gb[jc..jc + W].copy_from_slice(&acc);
+            jc += W;
+        }
+        for (j, gbj) in gb.iter_mut().enumerate().skip(full) {
+            let mut acc = T::zero();
+            for s in 0..batch {
+                acc += gz[s * o + j];
+            }
+            *gbj = acc;
+        }
+    }
+    if o >= i {
+        // Vectorise along the longer side (units): gw[j, k] for k fixed, j in chunks.
+        xty_body(batch, i, o, a, gz, |k, j0, acc| {
+            for (l, &v) in acc.iter().enumerate() {
+                gw[(j0 + l) * i + k] = v;
+            }
+        });
+    } else {
+        xty_body(batch, o, i, gz, a, |j, k0, acc| {
+            gw[j * i + k0..j * i + k0 + acc.len()].copy_from_slice(acc);
+        });
+    }
+}
+
+multiversion!(
+    /// ∂L/∂W = gzᵀ·a and ∂L/∂b = Σ_s gz (small products).
+    grad_w_small => grad_w_body(batch: usize, i: usize, o: usize, a: &[T], gz: &[T], gw: &mut [T], gb: &mut [T])
+);
+
+/// down[s, :] = Σ_j gz[s, j]·W[j, :], in register-held chunks of `W` inputs.
+#[inline(always)]
+fn grad_in_body<T: Real>(batch: usize, i: usize, o: usize, gz: &[T], w: &[T], down: &mut [T]) {
+    let full = i / W * W;
+    for s in 0..batch {
+        let grow = &gz[s * o..(s + 1) * o];
+        let drow = &mut down[s * i..(s + 1) * i];
+        let mut kc = 0;
+        while kc < full {
+            let mut acc = [T::zero(); W];
+            for (j, &g) in grow.iter().enumerate() {
+                let wr: &[T; W] = w[j * i + kc..j * i + kc + W].try_into().expect("W lanes");
+                for l in 0..W {
+                    acc[l] += g * wr[l];
+                }
+            }
+            drow[kc..kc + W].copy_from_slice(&acc);
+            kc += W;
+        }
+        for (k, dk) in drow.iter_mut().enumerate().skip(full) {
+            let mut acc = T::zero();
+            for (j, &g) in grow.iter().enumerate() {
+                acc += g * w[j * i + k];
+            }
+            *dk = acc;
+        }
+    }
+}
+
+multiversion!(
+    /// ∂L/∂a_prev = gz·W (small products).
+    grad_in_small => grad_in_body(batch: usize, i: usize, o: usize, gz: &[T], w: &[T], down: &mut [T])
+);
+
+fn parallelism(m: usize, n: usize, k: usize, threads: usize) -> gemm::Parallelism {
+    if threads > 1 && m * n * k >= PARALLEL_MIN {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// dst (m × n, strides rs/cs) = [dst +] lhs (m × k) · rhs (k × n), through `gemm`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    (dst_rs, dst_cs): (usize, usize),
+    accumulate: bool,
+    lhs: &[T],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[T],
+    (rhs_rs, rhs_cs): (usize, usize),
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Bounds: the largest index each operand is read or written at.
+    let last = |r: usize, c: usize, rs: usize, cs: usize| (r - 1) * rs + (c - 1) * cs;
+    assert!(last(m, n, dst_rs, dst_cs) < dst.len());
+    if k > 0 {
+        assert!(last(m, k, lhs_rs, lhs_cs) < lhs.len());
+        assert!(last(k, n, rhs_rs, rhs_cs) < rhs.len());
+    }
+    // SAFETY: the asserts above keep every access inside the slices; dst does not alias the
+    // inputs (distinct borrows). T is f32 or f64, both supported by gemm.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cs as isize,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism(m, n, k, threads),
+        )
+    }
+}
+
+/// z (batch × o) = a (batch × i) · Wᵀ + b + shift. `wt` is scratch for Wᵀ. Products with
+/// batch·i·o < `small_max` use the small loops.
+#[allow(clippy::too_many_arguments)]
+pub fn dense_forward<T: Real>(
+    simd: Simd,
+    batch: usize,
+    i: usize,
+    o: usize,
+    a: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    shift: T,
+    z: &mut [T],
+    wt: &mut Vec<T>,
+    threads: usize,
+    small_max: usize,
+) {
+    assert_eq!(a.len(), batch * i);
+    assert_eq!(w.len(), o * i);
+    assert_eq!(z.len(), batch * o);
+    if batch * i * o < small_max {
+        wt.resize(i * o, T::zero());
+        for j in 0..o {
+            for k in 0..i {
+                wt[k * o + j] = w[j * i + k];
+            }
+        }
+        forward_small(simd, batch, i, o, a, wt, bias, shift, z);
+    } else {
+        for zrow in z.chunks_exact_mut(o) {
+            match bias {
+                Some(b) => {
+                    for (zj, &bj) in zrow.iter_mut().zip(b) {
+                        *zj = bj + shift;
+                    }
+                }
+                None => zrow.iter_mut().for_each(|zj| *zj = shift),
+            }
+        }
+        let accumulate = bias.is_some() || shift != T::zero();
+        // rhs = Wᵀ: element (k, j) at w[j*i + k].
+        gemm_into(
+            batch,
+            o,
+            i,
+            z,
+            (o, 1),
+            accumulate,
+            a,
+            (i, 1),
+            w,
+            (1, i),
+            threads,
+        );
+    }
+}
+
+/// ∂L/∂W (o × i) = gzᵀ · a and ∂L/∂b = Σ_s gz (`gb` empty for bias-free layers).
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward_params<T: Real>(
+    simd: Simd,
+    batch: usize,
+    i: usize,
+    o: usize,
+    a: &[T],
+    gz: &[T],
+    gw: &mut [T],
+    gb: &mut [T],
+    threads: usize,
+    small_max: usize,
+) {
+    assert_eq!(a.len(), batch * i);
+    assert_eq!(gz.len(), batch * o);
+    assert_eq!(gw.len(), o * i);
+    if batch * i * o < small_max {
+        grad_w_small(simd, batch, i, o, a, gz, gw, gb);
+    } else {
+        gb.iter_mut().for_each(|g| *g = T::zero());
+        if !gb.is_empty() {
+            for gzrow in gz.chunks_exact(o) {
+                for (gbj, &g) in gb.iter_mut().zip(gzrow) {
+                    *gbj += g;
+                }
+            }
+        }
+        if batch == 0 {
+            gw.iter_mut().for_each(|g| *g = T::zero());
+            return;
+        }
+        // lhs = gzᵀ: element (j, s) at gz[s*o + j].
+        gemm_into(
+            o,
+            i,
+            batch,
+            gw,
+            (i, 1),
+            false,
+            gz,
+            (1, o),
+            a,
+            (i, 1),
+            threads,
+        );
+    }
+}
+
+/// ∂L/∂a_prev (batch × i) = gz (batch × o) · W (o × i).
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward_input<T: Real>(
+    simd: Simd,
+    batch: usize,
+    i: usize,
+    o: usize,
+    gz: &[T],
+    w: &[T],
+    down: &mut [T],
+    threads: usize,
+    small_max: usize,
+) {
+    assert_eq!(gz.len(), batch * o);
+    assert_eq!(w.len(), o * i);
+    assert_eq!(down.len(), batch * i);
+    if batch * i * o < small_max {
+        grad_in_small(simd, batch, i, o, gz, w, down);
+    } else {
+        if o == 0 {
+            down.iter_mut().for_each(|d| *d = T::zero());
+            return;
+        }
+        gemm_into(
+            batch,
+            i,
+            o,
+            down,
+            (i, 1),
+            false,
+            gz,
+            (o, 1),
+            w,
+            (i, 1),
+            threads,
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! Regions vs architecture: the sweep over depth and width at initialisation, with a plot, and
+//! an entry point for training snapshots.
+//!
+//! Hanin & Rolnick ("Complexity of linear regions in deep networks", ICML 2019) show that at
+//! initialisation the number of regions along a line, and per unit area on a 2-D slice, grows
+//! with the total number of units, not exponentially in depth; the sweep measures that.
+
+use super::net::GeoNet;
+use super::plane::{partition, PlaneOptions, Slice};
+use super::segment::segment;
+use crate::activation::Activation;
+use crate::error::Result;
+use crate::net::Mlp;
+use crate::real::Real;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+/// A He-initialised ReLU network (the benchmark and study network): widths
+/// `[d_in, h, ..., d_out]`, W ~ N(0, 2/fan_in) (He et al., ICCV 2015, eq. 10) and biases
+/// uniform on ±1/√fan_in (PyTorch's `nn.Linear` default), ReLU hidden, identity output, drawn
+/// from ChaCha8 seeded with `seed`.
+pub fn he_relu_net(widths: &[usize], seed: u64) -> Mlp<f64> {
+    let mut mlp = Mlp::<f64>::zeros(widths, Activation::RELU, Activation::Identity, true);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for layer in &mut mlp.layers {
+        let fan_in = layer.in_dim as f64;
+        let normal = Normal::new(0.0, (2.0 / fan_in).sqrt()).expect("positive std");
+        for w in &mut layer.weight {
+            *w = normal.sample(&mut rng);
+        }
+        let bound = 1.0 / fan_in.sqrt();
+        if let Some(b) = &mut layer.bias {
+            for x in b {
+                *x = rng.random_range(-bound..bound);
+            }
+        }
+    }
+    mlp
+}
+
+/// One architecture of the sweep.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SweepPoint {
+    /// Units per hidden layer.
+    pub width: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Hidden units in all (width × depth).
+    pub units: usize,
+    /// Activation regions on the box.
+    pub activation_regions: usize,
+    /// Linear regions on the box.
+    pub linear_regions: usize,
+    /// Activation pieces along the box diagonal (Hanin & Rolnick's count along a line).
+    pub diagonal_pieces: usize,
+}
+
+/// Regions vs depth and width of He-initialised 2-[w]×L-1 ReLU nets on one box.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Sweep {
+    /// The box [u0, u1, v0, v1] (input plane).
+    pub bbox: [f64; 4],
+    /// Seed of the nets (net of width w and depth L uses `seed`).
+    pub seed: u64,
+    /// One point per (width, depth), widths outer.
+    pub points: Vec<SweepPoint>,
+}
+
+/// Count regions at initialisation for every (width, depth): the study's sweep.
+pub fn init_sweep(widths: &[usize], depths: &[usize], bbox: [f64; 4], seed: u64) -> Result<Sweep> {
+    let mut points = Vec::new();
+    for &w in widths {
+        for &d in depths {
+            let mut ws = vec![2];
+            ws.extend(std::iter::repeat_n(w, d));
+            ws.push(1);
+            let net = GeoNet::new(&he_relu_net(&ws, seed))?;
+            points.push(count(&net, w, d, bbox)?);
+        }
+    }
+    Ok(Sweep { bbox, seed, points })
+}
+
+fn count(net: &GeoNet, width: usize, depth: usize, bbox: [f64; 4]) -> Result<SweepPoint> {
+    let p = partition(net, &Slice::plane(bbox), PlaneOptions::default())?;
+    let seg = segment(net, &[bbox[0], bbox[2]], &[bbox[1], bbox[3]])?;
+    Ok(SweepPoint {
+        width,
+        depth,
+        units: width * depth,
+        activation_regions: p.activation_regions(),
+        linear_regions: p.linear_regions(),
+        diagonal_pieces: seg.activation_pieces(),
+    })
+}
+
+/// Region counts of training snapshots: the entry point for "regions during training". Give it
+/// (epoch, network) pairs (for instance checkpoints saved by `relulab train`); each network must
+/// have 2 inputs.
+pub fn snapshot_counts<T: Real>(
+    snapshots: &[(usize, Mlp<T>)],
+    bbox: [f64; 4],
+) -> Result<Vec<(usize, SweepPoint)>> {
+    snapshots
+        .iter()
+        .map(|(epoch, mlp)| {
+            let net = GeoNet::new(mlp)?;
+            let hidden = &mlp.layers[..mlp.layers.len() - 1];
+            let width = hidden.iter().map(|l| l.out_dim).max().unwrap_or(0);
+            let mut pt = count(&net, width, hidden.len(), bbox)?;
+            pt.units = mlp.hidden_units();
+            Ok((*epoch, pt))
+        })
+        .collect()
+}
+
+impl Sweep {
+    /// A line chart (SVG text, no external fonts): activation regions vs depth on a log scale,
+    /// one line per width; a second panel: pieces along the diagonal vs total units.
+    pub fn to_svg(&self) -> String {
+        let mut widths: Vec<usize> = self.points.iter().map(|p| p.width).collect();
+        widths.sort_unstable();
+        widths.dedup();
+        let colours = [
+            "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+        ];
+        let (w, h) = (900.0, 380.0);
+        let mut s = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+             viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        );
+        // Panel 1: log10(regions) vs depth.
+        let max_depth = self.points.iter().map(|p| p.depth).max().unwrap_or(1) as f64;
+        let ymax = self
+            .points
+            .iter()
+            .map(|p| (p.activation_regions.max(1) as f64).log10())
+            .fold(1.0, f64::max)
+            .ceil();
+        let panel = |x0: f64, title: &str, xlabel: &str, ylabel: &str| {
+            format!(
+                "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{title}</text>\n\
+                 <line x1=\"{x0}\" y1=\"320\" x2=\"{}\" y2=\"320\" stroke=\"black\"/>\n\
+                 <line x1=\"{x0}\" y1=\"40\" x2=\"{x0}\" y2=\"320\" stroke=\"black\"/>\n\
+                 <text x=\"{}\" y=\"355\" text-anchor=\"middle\">{xlabel}</text>\n\
+                 <text x=\"{}\" y=\"180\" text-anchor=\"middle\" transform=\"rotate(-90 {} 180)\">{ylabel}</text>\n",
+                x0 + 170.0,
+                x0 + 340.0,
+                x0 + 170.0,
+                x0 - 45.0,
+                x0 - 45.0
+            )
+        };
+        s += &panel(
+            70.0,
+            "activation regions at initialisation",
+            "depth (hidden layers)",
+            "regions (log scale)",
+        );
+        let px = |d: f64| 70.0 + 340.0 * d / max_depth;
+        let py = |r: f64| 320.0 - 280.0 * r / ymax;
+        for k in 0..=(ymax as usize) {
+            let y = py(k as f64);
+            s += &format!(
+                "<line x1=\"66\" y1=\"{y}\" x2=\"70\" y2=\"{y}\" stroke=\"black\"/>\
+                 <text x=\"62\" y=\"{}\" text-anchor=\"end\">1e{k}</text>\n",
+                y + 4.0
+            );
+        }
+        let mut depths: Vec<usize> = self.points.iter().map(|p| p.depth).collect();
+        depths.sort_unstable();
+        depths.dedup();
+        for d in &depths {
+            let x = px(*d as f64);
+            s += &format!(
+                "<line x1=\"{x}\" y1=\"320\" x2=\"{x}\" y2=\"324\" stroke=\"black\"/>\
+                 <text x=\"{x}\" y=\"338\" text-anchor=\"middle\">{d}</text>\n"
+            );
+        }
+        // Panel 2: diagonal pieces vs units (linear axes).
+        let max_units = self.points.iter().map(|p| p.units).max().unwrap_or(1) as f64;
+        let max_pieces = self
+            .points
+            .iter()
+            .map(|p| p.diagonal_pieces)
+            .max()
+            .unwrap_or(1) as f64;
+        s += &panel(
+            520.0,
+            "pieces along the box diagonal",
+            "hidden units",
+            "pieces",
+        );
+        let qx = |u: f64| 520.0 + 340.0 * u / max_units;
+        let qy = |p: f64| 320.0 - 280.0 * p / max_pieces;
+        for k in 0..=4 {
+            let (u, p) = (max_units * k as f64 / 4.0, max_pieces * k as f64 / 4.0);
+            s += &format!(
+                "<text x=\"{}\" y=\"338\" text-anchor=\"middle\">{:.0}</text>\
+                 <text x=\"514\" y=\"{}\" text-anchor=\"end\">{:.0}</text>\n",
+                qx(u),
+                u,
+                qy(p) + 4.0,
+                p
+            );
+        }
+        for (k, wd) in widths.iter().enumerate() {
+            let c = colours[k % colours.len()];
+            let mut pts: Vec<&SweepPoint> = self.points.iter().filter(|p| p.width == *wd).collect();
+            pts.sort_by_key(|p| p.depth);
+            let line1: Vec<String> = pts
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{:.1},{:.1}",
+                        px(p.depth as f64),
+                        py((p.activation_regions.max(1) as f64).log10())
+                    )
+                })
+                .collect();
+            let line2: Vec<String> = pts
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{:.1},{:.1}",
+                        qx(p.units as f64),
+                        qy(p.diagonal_pieces as f64)
+                    )
+                })
+                .collect();
+            for line in [line1, line2] {
+                s += &format!(
+                    "<polyline points=\"{}\" fill=\"none\" stroke=\"{c}\" stroke-width=\"2\"/>\n",
+                    line.join(" ")
+                );
+            }
+            s += &format!(
+                "<text x=\"90\" y=\"{}\" fill=\"{c}\">width {wd}</text>\n",
+                50.0 + 16.0 * k as f64
+            );
+        }
+        s += "</svg>\n";
+        s
+    }
+}
+
+/// What the tour report shows about linear regions: the numbers and two SVG pictures.
+#[derive(Clone, Debug)]
+pub struct TourRegions {
+    /// The network shown (He-initialised 2-[16]×3-1 ReLU).
+    pub widths: Vec<usize>,
+    /// Box of the mosaic.
+    pub bbox: [f64; 4],
+    /// Activation regions of the shown network.
+    pub activation_regions: usize,
+    /// Linear regions of the shown network.
+    pub linear_regions: usize,
+    /// Sum of the polygon areas and the box area.
+    pub area_sum: f64,
+    /// Box area.
+    pub box_area: f64,
+    /// The mosaic, coloured by pattern, with the zero level set of the output on top.
+    pub mosaic_svg: String,
+    /// The sweep over width (8, 16, 32) and depth (1..4) at initialisation.
+    pub sweep: Sweep,
+    /// Its chart.
+    pub sweep_svg: String,
+}
+
+/// The regions section of the tour report (runs in well under a second).
+pub fn tour_regions(seed: u64) -> Result<TourRegions> {
+    let widths = vec![2, 16, 16, 16, 1];
+    let bbox = [-2.0, 2.0, -2.0, 2.0];
+    let net = GeoNet::new(&he_relu_net(&widths, seed))?;
+    let p = partition(&net, &Slice::plane(bbox), PlaneOptions::default())?;
+    let mosaic_svg = super::render::mosaic_svg(
+        &p,
+        &super::render::RenderOptions {
+            boundary: Some(0),
+            ..Default::default()
+        },
+    )?;
+    let sweep = init_sweep(&[8, 16, 32], &[1, 2, 3, 4], bbox, seed)?;
+    let sweep_svg = sweep.to_svg();
+    Ok(TourRegions {
+        widths,
+        bbox,
+        activation_regions: p.activation_regions(),
+        linear_regions: p.linear_regions(),
+        area_sum: p.area_sum(),
+        box_area: p.slice.area(),
+        mosaic_svg,
+        sweep,
+        sweep_svg,
+    })
+}

@@ -1,0 +1,1 @@
+//! Sweeps (filled in below).
