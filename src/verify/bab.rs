@@ -13,7 +13,7 @@
 //! after [`check_witness`] accepts it. Domains are processed in parallel batches (rayon) in a
 //! fixed order, so the answer does not depend on the thread count.
 
-use super::bounds::{crown_hidden, lower_bounds};
+use super::bounds::{crown_hidden, lower_bounds, output_interval};
 use super::fp::{add_up, dot_err, next_down, next_up, sub_down};
 use super::net::PwlNet;
 use super::vnnlib::{OutputAtom, Property};
@@ -484,6 +484,7 @@ fn evaluate(
         vec![f64::INFINITY; lo.len()],
         vec![f64::NEG_INFINITY; lo.len()],
     );
+    let mut ymag: Option<Vec<f64>> = None;
     for &t in terms {
         let atoms = &case.terms[t];
         let mut best: Option<(f64, usize)> = None;
@@ -498,9 +499,30 @@ fn evaluate(
             .enumerate()
             .map(|(ai, a)| (rb[k + ai].lambda0.as_slice(), rb[k + ai].k, a.b))
             .collect();
+        let rbs = &rb[k..k + atoms.len()];
         k += atoms.len();
         if best.is_some_and(|(lb, _)| lb > 0.0) {
             continue;
+        }
+        // A conjunction: bound one convex combination of its atoms as a single objective.
+        let mut lin = lin;
+        let comb;
+        if atoms.len() >= 2 {
+            let ymag = ymag.get_or_insert_with(|| {
+                let (a, b) = output_interval(net, lo, hi, &inter);
+                a.iter()
+                    .zip(&b)
+                    .map(|(a, b)| a.abs().max(b.abs()))
+                    .collect::<Vec<f64>>()
+            });
+            match combine(net, &inter, lo, hi, atoms, rbs, ymag) {
+                Combined::Refuted => continue,
+                Combined::Bound(l, kk, b) => {
+                    comb = (l, kk, b);
+                    lin.push((comb.0.as_slice(), comb.1, comb.2));
+                }
+                Combined::Nothing => {}
+            }
         }
         let (mut tlo, mut thi) = (lo.to_vec(), hi.to_vec());
         if tighten(&mut tlo, &mut thi, &lin).is_none() {
@@ -525,6 +547,98 @@ fn evaluate(
         lo: ulo,
         hi: uhi,
     }
+}
+
+enum Combined {
+    /// The combination proves the term unreachable on the box.
+    Refuted,
+    /// A further linear constraint (λ, k, b): unsafe points have λ·x + k ≤ b.
+    Bound(Vec<f64>, f64, f64),
+    /// Nothing gained.
+    Nothing,
+}
+
+/// For a conjunction of atoms c_k·y ≤ b_k (all needed for the unsafe set): choose weights
+/// μ ≥ 0, Σμ = 1, that maximise the minimum over the box of Σ μ_k (λ_k·x + k_k − b_k) (their
+/// CROWN linear bounds; exponentiated-gradient ascent), then bound the single objective
+/// (Σ μ_k c_k)·y by CROWN, whose relaxation is chosen for the combination. Every unsafe point
+/// satisfies (Σ μ_k c_k)·y ≤ Σ μ_k b_k; the f64 rounding of the combined row is charged
+/// through the output's interval magnitude `ymag`.
+fn combine(
+    net: &PwlNet,
+    inter: &super::bounds::LayerBounds,
+    lo: &[f64],
+    hi: &[f64],
+    atoms: &[OutputAtom],
+    rbs: &[super::bounds::RowBound],
+    ymag: &[f64],
+) -> Combined {
+    let (nk, d) = (atoms.len(), lo.len());
+    let mut mu = vec![1.0 / nk as f64; nk];
+    let value = |mu: &[f64]| -> (f64, Vec<f64>) {
+        let lam: Vec<f64> = (0..d)
+            .map(|i| (0..nk).map(|k| mu[k] * rbs[k].lambda0[i]).sum())
+            .collect();
+        let x: Vec<f64> = (0..d)
+            .map(|i| if lam[i] >= 0.0 { lo[i] } else { hi[i] })
+            .collect();
+        let g: Vec<f64> = (0..nk)
+            .map(|k| {
+                rbs[k]
+                    .lambda0
+                    .iter()
+                    .zip(&x)
+                    .map(|(l, x)| l * x)
+                    .sum::<f64>()
+                    + rbs[k].k
+                    - atoms[k].b
+            })
+            .collect();
+        (mu.iter().zip(&g).map(|(m, g)| m * g).sum(), g)
+    };
+    let (mut best_v, mut best_mu) = (f64::NEG_INFINITY, mu.clone());
+    let scale = rbs.iter().map(|r| r.lb.abs()).fold(1e-12, f64::max);
+    for _ in 0..25 {
+        let (v, g) = value(&mu);
+        if v > best_v {
+            best_v = v;
+            best_mu = mu.clone();
+        }
+        let mut z = 0.0;
+        for k in 0..nk {
+            mu[k] *= (g[k] / scale).clamp(-30.0, 30.0).exp();
+            z += mu[k];
+        }
+        mu.iter_mut().for_each(|m| *m /= z);
+    }
+    let mu = best_mu;
+    let n_out = atoms[0].c.len();
+    let c: Vec<f64> = (0..n_out)
+        .map(|j| (0..nk).map(|k| mu[k] * atoms[k].c[j]).sum())
+        .collect();
+    // b_μ ≥ Σ μ_k b_k + |fl(Σ μ_k c_k) − Σ μ_k c_k|·max|y|.
+    let (mut b, mut mb, mut mc) = (0.0, 0.0, 0.0);
+    for k in 0..nk {
+        b += mu[k] * atoms[k].b;
+        mb += (mu[k] * atoms[k].b).abs();
+        mc += mu[k]
+            * atoms[k]
+                .c
+                .iter()
+                .zip(ymag)
+                .map(|(c, y)| c.abs() * y)
+                .sum::<f64>();
+    }
+    let b = add_up(add_up(b, dot_err(nk, mb)), dot_err(nk, mc));
+    if !b.is_finite() {
+        return Combined::Nothing;
+    }
+    let out = net.layers.len() - 1;
+    let rb = lower_bounds(net, out, &[c], lo, hi, inter, 0).remove(0);
+    if sub_down(rb.lb, b) > 0.0 {
+        return Combined::Refuted;
+    }
+    Combined::Bound(rb.lambda0, rb.k, b)
 }
 
 /// Shrink [lo, hi] to a box that still holds every x with `λ_a·x + k_a ≤ b_a` for all atoms a
@@ -646,8 +760,9 @@ fn process(
             }
         }
     }
-    // A short local descent inside this domain from the CROWN corner of the hardest term.
-    if let Some((_, row)) = focus.filter(|&(_, r)| r != usize::MAX) {
+    // A short local descent inside this domain from the CROWN corner of the hardest term
+    // (every third level of the tree, to keep its cost small against the bounds).
+    if let Some((_, row)) = focus.filter(|&(_, r)| r != usize::MAX && d.depth % 3 == 0) {
         let atoms = &case.terms[owner[row]];
         if let Some(w) = pgd(
             net,
@@ -689,7 +804,16 @@ fn process(
         if row == usize::MAX {
             rel[i]
         } else {
-            rb[row].lambda0[i].abs() * width[i]
+            // Σ over the focus term's atoms of |λ_i|·width_i: how much the linear bounds of the
+            // term's atoms move across this input.
+            let t = owner[row];
+            owner
+                .iter()
+                .enumerate()
+                .filter(|&(_, &o)| o == t)
+                .map(|(r, _)| rb[r].lambda0[i].abs())
+                .sum::<f64>()
+                * width[i]
         }
     };
     let dim = (0..width.len())
