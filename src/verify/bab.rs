@@ -783,8 +783,8 @@ fn process(
         m > d.lo[i] && m < d.hi[i]
     };
     let (_, row) = focus.expect("an open term");
-    // Width relative to the case's box; dims much narrower (relatively) than the widest are
-    // not split, so that a dim the linear bound barely sees (small |λ_i|) but whose width
+    // Width relative to the case's box; dims more than 64 times narrower (relatively) than the
+    // widest are not split, so that a dim the linear bound barely sees (small |λ_i|) but whose width
     // keeps units unstable is still split eventually.
     let rel: Vec<f64> = (0..width.len())
         .map(|i| {
@@ -817,7 +817,7 @@ fn process(
         }
     };
     let dim = (0..width.len())
-        .filter(|&i| splittable(i) && rel[i] >= max_rel / 8.0)
+        .filter(|&i| splittable(i) && rel[i] >= max_rel / 64.0)
         .max_by(|&a, &b| {
             score(a)
                 .total_cmp(&score(b))
