@@ -844,6 +844,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tightening_keeps_every_point_that_meets_the_constraints() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..200 {
+            let d = rng.random_range(1..=4);
+            let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..0.0)).collect();
+            let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.1..2.0)).collect();
+            let cons: Vec<(Vec<f64>, f64, f64)> = (0..rng.random_range(1..=3))
+                .map(|_| {
+                    let lam: Vec<f64> = (0..d).map(|_| rng.random_range(-2.0..2.0)).collect();
+                    (
+                        lam,
+                        rng.random_range(-1.0..1.0),
+                        rng.random_range(-1.0..1.0),
+                    )
+                })
+                .collect();
+            let view: Vec<(&[f64], f64, f64)> = cons
+                .iter()
+                .map(|(l, k, b)| (l.as_slice(), *k, *b))
+                .collect();
+            let (mut tlo, mut thi) = (lo.clone(), hi.clone());
+            let res = tighten(&mut tlo, &mut thi, &view);
+            for _ in 0..300 {
+                let x: Vec<f64> = (0..d).map(|i| rng.random_range(lo[i]..=hi[i])).collect();
+                let ok = cons
+                    .iter()
+                    .all(|(l, k, b)| l.iter().zip(&x).map(|(a, x)| a * x).sum::<f64>() + k <= *b);
+                if ok {
+                    assert!(
+                        res.is_some(),
+                        "a feasible point exists but the box was declared empty"
+                    );
+                    assert!(
+                        (0..d).all(|i| tlo[i] <= x[i] && x[i] <= thi[i]),
+                        "feasible point cut off"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn f32_steps() {
         assert_eq!(f32_next_up(1.0), 1.0 + f32::EPSILON);
         assert_eq!(f32_next_down(1.0), 1.0 - f32::EPSILON / 2.0);
