@@ -148,6 +148,79 @@ fn peer(
     Some((v["torch"].as_str().unwrap_or("?").to_string(), map))
 }
 
+/// One row of the table: best seconds per call of ours (forward, backward) and of the copy,
+/// and the peer's best elements per second (forward, backward).
+struct Row {
+    name: &'static str,
+    bytes: usize,
+    fwd: f64,
+    bwd: f64,
+    copy: f64,
+    peer: Option<(f64, f64)>,
+}
+
+/// The PyTorch peer as a child process answering one timing request per line.
+struct Peer {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    version: String,
+}
+
+impl Peer {
+    fn start(threads: usize, quick: bool) -> Option<Peer> {
+        use std::process::{Command, Stdio};
+        let python =
+            std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "/work/venv/bin/python".into());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/activations.py");
+        let version = Command::new(&python)
+            .args(["-c", "import torch; print(torch.__version__)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let Some(version) = version else {
+            eprintln!(
+                "peer: no Python with torch at {python}; set RELULAB_PYTHON (our columns only)"
+            );
+            return None;
+        };
+        let mut child = Command::new(&python)
+            .args([script, "--serve", "--threads", &threads.to_string()])
+            .args(["--min-time", if quick { "0.1" } else { "0.4" }])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        let stdout = std::io::BufReader::new(child.stdout.take()?);
+        Some(Peer {
+            child,
+            stdin,
+            stdout,
+            version,
+        })
+    }
+
+    /// The peer's (forward, backward) elements per second for one activation and size.
+    fn rates(&mut self, name: &str, bytes: usize) -> Option<(f64, f64)> {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{name} {bytes}").ok()?;
+        self.stdin.flush().ok()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+        Some((v["forward_eps"].as_f64()?, v["backward_eps"].as_f64()?))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects activations by substring.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
@@ -183,58 +256,77 @@ fn main() {
         .collect();
     let mut y = vec![0f32; max_n];
 
+    if std::env::var("RELULAB_BENCH_THRESHOLD").is_ok() {
+        threshold_table(&x, &g, &mut y, threads, target, samples);
+        return;
+    }
     if std::env::var("RELULAB_BENCH_CPU").is_ok() {
         cpu_time_table(&x, &g, &mut y, filter.as_deref(), quick);
         return;
     }
 
-    let mut ours: Vec<(String, usize, f64, f64, f64)> = Vec::new(); // name, bytes, fwd, bwd (s), copy (s)
+    // The peer runs as a server: each row times ours, the peer, ours again, the peer again
+    // (best of each), so both see the same load; the copy is timed in the same rows.
+    let mut peer = Peer::start(threads, quick);
+    let mut rows: Vec<Row> = Vec::new();
     for &bytes in &sizes {
         let n = bytes / 4;
         let (xs, gs) = (&x[..n], &g[..n]);
-        let copy1 = best_time(|| y[..n].copy_from_slice(black_box(xs)), target, samples);
-        let copyp = best_time(|| par_copy(black_box(xs), &mut y[..n]), target, samples);
-        let copy = copy1.min(copyp);
-        println!(
-            "\n{} KiB ({n} elements): copy {:.2} GB/s (1 thread {:.2}, {threads} threads {:.2})",
-            bytes >> 10,
-            2.0 * bytes as f64 / copy / 1e9,
-            2.0 * bytes as f64 / copy1 / 1e9,
-            2.0 * bytes as f64 / copyp / 1e9
-        );
         for name in NAMES {
             if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
                 continue;
             }
             let act = Activation::by_name(name).unwrap();
-            let tf = best_time(
-                || {
-                    kernels::forward_f32(
-                        Level::current(),
-                        Par::Auto,
-                        &act,
-                        black_box(xs),
-                        &mut y[..n],
-                    )
-                },
-                target,
-                samples,
-            );
-            let tb = best_time(
-                || {
-                    kernels::backward_f32(
-                        Level::current(),
-                        Par::Auto,
-                        &act,
-                        black_box(xs),
-                        black_box(gs),
-                        &mut y[..n],
-                    )
-                },
-                target,
-                samples,
-            );
-            ours.push((name.to_string(), bytes, tf, tb, copy));
+            let mut row = Row {
+                name,
+                bytes,
+                fwd: f64::INFINITY,
+                bwd: f64::INFINITY,
+                copy: f64::INFINITY,
+                peer: None,
+            };
+            for _round in 0..2 {
+                let copy1 = best_time(|| y[..n].copy_from_slice(black_box(xs)), target, samples);
+                let copyp = best_time(|| par_copy(black_box(xs), &mut y[..n]), target, samples);
+                row.copy = row.copy.min(copy1).min(copyp);
+                row.fwd = row.fwd.min(best_time(
+                    || {
+                        kernels::forward_f32(
+                            Level::current(),
+                            Par::Auto,
+                            &act,
+                            black_box(xs),
+                            &mut y[..n],
+                        )
+                    },
+                    target,
+                    samples,
+                ));
+                row.bwd = row.bwd.min(best_time(
+                    || {
+                        kernels::backward_f32(
+                            Level::current(),
+                            Par::Auto,
+                            &act,
+                            black_box(xs),
+                            black_box(gs),
+                            &mut y[..n],
+                        )
+                    },
+                    target,
+                    samples,
+                ));
+                if let Some(p) = peer.as_mut() {
+                    match p.rates(name, bytes) {
+                        Some((f, b)) => {
+                            let (pf, pb) = row.peer.unwrap_or((0.0, 0.0));
+                            row.peer = Some((pf.max(f), pb.max(b)));
+                        }
+                        None => peer = None,
+                    }
+                }
+            }
+            rows.push(row);
         }
     }
 
@@ -262,37 +354,35 @@ fn main() {
         );
     }
 
-    let peer = peer(threads, &sizes, quick, false);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "\nload after the peer: {}",
+        "\nload at the end: {}",
         load.split_whitespace()
             .take(3)
             .collect::<Vec<_>>()
             .join(" ")
     );
-    if let Some((v, _)) = &peer {
-        println!("PyTorch {v}, torch.set_num_threads({threads})");
+    if let Some(p) = &peer {
+        println!("PyTorch {}, torch.set_num_threads({threads})", p.version);
     }
     println!("\n| activation | size | fwd GB/s | fwd ×copy | fwd Gelem/s | fwd ×torch | bwd GB/s | bwd ×copy | bwd Gelem/s | bwd ×torch |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (name, bytes, tf, tb, copy) in &ours {
-        let n = (*bytes / 4) as f64;
-        let copy_bw = 2.0 * *bytes as f64 / copy;
-        let (fbw, bbw) = (2.0 * *bytes as f64 / tf, 3.0 * *bytes as f64 / tb);
+    for r in &rows {
+        let (bytes, tf, tb, copy) = (r.bytes, r.fwd, r.bwd, r.copy);
+        let n = (bytes / 4) as f64;
+        let copy_bw = 2.0 * bytes as f64 / copy;
+        let (fbw, bbw) = (2.0 * bytes as f64 / tf, 3.0 * bytes as f64 / tb);
         let (fe, be) = (n / tf, n / tb);
-        let (pf, pb) = match peer
-            .as_ref()
-            .and_then(|(_, m)| m.get(&(name.clone(), *bytes)))
-        {
-            Some(&(pf, pb)) => (format!("{:.2}", fe / pf), format!("{:.2}", be / pb)),
+        let (pf, pb) = match r.peer {
+            Some((pf, pb)) => (format!("{:.2}", fe / pf), format!("{:.2}", be / pb)),
             None => ("–".into(), "–".into()),
         };
-        let size = if *bytes >= 1 << 20 {
+        let size = if bytes >= 1 << 20 {
             format!("{} MiB", bytes >> 20)
         } else {
             format!("{} KiB", bytes >> 10)
         };
+        let name = r.name;
         println!(
             "| {name} | {size} | {:.1} | {:.2} | {:.3} | {pf} | {:.1} | {:.2} | {:.3} | {pb} |",
             fbw / 1e9,
@@ -357,5 +447,57 @@ fn cpu_time_table(x: &[f32], g: &[f32], y: &mut [f32], filter: Option<&str>, qui
             fe / 1e9,
             be / 1e9
         );
+    }
+}
+
+/// One thread against the pool, by size, for a cheap and a transcendental activation: where
+/// splitting starts to pay (`RELULAB_BENCH_THRESHOLD=1`; sets `kernels::parallel_threshold`).
+fn threshold_table(
+    x: &[f32],
+    g: &[f32],
+    y: &mut [f32],
+    threads: usize,
+    target: Duration,
+    samples: usize,
+) {
+    println!("\n| activation | elements | 1 thread µs | {threads} threads µs | speed-up |");
+    println!("|---|---|---|---|---|");
+    for name in ["relu", "gelu"] {
+        let act = Activation::by_name(name).unwrap();
+        for shift in 14..=21 {
+            let n = 1usize << shift;
+            let (xs, gs) = (&x[..n], &g[..n]);
+            let run = |par: Par, y: &mut [f32]| {
+                best_time(
+                    || {
+                        kernels::forward_f32(
+                            Level::current(),
+                            par,
+                            &act,
+                            black_box(xs),
+                            &mut y[..n],
+                        );
+                        kernels::backward_f32(
+                            Level::current(),
+                            par,
+                            &act,
+                            black_box(xs),
+                            black_box(gs),
+                            &mut y[..n],
+                        );
+                    },
+                    target,
+                    samples,
+                )
+            };
+            let t1 = run(Par::Seq, y);
+            let tp = run(Par::Always, y);
+            println!(
+                "| {name} | {n} | {:.1} | {:.1} | {:.2} |",
+                t1 * 1e6,
+                tp * 1e6,
+                t1 / tp
+            );
+        }
     }
 }

@@ -9,6 +9,13 @@
 //! million-region run (2-[128]×12-1 on [−3, 3]², target ≥ 1,000,000 regions in ≤ 10 s on
 //! 2 cores), with the linear-region merge timed separately.
 //!
+//! Peer, in the same run: bench/peers/regions_grid.py (PyTorch, float64, same thread count), the
+//! usual way to look at regions without an exact tool — a dense R×R grid (R = 1024 and 2048),
+//! distinct activation patterns — on the anchor net; it finds only the regions that contain a
+//! grid point, so the bench prints its time and the fraction of the exact regions it found.
+//! Python: $RELULAB_PYTHON, else /work/venv/bin/python, else python3; skipped with a note when
+//! torch is missing.
+//!
 //! Threads: rayon's default (all cores) or RAYON_NUM_THREADS. The machine may be shared: CPU
 //! seconds (user + system, from /proc/self/stat) are printed next to wall seconds; on an
 //! otherwise idle machine with T threads, wall ≈ CPU / T. `-- --quick`: one run each.
@@ -64,6 +71,50 @@ fn measure(widths: &[usize], bbox: [f64; 4], reps: usize, merge: bool) -> (usize
     best
 }
 
+/// Run the PyTorch grid peer on the He net `widths` (seed 0); returns its JSON line.
+fn grid_peer(widths: &[usize], bbox: [f64; 4], res: usize, threads: usize) -> Option<String> {
+    let mlp = he_relu_net(widths, 0);
+    let layers: Vec<serde_json::Value> = mlp
+        .layers
+        .iter()
+        .map(|l| {
+            let w: Vec<&[f64]> = (0..l.out_dim).map(|j| l.row(j)).collect();
+            serde_json::json!({"w": w, "b": l.bias})
+        })
+        .collect();
+    let spec = serde_json::json!({"box": bbox, "layers": layers});
+    let path =
+        std::env::temp_dir().join(format!("relulab-regions-peer-{}.json", std::process::id()));
+    std::fs::write(&path, spec.to_string()).ok()?;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/regions_grid.py");
+    let pythons = [
+        std::env::var("RELULAB_PYTHON").unwrap_or_default(),
+        "/work/venv/bin/python".into(),
+        "python3".into(),
+    ];
+    let mut result = None;
+    for py in pythons.iter().filter(|p| !p.is_empty()) {
+        let out = std::process::Command::new(py)
+            .args([
+                script,
+                "--net",
+                path.to_str()?,
+                "--threads",
+                &threads.to_string(),
+            ])
+            .args(["--res", &res.to_string()])
+            .output();
+        if let Ok(out) = out {
+            if out.status.success() {
+                result = Some(String::from_utf8_lossy(&out.stdout).trim().to_string());
+                break;
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let reps = if quick { 1 } else { 3 };
@@ -86,6 +137,31 @@ fn main() {
          regions/s = {:.0}× Berzins' 1,200/s (target ≥ 50×); linear-region merge {m:.3} s",
         rate / 1200.0
     );
+    for res in [1024, 2048] {
+        match grid_peer(
+            &widths(64, 8),
+            [-2.0, 2.0, -2.0, 2.0],
+            res,
+            rayon::current_num_threads(),
+        ) {
+            Some(line) => {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                let (ps, found) = (
+                    v["seconds"].as_f64().unwrap_or(f64::NAN),
+                    v["distinct"].as_u64().unwrap_or(0),
+                );
+                println!(
+                    "peer PyTorch {} grid {res}² (same net, {} threads): {ps:.3} s, found {found} of {n} \
+                     regions ({:.1}%); relulab exact is {:.1}× faster",
+                    v["torch"].as_str().unwrap_or("?"),
+                    v["threads"],
+                    100.0 * found as f64 / n as f64,
+                    ps / s
+                );
+            }
+            None => println!("peer skipped: no python with torch (set RELULAB_PYTHON)"),
+        }
+    }
     let (n, s, c, m) = measure(&widths(128, 12), [-3.0, 3.0, -3.0, 3.0], 1, true);
     println!(
         "million: 2-[128]×12-1 on [−3,3]²: {n} regions in {s:.2} s wall ({c:.2} s CPU) = {:.0} \

@@ -1,11 +1,13 @@
 //! Training-step throughput of relulab against the PyTorch CPU peer (bench/peers/train.py),
 //! measured in the same run with the same thread count.
 //!
-//!     cargo bench --bench train [-- --threads 2 --seconds 2 --only tiny --no-peer]
+//!     cargo bench --bench train [-- --threads 2 --seconds 2 --only tiny --no-peer --cpu]
 //!
 //! One step = forward (trace kept), loss and its gradient, backward, optimizer update, on a
 //! fixed random batch (the peer does the same: zero_grad, forward, loss, backward, step).
-//! Each figure is the fastest per-step time over many ≈2 ms blocks (the machine is shared). The peer runs when
+//! Each figure is the fastest per-step time over many ≈2 ms blocks (the machine is shared);
+//! with `--cpu`, one thread on each side and the thread's CPU time per step instead, which
+//! does not count time spent preempted (the robust figure on a loaded machine). The peer runs when
 //! `RELULAB_PYTHON` (default /work/venv/bin/python) has torch. Prints a Markdown table with the
 //! load average.
 
@@ -62,8 +64,36 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// Seconds per step of `case` (see [`min_step_time`]).
-fn time_relulab(case: &Case, threads: usize, seconds: f64, small_max: Option<usize>) -> f64 {
+/// CPU time of the calling thread in seconds (/proc/thread-self/schedstat: ns on CPU).
+fn thread_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns * 1e-9)
+}
+
+/// With `--cpu`: the calling thread's CPU seconds per step over `seconds` of stepping. On a
+/// loaded machine this approximates an idle machine's single-thread wall time, since time spent
+/// preempted is not counted.
+fn cpu_step_time(seconds: f64, step: &mut dyn FnMut()) -> f64 {
+    let start = Instant::now();
+    let c0 = thread_cpu_seconds();
+    let mut n = 0usize;
+    while start.elapsed().as_secs_f64() < seconds || n < 3 {
+        step();
+        n += 1;
+    }
+    (thread_cpu_seconds() - c0) / n as f64
+}
+
+/// Seconds per step of `case` (see [`min_step_time`], or [`cpu_step_time`] with `cpu`).
+fn time_relulab(
+    case: &Case,
+    threads: usize,
+    seconds: f64,
+    small_max: Option<usize>,
+    cpu: bool,
+) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut mlp: Mlp<f32> = Mlp::zeros(&case.widths, Activation::RELU, Activation::Identity, true);
     mlp.init(Init::Torch, BiasInit::Zero, &mut rng);
@@ -115,7 +145,11 @@ fn time_relulab(case: &Case, threads: usize, seconds: f64, small_max: Option<usi
     for _ in 0..20 {
         step();
     }
-    min_step_time(seconds, &mut step)
+    if cpu {
+        cpu_step_time(seconds, &mut step)
+    } else {
+        min_step_time(seconds, &mut step)
+    }
 }
 
 /// The machine is shared, so a long block measures the scheduler as much as the code: time
@@ -140,7 +174,7 @@ fn min_step_time(seconds: f64, step: &mut dyn FnMut()) -> f64 {
     best
 }
 
-fn peer(threads: usize, seconds: f64, only: &str) -> Vec<(String, f64)> {
+fn peer(threads: usize, seconds: f64, only: &str, cpu: bool) -> Vec<(String, f64)> {
     let python =
         std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "/work/venv/bin/python".to_string());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/train.py");
@@ -153,6 +187,7 @@ fn peer(threads: usize, seconds: f64, only: &str) -> Vec<(String, f64)> {
             &seconds.to_string(),
             "--only",
             only,
+            if cpu { "--cpu" } else { "--wall" },
         ])
         .output();
     let Ok(out) = out else {
@@ -194,12 +229,19 @@ fn main() {
     let only = get("--only").unwrap_or_default();
     let no_peer = args.iter().any(|a| a == "--no-peer");
     let compare_paths = args.iter().any(|a| a == "--compare-paths");
+    let cpu = args.iter().any(|a| a == "--cpu");
+    let threads = if cpu { 1 } else { threads };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("thread pool");
     println!(
-        "threads {threads}, load average before: {}, cpu: {}",
+        "threads {threads}, metric: {}, load average before: {}, cpu: {}",
+        if cpu {
+            "thread CPU time per step (--cpu)"
+        } else {
+            "fastest wall-clock per step over ≈2 ms blocks"
+        },
         loadavg(),
         std::fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -215,10 +257,11 @@ fn main() {
     );
     let mut ours = Vec::new();
     for case in cases().iter().filter(|c| c.name.contains(&only)) {
-        let t = pool.install(|| time_relulab(case, threads, seconds, None));
+        let t = pool.install(|| time_relulab(case, threads, seconds, None, cpu));
         if compare_paths {
-            let all_gemm = pool.install(|| time_relulab(case, threads, seconds, Some(0)));
-            let all_small = pool.install(|| time_relulab(case, threads, seconds, Some(usize::MAX)));
+            let all_gemm = pool.install(|| time_relulab(case, threads, seconds, Some(0), cpu));
+            let all_small =
+                pool.install(|| time_relulab(case, threads, seconds, Some(usize::MAX), cpu));
             println!(
                 "{}: chosen {:.2} µs, all-gemm {:.2} µs, all-small-loops {:.2} µs",
                 case.name,
@@ -232,7 +275,7 @@ fn main() {
     let theirs = if no_peer {
         Vec::new()
     } else {
-        peer(threads, seconds, &only)
+        peer(threads, seconds, &only, cpu)
     };
     println!("load average after: {}", loadavg());
     println!();

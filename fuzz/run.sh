@@ -32,8 +32,14 @@ if [ -z "$(ls -A "$corpus")" ]; then
     npy) cp ../tests/fixtures/npy/*.npy "$corpus"/ ;;
     npz) cp ../tests/fixtures/npy/*.npz "$corpus"/ ;;
     onnx) cp ../tests/fixtures/onnx/*.onnx "$corpus"/ ;;
-    *) for f in ../tests/fixtures/"$target"/*; do [ -f "$f" ] && cp "$f" "$corpus"/; done ;;
+    onnx_graph) head -c 64 /dev/zero > "$corpus"/zeros ;;
+    checkpoint) cp ../tests/fixtures/*.safetensors "$corpus"/ ;;
+    csv) cp ../data/scikit-learn/iris.csv "$corpus"/ ;;
   esac
+  # Extra seeds kept with the fuzzers (fuzz/seeds/TARGET/), and any fixtures of that name.
+  for f in seeds/"$target"/* ../tests/fixtures/"$target"/*; do
+    if [ -f "$f" ]; then cp "$f" "$corpus"/; fi
+  done
 fi
 # -rss_limit_mb catches unbounded allocation; -malloc_limit_mb any single allocation over it.
 exec "$CARGO_TARGET_DIR/$host/release/$target" "$corpus" -artifact_prefix="artifacts/$target/" \

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An operating-system I/O error on a named file.
-    #[error("{path}: {source}")]
+    // The I/O error is part of the message, not a chained `source`, so that `{:#}` printing of
+    // an anyhow chain does not repeat it.
+    #[error("{path}: {err}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// Malformed content, located as precisely as the format allows ("line 3, column 7",
     /// "tensor '0.weight'", "node 'Gemm_3'").
@@ -37,7 +39,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err: source,
         }
     }
 

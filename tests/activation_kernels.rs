@@ -524,18 +524,23 @@ fn gelu_derivative_matches_pytorch_values() {
 
 #[test]
 fn threads_give_the_same_bits_and_prelu_reduction_is_deterministic() {
-    let n = 1 << 19;
+    // Above every parallel threshold, so Par::Auto splits too.
+    let n = kernels::parallel_threshold(&Activation::RELU).max(1 << 18) + 1000;
     let xs: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.001).sin() * 4.0).collect();
     let gs: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.0007).cos()).collect();
     for act in [Activation::RELU, Activation::Gelu, Activation::Silu] {
         let mut a = vec![0f32; n];
         let mut b = vec![0f32; n];
         kernels::forward_f32(Level::current(), Par::Seq, &act, &xs, &mut a);
-        kernels::forward_f32(Level::current(), Par::Auto, &act, &xs, &mut b);
-        assert_eq!(a, b, "{act} forward: threads changed the result");
+        for par in [Par::Auto, Par::Always] {
+            kernels::forward_f32(Level::current(), par, &act, &xs, &mut b);
+            assert_eq!(a, b, "{act} forward: threads changed the result");
+        }
         kernels::backward_f32(Level::current(), Par::Seq, &act, &xs, &gs, &mut a);
-        kernels::backward_f32(Level::current(), Par::Auto, &act, &xs, &gs, &mut b);
-        assert_eq!(a, b, "{act} backward: threads changed the result");
+        for par in [Par::Auto, Par::Always] {
+            kernels::backward_f32(Level::current(), par, &act, &xs, &gs, &mut b);
+            assert_eq!(a, b, "{act} backward: threads changed the result");
+        }
     }
     let mut gi = vec![0f32; n];
     let run = |threads: usize| {
@@ -635,4 +640,201 @@ proptest! {
             }
         }
     }
+}
+
+/// Outputs of at least `STREAM_MIN_LEN` elements go through the staging buffer and
+/// non-temporal stores: same bits as the plain path (computed here on short slices), at every
+/// level, with an unaligned output start.
+#[test]
+fn streamed_large_outputs_match_the_plain_path() {
+    use relulab::activation::simd::STREAM_MIN_LEN;
+    let n = STREAM_MIN_LEN + 37;
+    let xs: Vec<f32> = (0..n + 1)
+        .map(|i| ((i as f32) * 0.0013).sin() * 5.0)
+        .collect();
+    let gs: Vec<f32> = (0..n + 1).map(|i| ((i as f32) * 0.0007).cos()).collect();
+    let mut out = vec![0f32; n + 1];
+    for level in Level::supported() {
+        for act in [Activation::RELU, Activation::Gelu] {
+            for par in [Par::Seq, Par::Auto] {
+                // Offset by one element: the output start is not 64-byte aligned.
+                let (x, g, o) = (&xs[1..], &gs[1..], &mut out[1..]);
+                kernels::forward_f32(level, par, &act, x, o);
+                let mut small = vec![0f32; 1000];
+                for (k, xc) in x.chunks(1000).enumerate() {
+                    let s = &mut small[..xc.len()];
+                    kernels::forward_f32(level, Par::Seq, &act, xc, s);
+                    assert_eq!(
+                        s,
+                        &o[k * 1000..k * 1000 + xc.len()],
+                        "{act} forward, block {k}"
+                    );
+                }
+                kernels::backward_f32(level, par, &act, x, g, o);
+                for (k, (xc, gc)) in x.chunks(1000).zip(g.chunks(1000)).enumerate() {
+                    let s = &mut small[..xc.len()];
+                    kernels::backward_f32(level, Par::Seq, &act, xc, gc, s);
+                    assert_eq!(
+                        s,
+                        &o[k * 1000..k * 1000 + xc.len()],
+                        "{act} backward, block {k}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Every member's value and derivative against PyTorch 2.15 in float64 (an independent
+/// implementation), at −3, −0.5, 0.3 and 2.5, and PReLU's dα. Produced by:
+/// ```python
+/// import torch; F = torch.nn.functional
+/// w = torch.tensor([0.25], dtype=torch.float64, requires_grad=True)
+/// fns = {"relu": F.relu, "leaky_relu": lambda t: F.leaky_relu(t, 0.01),
+///        "prelu": lambda t: F.prelu(t, w), "relu_eps": lambda t: F.relu(t) + 0.01 * t,
+///        "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+///        "sigmoid": torch.sigmoid, "tanh": torch.tanh, "elu": F.elu, "silu": F.silu,
+///        "softplus": F.softplus}
+/// for name, f in fns.items():
+///     x = torch.tensor([-3.0, -0.5, 0.3, 2.5], dtype=torch.float64, requires_grad=True)
+///     y = f(x); y.sum().backward(); print(name, y.tolist(), x.grad.tolist())
+/// print(w.grad.tolist())   # [-3.5]
+/// ```
+#[test]
+fn reference_matches_pytorch_float64() {
+    type Fixture = (&'static str, [f64; 4], [f64; 4]);
+    let fixtures: [Fixture; 11] = [
+        ("relu", [0.0, 0.0, 0.3, 2.5], [0.0, 0.0, 1.0, 1.0]),
+        (
+            "leaky_relu",
+            [-0.03, -0.005, 0.3, 2.5],
+            [0.01, 0.01, 1.0, 1.0],
+        ),
+        ("prelu", [-0.75, -0.125, 0.3, 2.5], [0.25, 0.25, 1.0, 1.0]),
+        (
+            "relu_eps",
+            [-0.03, -0.005, 0.303, 2.525],
+            [0.01, 0.01, 1.01, 1.01],
+        ),
+        (
+            "gelu",
+            [
+                -0.00404969409489031,
+                -0.15426876936299344,
+                0.1853734266566858,
+                2.4844758366855597,
+            ],
+            [
+                -0.01194564720418392,
+                0.13250487534383712,
+                0.7323277668271099,
+                1.037611085908145,
+            ],
+        ),
+        (
+            "gelu_tanh",
+            [
+                -0.0036373920817729943,
+                -0.15428599017485606,
+                0.18537092354275922,
+                2.484915733910001,
+            ],
+            [
+                -0.011584166630969648,
+                0.13263009646535764,
+                0.7322954516388018,
+                1.037951576212666,
+            ],
+        ),
+        (
+            "sigmoid",
+            [
+                0.04742587317756678,
+                0.3775406687981454,
+                0.574442516811659,
+                0.9241418199787566,
+            ],
+            [
+                0.04517665973091214,
+                0.2350037122015945,
+                0.24445831169074586,
+                0.07010371654510807,
+            ],
+        ),
+        (
+            "tanh",
+            [
+                -0.9950547536867305,
+                -0.46211715726000974,
+                0.2913126124515909,
+                0.9866142981514303,
+            ],
+            [
+                0.009866037165440166,
+                0.7864477329659274,
+                0.9151369618266292,
+                0.02659222668316057,
+            ],
+        ),
+        (
+            "elu",
+            [-0.950212931632136, -0.3934693402873666, 0.3, 2.5],
+            [0.049787068367863944, 0.6065306597126334, 1.0, 1.0],
+        ),
+        (
+            "silu",
+            [
+                -0.14227761953270035,
+                -0.1887703343990727,
+                0.1723327550434977,
+                2.3103545499468914,
+            ],
+            [
+                -0.08810410601516962,
+                0.2600388126973482,
+                0.6477800103188829,
+                1.0994011113415267,
+            ],
+        ),
+        (
+            "softplus",
+            [
+                0.04858735157374206,
+                0.4740769841801067,
+                0.8543552444685272,
+                2.5788897342925496,
+            ],
+            [
+                0.04742587317756679,
+                0.37754066879814546,
+                0.574442516811659,
+                0.9241418199787564,
+            ],
+        ),
+    ];
+    let xs = [-3.0, -0.5, 0.3, 2.5];
+    for (name, f, df) in fixtures {
+        let act = Activation::by_name(name).unwrap();
+        for i in 0..4 {
+            let tol = 1e-15 * f[i].abs().max(1.0);
+            assert!(
+                (act.f(xs[i]) - f[i]).abs() <= tol,
+                "{name}({}) = {} vs torch {}",
+                xs[i],
+                act.f(xs[i]),
+                f[i]
+            );
+            let tol = 1e-15 * df[i].abs().max(1.0);
+            assert!(
+                (act.df(xs[i]) - df[i]).abs() <= tol,
+                "{name}'({}) = {} vs torch {}",
+                xs[i],
+                act.df(xs[i]),
+                df[i]
+            );
+        }
+    }
+    let p = Activation::Prelu { alpha: 0.25 };
+    let dalpha: f64 = xs.iter().map(|&x| p.dparam(x)).sum();
+    assert_eq!(dalpha, -3.5);
 }

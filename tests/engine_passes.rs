@@ -11,11 +11,12 @@ fn net<T: Real>(widths: &[usize], act: Activation, bias: bool, seed: u64) -> Mlp
     let mut m = Mlp::<T>::zeros(widths, act, Activation::Identity, bias);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     m.init(Init::HeNormal, BiasInit::Normal { std: 0.3 }, &mut rng);
-    if let Activation::Prelu { .. } = act {
+    if matches!(act, Activation::Prelu { .. }) && m.layers.len() > 1 {
         // One slope per unit on the first layer, shared on the others.
         let n = m.layers[0].out_dim;
         m.layers[0].prelu_alpha = (0..n).map(|j| T::of_f64(0.1 + 0.02 * j as f64)).collect();
     }
+    m.validate().expect("valid test network");
     m
 }
 
@@ -84,6 +85,7 @@ fn compare_with_reference<T: Real>(widths: &[usize], batch: usize, rel: f64, abs
 fn small_path_matches_reference_f64() {
     compare_with_reference::<f64>(&[2, 16, 15, 17, 1], 7, 1e-12, 1e-12);
     compare_with_reference::<f64>(&[5, 3, 1, 4, 3], 1, 1e-12, 1e-12);
+    compare_with_reference::<f64>(&[4, 3], 9, 1e-12, 1e-12);
 }
 
 #[test]
@@ -100,7 +102,7 @@ fn gemm_path_matches_reference() {
 }
 
 #[test]
-fn threaded_gemm_gives_the_same_bits_as_one_thread() {
+fn threaded_gemm_gives_the_same_bits_every_run_and_as_one_thread() {
     let mlp: Mlp<f32> = net(&[200, 300, 300, 10], Activation::RELU, true, 9);
     let batch = 64;
     let x: Vec<f32> = inputs(batch * 200, 1);
@@ -124,6 +126,8 @@ fn threaded_gemm_gives_the_same_bits_as_one_thread() {
     let a = pool.install(|| run(2));
     let b = pool.install(|| run(2));
     assert_eq!(a, b, "two threaded runs differ");
+    let one = run(1);
+    assert_eq!(a, one, "threaded and single-threaded products differ");
 }
 
 /// Mean loss of `mlp` on (x, targets), f64.

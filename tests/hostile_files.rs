@@ -204,6 +204,25 @@ fn malformed_models_have_messages() {
             model(&[1, 2], vec![node("LSTM", &["x"], "y")], vec![]),
             "operator 'LSTM'",
         ),
+        // Fuzzing find (onnx_graph target): W·x with x squeezed to a scalar underflowed a
+        // rank index.
+        (
+            model(
+                &[1],
+                vec![
+                    node("Squeeze", &["x"], "s"),
+                    node("MatMul", &["W", "s"], "y"),
+                ],
+                vec![TensorProto {
+                    name: "W".into(),
+                    dims: vec![1, 1],
+                    data_type: 1,
+                    float_data: vec![2.0],
+                    ..Default::default()
+                }],
+            ),
+            "MatMul of a scalar",
+        ),
     ];
     for (bytes, want) in cases {
         let e = parse_onnx(&bytes, "bad.onnx").unwrap_err().to_string();

@@ -184,3 +184,87 @@ fn written_state_dict_has_pytorch_layout() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn tensor_f64(st: &SafeTensors<'_>, name: &str) -> Vec<f64> {
+    let t = st
+        .tensor(name)
+        .unwrap_or_else(|_| panic!("fixture tensor {name}"));
+    t.data()
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Losses and their output gradients against PyTorch's definitions (fixture:
+/// tests/fixtures/make_loss_fixtures.py, e.g. `F.multi_margin_loss(out3, labels3)` and
+/// `torch.clamp(1 - (2*t - 1)*out1, min=0).mean()` for the binary hinge).
+#[test]
+fn losses_match_pytorch() {
+    let bytes = std::fs::read(fixture("torch_losses.safetensors")).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let out3 = tensor_f64(&st, "out3");
+    let out1 = tensor_f64(&st, "out1");
+    let l3: Vec<u32> = tensor_f64(&st, "labels3")
+        .iter()
+        .map(|&v| v as u32)
+        .collect();
+    let l1: Vec<u32> = tensor_f64(&st, "labels1")
+        .iter()
+        .map(|&v| v as u32)
+        .collect();
+    let t3: Vec<f32> = tensor_f64(&st, "target3")
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    // Targets are f32 in relulab: compare against PyTorch with targets rounded to f32.
+    let t3_exact: Vec<f64> = tensor_f64(&st, "target3");
+    assert!(t3
+        .iter()
+        .zip(&t3_exact)
+        .all(|(a, b)| (*a as f64 - b).abs() < 1e-7));
+    let cases: [(&str, Loss, &[f64], usize, TargetSlice<'_>); 6] = [
+        ("mse", Loss::Mse, &out3, 3, TargetSlice::Values(&t3)),
+        (
+            "ce",
+            Loss::CrossEntropy,
+            &out3,
+            3,
+            TargetSlice::Classes(&l3),
+        ),
+        (
+            "bce_values",
+            Loss::BceWithLogits,
+            &out3,
+            3,
+            TargetSlice::Values(&t3),
+        ),
+        (
+            "bce_labels",
+            Loss::BceWithLogits,
+            &out1,
+            1,
+            TargetSlice::Classes(&l1),
+        ),
+        (
+            "multi_margin",
+            Loss::Hinge,
+            &out3,
+            3,
+            TargetSlice::Classes(&l3),
+        ),
+        ("hinge", Loss::Hinge, &out1, 1, TargetSlice::Classes(&l1)),
+    ];
+    for (name, loss, out, d, t) in cases {
+        let want_loss = tensor_f64(&st, &format!("{name}.loss"))[0];
+        let want_grad = tensor_f64(&st, &format!("{name}.grad"));
+        let mut g = vec![0.0f64; out.len()];
+        let got = loss.eval(out, 6, d, t, Some(&mut g)).unwrap().loss / 6.0;
+        assert!(
+            (got - want_loss).abs() < 1e-6 * want_loss.abs().max(1.0),
+            "{name}: loss {got} vs {want_loss}"
+        );
+        for (k, (a, b)) in g.iter().zip(&want_grad).enumerate() {
+            assert!((a - b).abs() < 1e-7, "{name}: grad[{k}] {a} vs {b}");
+        }
+    }
+}

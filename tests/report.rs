@@ -79,6 +79,7 @@ fn tour_report_renders_in_headless_chromium() {
         "dying",
         "health_over_epochs",
         "sparsity_histogram",
+        "digits_health",
     ] {
         assert!(out.join(format!("plots/{p}.svg")).exists());
         assert!(out.join(format!("plots/{p}.png")).exists());
@@ -99,6 +100,10 @@ fn tour_report_renders_in_headless_chromium() {
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("id=\"claims-table\""), "claims table missing");
+    assert!(
+        dom.contains("id=\"dying-sweep\""),
+        "dying sweep table missing"
+    );
     let checks: usize = json["claims"]
         .as_array()
         .unwrap()

@@ -84,6 +84,28 @@ def time_it(fn, n_elems, min_time):
     return n_elems / best
 
 
+def serve(a, gen):
+    import sys
+
+    table = cases()
+    data = {}
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts:
+            continue
+        name, size = parts[0], int(parts[1])
+        n = size // 4
+        if size not in data:
+            data[size] = (torch.randn(n, generator=gen) * 2.0, torch.randn(n, generator=gen))
+        x, g = data[size]
+        fwd, bwd = table[name]
+        y = fwd(x)
+        with torch.no_grad():
+            f_rate = time_it(lambda: fwd(x), n, a.min_time)
+            b_rate = time_it(lambda: bwd(g, x, y), n, a.min_time)
+        print(json.dumps({"forward_eps": f_rate, "backward_eps": b_rate}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -91,9 +113,18 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--cpu-time", action="store_true", help="thread CPU time (use --threads 1)")
+    ap.add_argument(
+        "--serve",
+        action="store_true",
+        help="read 'NAME BYTES' lines on stdin, answer one JSON line each (the Rust bench "
+        "interleaves its own timings with these, so both see the same machine load)",
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     gen = torch.Generator().manual_seed(7)
+    if a.serve:
+        serve(a, gen)
+        return
     out = {"torch": torch.__version__, "threads": a.threads, "results": []}
     for size in [int(s) for s in a.sizes.split(",")]:
         n = size // 4

@@ -1,7 +1,7 @@
 """PyTorch CPU peer of benches/train.rs: time one training step (forward, loss, backward,
 optimizer) of the same four networks, same batch sizes, same thread count.
 
-    /work/venv/bin/python bench/peers/train.py --threads 2 [--seconds 2]
+    /work/venv/bin/python bench/peers/train.py --threads 2 [--seconds 2] [--cpu]
 
 Prints one JSON line per case: {"case": ..., "us_per_step": ..., "steps_per_s": ...}.
 """
@@ -35,6 +35,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--only", default="")
+    ap.add_argument("--cpu", action="store_true",
+                    help="report the main thread's CPU time per step (use with --threads 1)")
+    ap.add_argument("--wall", action="store_true", help="the default: fastest wall-clock block")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -62,6 +65,16 @@ def main():
 
         for _ in range(20):
             step()
+        if args.cpu:
+            start = time.perf_counter()
+            c0 = time.thread_time()
+            n = 0
+            while time.perf_counter() - start < args.seconds or n < 3:
+                step()
+                n += 1
+            best = (time.thread_time() - c0) / n
+            print(json.dumps({"case": name, "us_per_step": best * 1e6, "steps_per_s": 1.0 / best}))
+            continue
         # Same estimator as benches/train.rs: fastest per-step time over many ~2 ms blocks
         # (the machine is shared; short blocks are rarely preempted).
         t0 = time.perf_counter()

@@ -32,20 +32,26 @@ pub enum Par {
     /// ([`parallel_threshold`]).
     #[default]
     Auto,
+    /// rayon's current pool whenever the slice spans more than one [`CHUNK`] (benchmarks use
+    /// it to find the threshold).
+    Always,
 }
 
 /// Elements per parallel task. Fixed (not derived from the thread count) so the PReLU
 /// reduction gives the same bits with any number of threads.
 pub const CHUNK: usize = 1 << 15;
 
-/// Below this many elements a kernel runs on one thread: cheap (piecewise-linear) and
-/// transcendental activations. From `cargo bench --bench activations` (README, "Activations"):
-/// under 64K elements (256 KiB of f32) the fork-join cost outweighs the gain for every member.
+/// Below this many elements a kernel runs on one thread: 2M elements (8 MiB of f32) for the
+/// memory-bound piecewise-linear members, 256K (1 MiB) for the transcendental ones. From
+/// `RELULAB_BENCH_THRESHOLD=1 cargo bench --bench activations` (table in README, "Activations"):
+/// on the shared 2-core machine a second thread paid for ReLU only from 2M elements, and for
+/// GELU at no size while the other core was busy; 256K keeps the fork-join cost (tens of µs)
+/// under ~10% of the work where a free core doubles the speed.
 pub fn parallel_threshold(act: &Activation) -> usize {
     if act.is_piecewise_linear() {
-        1 << 17
+        1 << 21
     } else {
-        1 << 15
+        1 << 18
     }
 }
 
@@ -67,7 +73,7 @@ fn as_f32_mut<T: Real>(x: &mut [T]) -> Option<&mut [f32]> {
     }
 }
 
-/// y[i] = f(x[i]).
+/// y\[i\] = f(x\[i\]).
 pub fn forward<T: Real>(act: &Activation, x: &[T], y: &mut [T]) {
     assert_eq!(x.len(), y.len(), "forward: length mismatch");
     match (as_f32(x), as_f32_mut(y)) {
@@ -76,7 +82,7 @@ pub fn forward<T: Real>(act: &Activation, x: &[T], y: &mut [T]) {
     }
 }
 
-/// x[i] = f(x[i]).
+/// x\[i\] = f(x\[i\]).
 pub fn forward_inplace<T: Real>(act: &Activation, x: &mut [T]) {
     if let Some(x) = as_f32_mut(x) {
         forward_inplace_f32(Level::current(), Par::Auto, act, x)
@@ -95,7 +101,7 @@ pub fn forward_inplace<T: Real>(act: &Activation, x: &mut [T]) {
     }
 }
 
-/// grad_in[i] = grad_out[i] · f'(x[i]), x being the pre-activation.
+/// grad_in\[i\] = grad_out\[i\] · f'(x\[i\]), x being the pre-activation.
 pub fn backward<T: Real>(act: &Activation, x: &[T], grad_out: &[T], grad_in: &mut [T]) {
     assert_eq!(x.len(), grad_out.len(), "backward: length mismatch");
     assert_eq!(x.len(), grad_in.len(), "backward: length mismatch");
@@ -105,7 +111,7 @@ pub fn backward<T: Real>(act: &Activation, x: &[T], grad_out: &[T], grad_in: &mu
     }
 }
 
-/// grad[i] *= f'(x[i]).
+/// grad\[i\] *= f'(x\[i\]).
 pub fn backward_inplace<T: Real>(act: &Activation, x: &[T], grad: &mut [T]) {
     assert_eq!(x.len(), grad.len(), "backward: length mismatch");
     match (as_f32(x), as_f32_mut(grad)) {
@@ -129,7 +135,7 @@ pub fn backward_inplace<T: Real>(act: &Activation, x: &[T], grad: &mut [T]) {
 }
 
 /// PReLU backward with one slope α for the whole slice: grad_in = grad_out·f'(x) and
-/// returns dα = Σ grad_out[i]·min(0, x[i]) (NaN in x propagates into dα). The sum runs in f64
+/// returns dα = Σ grad_out\[i\]·min(0, x\[i\]) (NaN in x propagates into dα). The sum runs in f64
 /// over fixed chunks added in order: same bits for any thread count.
 pub fn prelu_backward<T: Real>(alpha: T, x: &[T], grad_out: &[T], grad_in: &mut [T]) -> T {
     let act = Activation::Prelu {
@@ -160,7 +166,7 @@ pub fn prelu_backward<T: Real>(alpha: T, x: &[T], grad_out: &[T], grad_in: &mut 
 }
 
 /// PReLU forward with one α per unit over a batch matrix `x` (rows × units, row-major,
-/// units = `alpha.len()`): y[r, j] = PReLU(x[r, j]; α_j).
+/// units = `alpha.len()`): y\[r, j\] = PReLU(x\[r, j\]; α_j).
 pub fn prelu_forward_rows<T: Real>(alpha: &[T], x: &[T], y: &mut [T]) {
     let units = alpha.len();
     assert!(
@@ -176,8 +182,8 @@ pub fn prelu_forward_rows<T: Real>(alpha: &[T], x: &[T], y: &mut [T]) {
 }
 
 /// PReLU backward with one α per unit over a batch matrix (rows × units, row-major):
-/// grad_in[r, j] = grad_out[r, j]·PReLU'(x[r, j]; α_j) (PReLU'(0) = α_j), and
-/// dalpha[j] += Σ_r grad_out[r, j]·min(0, x[r, j]) (accumulated in f64 per call).
+/// grad_in\[r, j\] = grad_out\[r, j\]·PReLU'(x\[r, j\]; α_j) (PReLU'(0) = α_j), and
+/// dalpha\[j\] += Σ_r grad_out\[r, j\]·min(0, x\[r, j\]) (accumulated in f64 per call).
 pub fn prelu_backward_rows<T: Real>(
     alpha: &[T],
     x: &[T],
@@ -220,7 +226,12 @@ pub fn prelu_backward_rows<T: Real>(
 }
 
 fn use_threads(act: &Activation, par: Par, len: usize) -> bool {
-    par == Par::Auto && len >= parallel_threshold(act) && rayon::current_num_threads() > 1
+    let big = match par {
+        Par::Seq => return false,
+        Par::Auto => len >= parallel_threshold(act),
+        Par::Always => len > CHUNK,
+    };
+    big && rayon::current_num_threads() > 1
 }
 
 fn generic_forward<T: Real>(act: &Activation, par: Par, x: &[T], y: &mut [T]) {
@@ -483,12 +494,20 @@ impl Map2 for DKinkFull {
 }
 
 fn run1<M: Map1>(level: Level, par: bool, map: M, x: &[f32], y: &mut [f32]) {
+    let stream = x.len() >= simd::STREAM_MIN_LEN;
+    let f = |xc: &[f32], yc: &mut [f32]| {
+        if stream {
+            simd::map1_streamed(level, map, xc, yc)
+        } else {
+            simd::map1(level, map, xc, yc)
+        }
+    };
     if par {
         x.par_chunks(CHUNK)
             .zip(y.par_chunks_mut(CHUNK))
-            .for_each(|(xc, yc)| simd::map1(level, map, xc, yc));
+            .for_each(|(xc, yc)| f(xc, yc));
     } else {
-        simd::map1(level, map, x, y)
+        f(x, y)
     }
 }
 
@@ -502,13 +521,21 @@ fn run1_inplace<M: Map1>(level: Level, par: bool, map: M, x: &mut [f32]) {
 }
 
 fn run2<M: Map2>(level: Level, par: bool, map: M, x: &[f32], g: &[f32], o: &mut [f32]) {
+    let stream = x.len() >= simd::STREAM_MIN_LEN;
+    let f = |xc: &[f32], gc: &[f32], oc: &mut [f32]| {
+        if stream {
+            simd::map2_streamed(level, map, xc, gc, oc)
+        } else {
+            simd::map2(level, map, xc, gc, oc)
+        }
+    };
     if par {
         x.par_chunks(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(o.par_chunks_mut(CHUNK))
-            .for_each(|((xc, gc), oc)| simd::map2(level, map, xc, gc, oc));
+            .for_each(|((xc, gc), oc)| f(xc, gc, oc));
     } else {
-        simd::map2(level, map, x, g, o)
+        f(x, g, o)
     }
 }
 

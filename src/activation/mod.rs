@@ -2,7 +2,7 @@
 //! comparisons (GELU, sigmoid, tanh, ELU, SiLU, softplus) and the identity.
 //!
 //! [`Activation`] names a scalar function with all its parameters, including the derivative
-//! chosen at the kink x = 0. [`reference`] holds the f64 definitions. Fast slice kernels
+//! chosen at the kink x = 0. [`reference`](mod@reference) holds the f64 definitions. Fast slice kernels
 //! live in [`kernels`] and are tested against the reference.
 //!
 //! # The derivative at exactly zero
@@ -17,6 +17,9 @@ pub mod gaussian;
 pub mod kernels;
 pub mod reference;
 pub mod simd;
+pub mod table;
+
+pub use table::{table, Params, Row};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -55,6 +55,19 @@ pub(crate) fn claim1(seed: u64) -> Draft {
         1e-9,
     ));
 
+    // The library's own Gaussian statistics (closed forms in activation::gaussian) must agree.
+    for (act, want, name) in [(relu, want_relu, "ReLU"), (gelu, want_gelu, "GELU")] {
+        let v = crate::activation::gaussian::exact(&act, 0.0, 1.0)
+            .map(|e| e.mean.value)
+            .unwrap_or(f64::NAN);
+        d.check(Check::close(
+            format!("E[{name}(Z)], activation::gaussian::exact"),
+            v,
+            want,
+            1e-12,
+        ));
+    }
+
     // Monte Carlo with 2·10⁶ draws; tolerance 5 standard errors (estimated from the draws).
     let n = 2_000_000usize;
     let mut r = rng(seed, 1);

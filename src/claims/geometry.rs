@@ -199,22 +199,29 @@ pub(crate) fn claim5(seed: u64) -> Draft {
     let mut trace = Trace::default();
     mlp.forward_batch(&x, n, &mut trace);
     let health = diagnose_trace(&mlp, &trace, None, HealthConfig::default());
+    // For one input, the 500 pre-activations of a layer are i.i.d. and symmetric given the
+    // layer's input (independent symmetric weight rows), so the fraction off is
+    // Binomial(500, ½)/500: s.d. 0.022; [0.38, 0.62] is ±5.4 s.d. for each of the 800
+    // (input, layer) pairs. Over all inputs: in layer 0 every unit is off for half of the
+    // symmetric inputs (4e-4 s.d.), ±0.01; deeper, a unit's weights are shared by all inputs
+    // whose non-negative features have a common mean, so unit j is off with its own
+    // probability p_j and the layer mean varies with the draw of W (s.d. ≈ 0.01): ±0.05.
     for h in health.iter().filter(|h| !h.is_output) {
         d.check(Check::close(
             format!("layer {}: fraction of outputs exactly 0", h.layer),
             h.sparsity,
             0.5,
-            0.01,
+            if h.layer == 0 { 0.01 } else { 0.05 },
         ));
         d.check(Check::at_least(
             format!("layer {}: least per-input fraction off", h.layer),
             h.sample_sparsity_min,
-            0.4,
+            0.38,
         ));
         d.check(Check::at_most(
             format!("layer {}: largest per-input fraction off", h.layer),
             h.sample_sparsity_max,
-            0.6,
+            0.62,
         ));
         let bins = h.sample_sparsity_hist.len();
         d.series(

@@ -139,9 +139,9 @@ pub(crate) fn claim2(seed: u64) -> Draft {
         1.0 + 1e-12,
     ));
     let xs: Vec<f64> = (1..=depth).map(|l| l as f64).collect();
-    d.series("sigmoid", xs.clone(), sn);
-    d.series("tanh", xs.clone(), tn);
-    d.series("relu", xs, rn);
+    d.series("sigmoid ‖∂L/∂z_l‖, l = 1..10", xs.clone(), sn);
+    d.series("tanh ‖∂L/∂z_l‖, l = 1..10", xs.clone(), tn);
+    d.series("relu ‖∂L/∂z_l‖, l = 1..10", xs, rn);
     d
 }
 

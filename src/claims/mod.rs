@@ -196,6 +196,11 @@ pub fn format_outcomes(outcomes: &[ClaimOutcome]) -> String {
                 c.expected
             ));
         }
+        // Short series (per-layer gradient norms, dead fraction every 100 steps) are shown too.
+        for ser in o.series.iter().filter(|s| s.y.len() <= 12) {
+            let ys: Vec<String> = ser.y.iter().map(|v| format!("{v:.3e}")).collect();
+            s.push_str(&format!("      {}: {}\n", ser.name, ys.join(" ")));
+        }
     }
     let passed = outcomes.iter().filter(|o| o.pass).count();
     s.push_str(&format!("{passed}/{} claims pass\n", outcomes.len()));

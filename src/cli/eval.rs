@@ -1,12 +1,166 @@
 //! `relulab eval`: Evaluate a model on data.
 
+use anyhow::Context;
+use relulab::data::{self, Dataset};
+use relulab::io::checkpoint;
+use relulab::net::{Loss, Trace};
+use relulab::train::{self, parse_activation};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Options of `relulab eval`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The model: relulab checkpoint, or PyTorch state_dict (.safetensors, with --activation),
+    /// or any format `relulab` reads (.onnx once supported).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Hidden activation of a PyTorch state_dict.
+    #[arg(long)]
+    activation: Option<String>,
+    /// Built-in data set.
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Features file (.csv or .npy); targets in --targets or the last column.
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Targets file.
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
+    /// Which part of a built-in data set: all, or the train/test split of the checkpoint's run.
+    #[arg(long, default_value = "all")]
+    split: String,
+    /// Loss (default: the checkpoint's, else by target kind).
+    #[arg(long)]
+    loss: Option<String>,
+    /// Do not apply the checkpoint's input standardisation.
+    #[arg(long)]
+    no_standardize: bool,
+    /// Inputs to run through the model (.npy, n × d_in); writes --output.
+    #[arg(long, value_name = "X.npy")]
+    input: Option<PathBuf>,
+    /// Where to write the outputs of --input (.npy, n × d_out), atomically.
+    #[arg(long, value_name = "Y.npy")]
+    output: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
 
 /// Run `relulab eval`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`relulab eval` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let hidden = args
+        .activation
+        .as_deref()
+        .map(parse_activation)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let is_ck = args.model.extension().is_some_and(|e| e == "safetensors")
+        && checkpoint::is_checkpoint(&args.model)?;
+    let (mlp, state) = if is_ck {
+        let ck = checkpoint::load_full(&args.model)?;
+        (ck.mlp, ck.train)
+    } else {
+        (relulab::io::load_model(&args.model, hidden)?, None)
+    };
+    let standardizer = if args.no_standardize {
+        None
+    } else {
+        state.as_ref().and_then(|s| s.standardizer.clone())
+    };
+    if let Some(input) = &args.input {
+        let out = args
+            .output
+            .as_ref()
+            .context("--input needs --output Y.npy")?;
+        let a = relulab::io::npy::read_npy_f64(input)?;
+        let (n, d) = match a.shape.as_slice() {
+            [n, d] => (*n, *d),
+            s => anyhow::bail!("{}: expected a 2-D array, got shape {s:?}", input.display()),
+        };
+        anyhow::ensure!(
+            d == mlp.input_dim(),
+            "{}: {d} features per row, but the model takes {}",
+            input.display(),
+            mlp.input_dim()
+        );
+        if let Some(k) = a.data.iter().position(|v| !v.is_finite()) {
+            anyhow::bail!(
+                "{}: row {}, column {}: not finite",
+                input.display(),
+                k / d,
+                k % d
+            );
+        }
+        let mut ds = Dataset {
+            name: input.display().to_string(),
+            n,
+            d,
+            x: a.data.iter().map(|&v| v as f32).collect(),
+            targets: data::Targets::Values {
+                values: Vec::new(),
+                dim: 0,
+            },
+        };
+        if let Some(st) = &standardizer {
+            st.apply(&mut ds);
+        }
+        let mut trace = Trace::default();
+        mlp.forward_batch(&ds.x, n, &mut trace);
+        relulab::io::npy::write_npy(out, &[n, mlp.output_dim()], trace.output())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let spec = state.as_ref().map(|s| s.spec.clone()).unwrap_or_default();
+    let loss: Option<Loss> = match &args.loss {
+        Some(l) => Some(l.parse().map_err(anyhow::Error::msg)?),
+        None => state.as_ref().and_then(|s| s.spec.loss),
+    };
+    let labels = loss.is_none_or(|l| l.wants_labels());
+    let full = match (&args.dataset, &args.data) {
+        (Some(name), None) => data::by_name(name, spec.seed, spec.n_samples, spec.noise)?,
+        (None, Some(p)) => data::csv::load(p, args.targets.as_deref(), labels)?,
+        _ => anyhow::bail!("give exactly one of --dataset NAME or --data FILE"),
+    };
+    let mut ds = match args.split.as_str() {
+        "all" => full,
+        "train" | "test" => {
+            anyhow::ensure!(
+                state.is_some() && spec.test_fraction > 0.0,
+                "--split {} needs a training checkpoint with a test split",
+                args.split
+            );
+            let (tr, te) = full.split(spec.test_fraction, spec.seed)?;
+            if args.split == "train" {
+                tr
+            } else {
+                te
+            }
+        }
+        s => anyhow::bail!("--split {s}: expected all, train or test"),
+    };
+    if let Some(st) = &standardizer {
+        anyhow::ensure!(
+            st.mean.len() == ds.d,
+            "{}: {} features, the model's standardisation has {}",
+            ds.name,
+            ds.d,
+            st.mean.len()
+        );
+        st.apply(&mut ds);
+    }
+    let loss = loss.unwrap_or_else(|| spec.loss_for(&ds.targets));
+    let (l, acc) = train::evaluate(&mlp, &ds, loss)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"loss": l, "accuracy": acc, "n": ds.n, "loss_name": loss.name()})
+        );
+    } else {
+        print!("{} samples: {loss} {l:.6}", ds.n);
+        if let Some(a) = acc {
+            print!(", accuracy {:.2}%", 100.0 * a);
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -84,10 +84,11 @@ struct Opts {
     /// Depths of the sweep.
     #[arg(long, default_value = "1,2,3,4,6,8")]
     depths: String,
-    /// Also cut by the decision boundary of output O (its zero set), and draw it.
-    #[arg(long, value_name = "O")]
-    boundary: Option<usize>,
-    /// Write the mosaic (or the sweep chart) as SVG.
+    /// Also cut by a decision boundary and draw it: "O" (zero set of output O, a one-logit
+    /// classifier) or "A=B" (where outputs A and B are equal, a two-logit classifier).
+    #[arg(long, value_name = "O|A=B")]
+    boundary: Option<String>,
+    /// Write the mosaic (or the sweep chart, or the sampling growth curve) as SVG.
     #[arg(long, value_name = "F")]
     svg: Option<PathBuf>,
     /// Write the mosaic as PNG.
@@ -99,6 +100,9 @@ struct Opts {
     /// Colour cells by "pattern" or by "output:O" (value of output O).
     #[arg(long, default_value = "pattern")]
     colour: String,
+    /// Stop with an error beyond this many cells (keeps memory bounded).
+    #[arg(long, default_value_t = 20_000_000)]
+    max_cells: usize,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -264,8 +268,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => bail!("--colour: expected \"pattern\" or \"output:O\", got {other:?}"),
         },
     };
+    let boundary = match args.boundary.as_deref() {
+        None => Boundary::None,
+        Some(b) => {
+            let idx = |t: &str| {
+                t.trim()
+                    .parse::<usize>()
+                    .with_context(|| format!("--boundary: {t:?} is not an output index"))
+            };
+            match b.split_once('=') {
+                Some((a, c)) => Boundary::Equal(idx(a)?, idx(c)?),
+                None => Boundary::Zero(idx(b)?),
+            }
+        }
+    };
     let opts = PlaneOptions {
-        boundary: args.boundary.map_or(Boundary::None, Boundary::Zero),
+        boundary,
+        max_cells: Some(args.max_cells),
     };
     let t = Instant::now();
     let p = partition(&net, &slice, opts)?;
@@ -274,7 +293,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let render = RenderOptions {
         width: args.px,
         colouring,
-        boundary: args.boundary,
+        boundary,
         outlines: p.len() < 200_000,
     };
     if let Some(f) = &args.svg {
@@ -285,25 +304,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let active = p.activation_regions();
     if args.json {
-        let mut v = json!({"model": name, "activation_regions": active, "linear_regions": linear,
-            "cells": p.len(), "box": b, "origin": slice.origin, "dir_a": slice.dir_a,
-            "dir_b": slice.dir_b, "area_sum": p.area_sum(), "box_area": slice.area(),
-            "output_is_logit": p.output_is_logit, "seconds": secs});
-        if args.polygons {
-            let polys: Vec<_> = (0..p.len())
-                .map(|i| {
-                    let maps: Vec<[f64; 3]> =
-                        (0..p.n_outputs).map(|o| p.output_map(i, o)).collect();
-                    let mut pattern = net.pattern_strings(p.pattern(i));
-                    if opts.boundary != Boundary::None {
-                        pattern.push((p.pattern(i)[p.pattern_words - 1] & 1).to_string());
-                    }
-                    json!({"vertices": p.polygon(i), "pattern": pattern, "maps": maps})
-                })
-                .collect();
-            v["polygons"] = serde_json::Value::Array(polys);
-        }
-        emit_json(&v)?;
+        let report = PlaneReport {
+            model: &name,
+            activation_regions: active,
+            linear_regions: linear,
+            cells: p.len(),
+            r#box: &b,
+            origin: &slice.origin,
+            dir_a: &slice.dir_a,
+            dir_b: &slice.dir_b,
+            area_sum: p.area_sum(),
+            box_area: slice.area(),
+            output_is_logit: p.output_is_logit,
+            seconds: secs,
+            // Streamed: the polygons are serialised one by one, never held as one JSON value.
+            polygons: args.polygons.then_some(Polygons {
+                p: &p,
+                net: &net,
+                side: opts.boundary != Boundary::None,
+            }),
+        };
+        let stdout = std::io::stdout();
+        let mut w = std::io::BufWriter::new(stdout.lock());
+        serde_json::to_writer(&mut w, &report)?;
+        writeln!(w)?;
+        w.flush()?;
     } else {
         println!(
             "{name}: {active} activation regions, {linear} linear regions on [{}, {}] × [{}, {}] \
@@ -319,6 +344,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON of the plane mode.
+#[derive(serde::Serialize)]
+struct PlaneReport<'a> {
+    model: &'a str,
+    activation_regions: usize,
+    linear_regions: usize,
+    cells: usize,
+    r#box: &'a [f64],
+    origin: &'a [f64],
+    dir_a: &'a [f64],
+    dir_b: &'a [f64],
+    area_sum: f64,
+    box_area: f64,
+    output_is_logit: bool,
+    seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    polygons: Option<Polygons<'a>>,
+}
+
+/// Every polygon with its pattern and maps, serialised lazily.
+struct Polygons<'a> {
+    p: &'a relulab::regions::Partition,
+    net: &'a GeoNet,
+    side: bool,
+}
+
+impl serde::Serialize for Polygons<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let p = self.p;
+        let mut seq = s.serialize_seq(Some(p.len()))?;
+        for i in 0..p.len() {
+            let maps: Vec<[f64; 3]> = (0..p.n_outputs).map(|o| p.output_map(i, o)).collect();
+            let mut pattern = self.net.pattern_strings(p.pattern(i));
+            if self.side {
+                pattern.push((p.pattern(i)[p.pattern_words - 1] & 1).to_string());
+            }
+            seq.serialize_element(
+                &json!({"vertices": p.polygon(i), "pattern": pattern, "maps": maps}),
+            )?;
+        }
+        seq.end()
+    }
 }
 
 fn run_sweep(args: &Opts) -> anyhow::Result<ExitCode> {

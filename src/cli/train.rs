@@ -4,6 +4,7 @@ use anyhow::Context;
 use relulab::io::checkpoint::{self, Checkpoint, TrainState};
 use relulab::net::{Loss, Schedule};
 use relulab::train::{parse_activation, BiasWarmup, Decay, EpochMetrics, TrainSpec, Trainer};
+use relulab::Activation;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,10 @@ pub struct Opts {
     /// of a PyTorch state_dict given to --model-in.
     #[arg(long)]
     pub activation: Option<String>,
+    /// f'(0) of the hidden activation (relu, leaky_relu, relu_eps): the subgradient used at
+    /// exactly 0; same as the activation's prime_at_zero parameter.
+    #[arg(long, value_name = "S")]
+    pub prime_at_zero: Option<f64>,
     /// Layers without bias.
     #[arg(long)]
     pub no_bias: bool,
@@ -197,7 +202,7 @@ fn parse_bias_warmup(s: &str) -> anyhow::Result<BiasWarmup> {
 impl Opts {
     /// The run specification: defaults, then --config, then flags.
     pub fn spec(&self) -> anyhow::Result<TrainSpec> {
-        let mut s = match &self.config {
+        let base = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read {}", p.display()))?;
@@ -206,6 +211,12 @@ impl Opts {
             }
             None => TrainSpec::default(),
         };
+        self.apply(base)
+    }
+
+    /// `base` with every flag given on the command line applied (`--config` ignored).
+    pub fn apply(&self, base: TrainSpec) -> anyhow::Result<TrainSpec> {
+        let mut s = base;
         macro_rules! set {
             ($f:ident) => {
                 if let Some(v) = &self.$f {
@@ -274,6 +285,41 @@ impl Opts {
                 t_max: s.epochs,
                 eta_min,
             };
+        }
+        if let Some(p) = self.prime_at_zero {
+            let act = parse_activation(&s.activation).map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(
+                matches!(
+                    act,
+                    Activation::Relu { .. }
+                        | Activation::LeakyRelu { .. }
+                        | Activation::ReluEps { .. }
+                ),
+                "--prime-at-zero applies to relu, leaky_relu and relu_eps, not {}",
+                act.name()
+            );
+            // Re-express with the parameter so the spec (and checkpoints) carry it.
+            let base = s
+                .activation
+                .split(['(', ':'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let params = s
+                .activation
+                .split_once('(')
+                .and_then(|(_, r)| r.strip_suffix(')'))
+                .or_else(|| s.activation.split_once(':').map(|(_, r)| r))
+                .unwrap_or("");
+            let mut kv: Vec<String> = params
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && !t.starts_with("prime_at_zero"))
+                .map(String::from)
+                .collect();
+            kv.push(format!("prime_at_zero={p}"));
+            s.activation = format!("{base}({})", kv.join(", "));
         }
         // Validate the activation early for a clear message.
         parse_activation(&s.activation).map_err(anyhow::Error::msg)?;

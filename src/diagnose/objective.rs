@@ -11,7 +11,7 @@ pub enum Objective<'a> {
     None,
     /// Mean squared error ½·mean_s ‖y_s − t_s‖² against targets (n × d_out, row-major).
     Mse(&'a [f64]),
-    /// Softmax cross-entropy mean_s −log softmax(y_s)[c_s] against class labels.
+    /// Softmax cross-entropy mean_s −log softmax(y_s)_{c_s} against class labels.
     CrossEntropy(&'a [usize]),
 }
 

@@ -189,3 +189,40 @@ fn grads_are_read_when_given() {
     assert_eq!(h[0].grad_pre_norm, Some(2.0));
     assert!(format_table(&h).contains("relu"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+    /// Streaming over any split of the data gives the statistics of one pass (counts exactly,
+    /// sums to rounding).
+    #[test]
+    fn any_batch_split_gives_the_same_health(
+        w in proptest::collection::vec(-1.0f64..1.0, 2 * 5 + 5 + 5 * 3 + 3),
+        x in proptest::collection::vec(-2.0f64..2.0, 2 * 9),
+        cut in 1usize..9,
+    ) {
+        let mut m = Mlp::<f64>::zeros(&[2, 5, 3], Activation::RELU, Activation::Identity, true);
+        m.layers[0].weight = w[..10].to_vec();
+        m.layers[0].bias = Some(w[10..15].to_vec());
+        m.layers[1].weight = w[15..30].to_vec();
+        m.layers[1].bias = Some(w[30..].to_vec());
+        let mut t = Trace::default();
+        m.forward_batch(&x, 9, &mut t);
+        let whole = diagnose_trace(&m, &t, None, HealthConfig::default());
+        let mut acc = HealthAccumulator::new(&m, HealthConfig::default());
+        m.forward_batch(&x[..2 * cut], cut, &mut t);
+        acc.observe::<f64>(&t, None);
+        m.forward_batch(&x[2 * cut..], 9 - cut, &mut t);
+        acc.observe::<f64>(&t, None);
+        let split = acc.finish();
+        for (a, b) in split.iter().zip(&whole) {
+            proptest::prop_assert_eq!(&a.dead, &b.dead);
+            proptest::prop_assert_eq!(a.sparsity, b.sparsity);
+            proptest::prop_assert_eq!(&a.sample_sparsity_hist, &b.sample_sparsity_hist);
+            proptest::prop_assert_eq!(a.pre_frac_negative, b.pre_frac_negative);
+            proptest::prop_assert!((a.pre_mean - b.pre_mean).abs() < 1e-12);
+            for (p, q) in a.redo_scores.iter().zip(&b.redo_scores) {
+                proptest::prop_assert!((p - q).abs() < 1e-12);
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! relulab checkpoints and PyTorch `nn.Sequential` state_dicts in safetensors. (issue 3)
 //!
-//! A relulab checkpoint is a safetensors file with tensors `layers.{l}.weight` ([out, in]),
-//! `layers.{l}.bias` ([out]), `layers.{l}.prelu_alpha`, optionally the optimizer moments
+//! A relulab checkpoint is a safetensors file with tensors `layers.{l}.weight` (shape `[out, in]`),
+//! `layers.{l}.bias` (shape `[out]`), `layers.{l}.prelu_alpha`, optionally the optimizer moments
 //! `optim.{l}.{weight|bias|prelu_alpha}.{m|v}`, and string metadata: `format` =
 //! "relulab-checkpoint", `version`, `model` (JSON: per layer widths, bias flag and activation
 //! with every parameter, including its ReLU'(0) convention) and, for a training checkpoint,
@@ -10,9 +10,9 @@
 //! derived from (seed, epoch).
 //!
 //! A PyTorch state_dict of `nn.Sequential(Linear, act, Linear, act, ..., Linear)` has keys
-//! `{i}.weight` ([out, in]) and `{i}.bias` at the Linear indices (0, 2, 4, ... when every
-//! activation is a module without parameters; `nn.PReLU` adds `{i}.weight` of shape [1] or
-//! [out]). The file does not say which activation was used: the caller names it.
+//! `{i}.weight` (shape `[out, in]`) and `{i}.bias` at the Linear indices (0, 2, 4, ... when every
+//! activation is a module without parameters; `nn.PReLU` adds `{i}.weight` of shape `[1]` or
+//! `[out]`). The file does not say which activation was used: the caller names it.
 //!
 //! Every write is atomic: a temporary file in the same directory, fsync, rename, so a crash at
 //! any moment leaves either the old file or the new one, never a truncated one.

@@ -7,7 +7,8 @@
 //! operators.
 //!
 //! Supported operators: Gemm (alpha, beta, transA, transB), MatMul with the network tensor on
-//! either side (X·W, W·x for 1-D x), Add/Sub/Mul/Div by constants, Neg, Relu, LeakyRelu, PRelu,
+//! either side (X·W, W·x for 1-D x), Add/Sub/Mul/Div by constants, Neg, BatchNormalization
+//! (inference), Relu, LeakyRelu, PRelu,
 //! Gelu (opset 20) and the Erf subgraph of older exporters, x·Sigmoid(x) (SiLU), Sigmoid, Tanh,
 //! Elu, Softplus, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout (inference), Constant,
 //! Cast, and on constants Shape, Gather, Concat, Transpose; initializers may also be listed as

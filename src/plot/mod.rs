@@ -20,6 +20,10 @@
 //! assert!(svg.contains("relu"));
 //! ```
 
+pub mod activations;
+
+pub use activations::activation_figure;
+
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
@@ -515,6 +519,8 @@ where
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 15))
         .light_line_style(RGBColor(235, 235, 235))
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
         .draw()
         .map_err(plot_err)?;
     for (i, s) in c.series.iter().enumerate() {
@@ -545,6 +551,28 @@ where
             .map_err(plot_err)?;
     }
     Ok(())
+}
+
+/// A short axis label: integers without a decimal point, "1e-6" rather than
+/// "1.0000000000000002e-6" (log axes step by products that are not exact), at most 4
+/// significant digits otherwise.
+fn tick_label(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        let s = format!("{v:.3e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exp}");
+    }
+    let s = format!("{:.*}", (3 - a.log10().floor() as i32).max(0) as usize, v);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 fn draw_histogram<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, h: &Histogram) -> Result<()> {
@@ -640,6 +668,18 @@ mod tests {
         }
         // One polyline per solid series at least; the dashed one is drawn as segments.
         assert!(svg.matches("<polyline").count() >= 1);
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(tick_label(1.0000000000000002e-6), "1e-6");
+        assert_eq!(tick_label(1e-15), "1e-15");
+        assert_eq!(tick_label(2.0), "2");
+        assert_eq!(tick_label(0.001), "0.001");
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(12.5), "12.5");
+        assert_eq!(tick_label(-2.5e6), "-2.5e6");
+        assert_eq!(tick_label(0.0), "0");
     }
 
     #[test]

@@ -60,7 +60,8 @@ impl Partition {
                         .max_by(|x, y| {
                             let l = |e: &(u64, u32, u32)| {
                                 let (a, b) = self.edge(e.1, e.2);
-                                (b[0] - a[0]).hypot(b[1] - a[1])
+                                let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+                                dx * dx + dy * dy
                             };
                             l(x).total_cmp(&l(y))
                         })

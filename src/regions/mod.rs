@@ -20,6 +20,7 @@ mod sample;
 mod segment;
 pub mod study;
 
+pub use merge::{MAP_TOL_ABS, MAP_TOL_REL};
 pub use net::GeoNet;
 pub use plane::{
     partition, point_in_convex, polygon_area, Boundary, Partition, PlaneOptions, Slice, TOL_REL,

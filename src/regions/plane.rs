@@ -32,6 +32,7 @@
 use super::net::GeoNet;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Relative tolerance of the on-line test (see the module documentation).
 pub const TOL_REL: f64 = 1e-9;
@@ -94,7 +95,11 @@ impl Slice {
             }
         }
         let [u0, u1, v0, v1] = self.bbox;
-        if !(self.bbox.iter().all(|x| x.is_finite()) && u0 < u1 && v0 < v1) {
+        if !(self.bbox.iter().all(|x| x.is_finite())
+            && u0 < u1
+            && v0 < v1
+            && self.area().is_finite())
+        {
             return Err(Error::Invalid(format!(
                 "box [{u0}, {u1}] × [{v0}, {v1}] must be finite with u0 < u1 and v0 < v1"
             )));
@@ -242,6 +247,9 @@ pub fn point_in_convex(p: &[[f64; 2]], u: f64, v: f64, tol: f64) -> bool {
 pub struct PlaneOptions {
     /// Also cut by a decision boundary.
     pub boundary: Boundary,
+    /// Stop with an error once more than this many cells are found (`None`: no limit), so a
+    /// huge network fails cleanly instead of exhausting memory.
+    pub max_cells: Option<usize>,
 }
 
 /// Partition `slice` into the activation regions of `net` (see the module documentation).
@@ -281,7 +289,12 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions) -> Result<Part
     let box_ids = [1u64, 2, 3, 4];
 
     // Level 0 on one thread: its pieces are the parallel tasks.
-    let mut top = Worker::new(net, scale, pattern_words, opts.boundary, 0, 5);
+    let limit = Limit {
+        max: opts.max_cells.unwrap_or(usize::MAX),
+        cells: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    };
+    let mut top = Worker::new(net, scale, pattern_words, opts.boundary, 0, 5, &limit);
     let mut tasks: Vec<Task> = Vec::new();
     let pattern = vec![0u64; pattern_words];
     top.descend(0, &box_poly, &box_ids, &maps0, &pattern, Some(&mut tasks));
@@ -297,15 +310,22 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions) -> Result<Part
                 opts.boundary,
                 (t as u64 + 1) << 40,
                 0,
+                &limit,
             );
             w.descend(1, &task.poly, &task.ids, &task.maps, &task.pattern, None);
             w.out
         })
         .collect();
     outs.extend(rest);
+    let total: usize = outs.iter().map(|o| o.starts.len()).sum();
+    if limit.stop.load(Ordering::Relaxed) || total > limit.max {
+        return Err(Error::Invalid(format!(
+            "more than {} cells on this slice: stopped (raise the cell limit or shrink the box)",
+            limit.max
+        )));
+    }
 
     // Concatenate in task order (deterministic).
-    let total: usize = outs.iter().map(|o| o.starts.len()).sum();
     let nv: usize = outs.iter().map(|o| o.verts.len()).sum();
     let mut p = Partition {
         slice: slice.clone(),
@@ -374,8 +394,18 @@ struct Level {
     stack: Vec<(usize, usize)>,
 }
 
+/// The shared cell budget.
+struct Limit {
+    max: usize,
+    cells: AtomicUsize,
+    stop: AtomicBool,
+}
+
 struct Worker<'a> {
     net: &'a GeoNet,
+    limit: &'a Limit,
+    /// Cells emitted since the last report to `limit`.
+    unreported: usize,
     scale: [f64; 2],
     pattern_words: usize,
     boundary: Boundary,
@@ -395,9 +425,12 @@ impl<'a> Worker<'a> {
         boundary: Boundary,
         id_prefix: u64,
         first_id: u64,
+        limit: &'a Limit,
     ) -> Self {
         Worker {
             net,
+            limit,
+            unreported: 0,
             scale,
             pattern_words,
             boundary,
@@ -425,6 +458,9 @@ impl<'a> Worker<'a> {
         pattern: &[u64],
         mut tasks: Option<&mut Vec<Task>>,
     ) {
+        if self.limit.stop.load(Ordering::Relaxed) {
+            return;
+        }
         let net = self.net;
         let layer = &net.layers[l];
         let n = layer.n_out;
@@ -447,7 +483,11 @@ impl<'a> Worker<'a> {
         let (mu, mv) = rest.split_at(n);
         lv.tau.clear();
         lv.tau.extend((0..n).map(|j| {
-            TOL_REL * (m0[j].abs() + mu[j].abs() * self.scale[0] + mv[j].abs() * self.scale[1])
+            if layer.lo[j] == layer.hi[j] {
+                f64::INFINITY
+            } else {
+                TOL_REL * (m0[j].abs() + mu[j].abs() * self.scale[0] + mv[j].abs() * self.scale[1])
+            }
         }));
         lv.order.clear();
         lv.stack.clear();
@@ -468,19 +508,20 @@ impl<'a> Worker<'a> {
                 &mut lv.zmin[j0..],
                 &mut lv.zmax[j0..],
             );
+            // First unit whose line crosses the piece; units before it are decided. Units that
+            // never cut have τ = ∞: never plus, never minus.
             let mut split_at = None;
-            for j in j0..n {
-                if layer.lo[j] == layer.hi[j] {
-                    continue;
-                }
-                let tau = lv.tau[j];
-                let plus = lv.zmax[j] > tau;
-                if plus && lv.zmin[j] < -tau {
-                    split_at = Some(j);
-                    break;
-                }
-                if plus {
-                    lv.bits[p * words + j / 64] |= 1 << (j % 64);
+            {
+                let bits = &mut lv.bits[p * words..(p + 1) * words];
+                let ranges = lv.zmin[j0..n].iter().zip(&lv.zmax[j0..n]);
+                for (k, ((&lo, &hi), &tau)) in ranges.zip(&lv.tau[j0..n]).enumerate() {
+                    let plus = hi > tau;
+                    if plus && lo < -tau {
+                        split_at = Some(j0 + k);
+                        break;
+                    }
+                    let j = j0 + k;
+                    bits[j / 64] |= u64::from(plus) << (j % 64);
                 }
             }
             let Some(j) = split_at else {
@@ -732,6 +773,14 @@ impl<'a> Worker<'a> {
         pattern: &[u64],
         side: Option<bool>,
     ) {
+        self.unreported += 1;
+        if self.unreported == 256 {
+            let total = self.limit.cells.fetch_add(256, Ordering::Relaxed) + 256;
+            self.unreported = 0;
+            if total > self.limit.max {
+                self.limit.stop.store(true, Ordering::Relaxed);
+            }
+        }
         let o = &mut self.out;
         o.starts.push(o.verts.len());
         o.verts.extend_from_slice(poly);

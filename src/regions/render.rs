@@ -2,7 +2,7 @@
 //! activation pattern or by output value, with the decision boundary (the zero set of an
 //! output) drawn on top. No text, so no fonts are needed.
 
-use super::plane::Partition;
+use super::plane::{Boundary, Partition};
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -26,9 +26,9 @@ pub struct RenderOptions {
     pub width: u32,
     /// Cell colours.
     pub colouring: Colouring,
-    /// Draw the zero set of this output on top (the decision boundary of a one-logit
-    /// classifier).
-    pub boundary: Option<usize>,
+    /// Draw this decision boundary on top: the zero set of one output (one-logit classifier) or
+    /// where two outputs are equal (two-logit classifier).
+    pub boundary: Boundary,
     /// Outline every cell.
     pub outlines: bool,
 }
@@ -38,7 +38,7 @@ impl Default for RenderOptions {
         RenderOptions {
             width: 800,
             colouring: Colouring::Pattern,
-            boundary: None,
+            boundary: Boundary::None,
             outlines: true,
         }
     }
@@ -71,10 +71,11 @@ pub fn write_png(p: &Partition, opts: &RenderOptions, path: &Path) -> Result<()>
     let res = (|| {
         {
             let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-            draw(&root, p, opts).map_err(|e| Error::Invalid(format!("drawing the PNG: {e}")))?;
+            draw(&root, p, opts)
+                .map_err(|e| Error::Invalid(format!("{}: drawing the PNG: {e}", path.display())))?;
         }
-        let f = std::fs::File::open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        let f = std::fs::File::open(&tmp).map_err(|e| Error::io(path, e))?;
+        f.sync_all().map_err(|e| Error::io(path, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
     if res.is_err() {
@@ -87,9 +88,10 @@ pub fn write_png(p: &Partition, opts: &RenderOptions, path: &Path) -> Result<()>
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path(path, "tmp");
     let res = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        // Errors name the destination: the temp file is an implementation detail.
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        f.sync_all().map_err(|e| Error::io(path, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
     if res.is_err() {
@@ -122,7 +124,12 @@ fn check(p: &Partition, opts: &RenderOptions) -> Result<()> {
             )));
         }
     }
-    if let Some(o) = opts.boundary {
+    let outs: &[usize] = match &opts.boundary {
+        Boundary::None => &[],
+        Boundary::Zero(o) => std::slice::from_ref(o),
+        Boundary::Equal(a, b) => &[*a, *b],
+    };
+    for &o in outs {
         if bad(o) {
             return Err(Error::Invalid(format!(
                 "boundary output {o} out of range (the network has {} outputs)",
@@ -191,9 +198,17 @@ fn draw<DB: DrawingBackend>(
             root.draw(&PathElement::new(closed, BLACK.mix(0.35)))?;
         }
     }
-    if let Some(o) = opts.boundary {
+    if opts.boundary != Boundary::None {
         for i in 0..p.len() {
-            if let Some((a, b)) = zero_segment(p.polygon(i), p.output_map(i, o)) {
+            let m = match opts.boundary {
+                Boundary::Zero(o) => p.output_map(i, o),
+                Boundary::Equal(a, b) => {
+                    let (x, y) = (p.output_map(i, a), p.output_map(i, b));
+                    [x[0] - y[0], x[1] - y[1], x[2] - y[2]]
+                }
+                Boundary::None => unreachable!("checked above"),
+            };
+            if let Some((a, b)) = zero_segment(p.polygon(i), m) {
                 root.draw(&PathElement::new(vec![px(a), px(b)], BLACK.stroke_width(3)))?;
             }
         }

@@ -56,7 +56,7 @@ pub struct SweepPoint {
     pub diagonal_pieces: usize,
 }
 
-/// Regions vs depth and width of He-initialised 2-[w]×L-1 ReLU nets on one box.
+/// Regions vs depth and width of He-initialised 2-\[w\]×L-1 ReLU nets on one box.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Sweep {
     /// The box [u0, u1, v0, v1] (input plane).
@@ -111,6 +111,23 @@ pub fn snapshot_counts<T: Real>(
             let mut pt = count(&net, width, hidden.len(), bbox)?;
             pt.units = mlp.hidden_units();
             Ok((*epoch, pt))
+        })
+        .collect()
+}
+
+/// Pictures of training snapshots: for each (epoch, network) the mosaic of the input plane on
+/// `bbox` as an SVG document (with the decision boundary that `opts` names).
+pub fn snapshot_pictures<T: Real>(
+    snapshots: &[(usize, Mlp<T>)],
+    bbox: [f64; 4],
+    opts: &super::render::RenderOptions,
+) -> Result<Vec<(usize, String)>> {
+    snapshots
+        .iter()
+        .map(|(epoch, mlp)| {
+            let net = GeoNet::new(mlp)?;
+            let p = partition(&net, &Slice::plane(bbox), PlaneOptions::default())?;
+            Ok((*epoch, super::render::mosaic_svg(&p, opts)?))
         })
         .collect()
 }
@@ -249,7 +266,7 @@ impl Sweep {
 /// What the tour report shows about linear regions: the numbers and two SVG pictures.
 #[derive(Clone, Debug)]
 pub struct TourRegions {
-    /// The network shown (He-initialised 2-[16]×3-1 ReLU).
+    /// The network shown (He-initialised 2-\[16\]×3-1 ReLU).
     pub widths: Vec<usize>,
     /// Box of the mosaic.
     pub bbox: [f64; 4],
@@ -278,7 +295,7 @@ pub fn tour_regions(seed: u64) -> Result<TourRegions> {
     let mosaic_svg = super::render::mosaic_svg(
         &p,
         &super::render::RenderOptions {
-            boundary: Some(0),
+            boundary: super::plane::Boundary::Zero(0),
             ..Default::default()
         },
     )?;

@@ -409,6 +409,8 @@ fn bad_slices_are_errors() {
     assert!(partition(&net, &s, Default::default()).is_err());
     s.bbox = [-1.0, 1.0, -1.0, f64::NAN];
     assert!(partition(&net, &s, Default::default()).is_err());
+    s.bbox = [-1e300, 1e300, -1e300, 1e300];
+    assert!(partition(&net, &s, Default::default()).is_err());
 }
 
 #[test]
@@ -447,6 +449,7 @@ fn decision_boundary_cut() {
     let plain = partition(&net, &slice, PlaneOptions::default()).unwrap();
     let opts = PlaneOptions {
         boundary: Boundary::Zero(0),
+        ..Default::default()
     };
     let cut = partition(&net, &slice, opts).unwrap();
     assert!(cut.len() > plain.len(), "the boundary crosses some cells");
@@ -583,6 +586,8 @@ fn sampling_is_a_lower_bound_that_grows() {
         .windows(2)
         .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
     assert_eq!(*g.curve.last().unwrap(), (20_000, g.distinct));
+    let svg = g.to_svg();
+    assert_eq!(svg.matches("<circle").count(), g.curve.len());
     let again = sample_patterns(
         &net,
         &SampleOptions {
@@ -603,7 +608,7 @@ fn pictures_svg_png_and_boundary() {
     let (_, p) = run(&mlp, &Slice::plane([-2.0, 2.0, -1.0, 1.0]));
     let opts = RenderOptions {
         width: 200,
-        boundary: Some(0),
+        boundary: Boundary::Zero(0),
         ..Default::default()
     };
     let svg = mosaic_svg(&p, &opts).unwrap();
@@ -631,7 +636,7 @@ fn pictures_svg_png_and_boundary() {
         .collect();
     assert_eq!(left.len(), 2, "no temp files left: {left:?}");
     let bad = RenderOptions {
-        boundary: Some(3),
+        boundary: Boundary::Equal(0, 3),
         ..opts
     };
     assert!(mosaic_svg(&p, &bad)
@@ -678,8 +683,178 @@ fn study_sweep_snapshots_and_tour() {
         assert_eq!(pt.activation_regions, p.activation_regions());
         assert_eq!(pt.units, 16);
     }
+    let pics = super::study::snapshot_pictures(&nets, bbox, &Default::default()).unwrap();
+    assert_eq!(pics.len(), 2);
+    for ((_, (_, pt)), (e, svg)) in nets.iter().zip(&counts).zip(&pics) {
+        assert!(*e == 0 || *e == 10);
+        assert_eq!(svg.matches("<polygon").count(), pt.activation_regions);
+    }
     let t = tour_regions(1).unwrap();
     assert!((t.area_sum - t.box_area).abs() < 1e-9 * t.box_area);
     assert!(t.activation_regions > 50);
     assert!(t.mosaic_svg.starts_with("<svg") && t.sweep_svg.contains("polyline"));
+}
+
+#[test]
+fn integer_weight_nets_full_of_coincidences() {
+    // Weights in {−1, 0, 1}, biases in {−½, 0, ½}: many units through the same vertices,
+    // parallel and coincident lines at every layer, zero rows, dead units.
+    for seed in 0..6u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
+        let mut mlp = he_relu_net(&[2, 10, 10, 10, 1], seed);
+        for l in &mut mlp.layers {
+            for w in &mut l.weight {
+                *w = rng.random_range(-1i32..=1) as f64;
+            }
+            for b in l.bias.as_mut().unwrap() {
+                *b = 0.5 * rng.random_range(-1i32..=1) as f64;
+            }
+        }
+        if seed % 2 == 1 {
+            for l in &mut mlp.layers[..3] {
+                l.activation = Activation::leaky(0.25);
+            }
+        }
+        let slice = Slice::plane([-1.5, 1.5, -1.5, 1.5]);
+        let (net, p) = run(&mlp, &slice);
+        check_partition(&net, &mlp, &slice, &p, 1500);
+        // Activation regions are convex (fixed pattern: linear constraints), so one cell each.
+        assert_eq!(p.activation_regions(), p.len(), "seed {seed}");
+        assert!(p.linear_regions() <= p.activation_regions());
+    }
+}
+
+/// Point location at scale: every random point lies in the cell whose pattern is its
+/// forward-pass pattern (found by hashing), and that cell's maps give the forward output. With
+/// the area sum equal to the box area, this leaves no room for gaps or overlaps.
+fn locate_by_pattern(widths: &[usize], seed: u64, bbox: [f64; 4], n_points: usize) {
+    let mlp = he_relu_net(widths, seed);
+    let slice = Slice::plane(bbox);
+    let (net, p) = run(&mlp, &slice);
+    let rel = (p.area_sum() - slice.area()).abs() / slice.area();
+    assert!(rel < 1e-9, "area sum off by {rel:e}");
+    let index: std::collections::HashMap<&[u64], usize> =
+        (0..p.len()).map(|i| (p.pattern(i), i)).collect();
+    assert_eq!(index.len(), p.len(), "one cell per pattern");
+    let diam = (bbox[1] - bbox[0]).hypot(bbox[3] - bbox[2]);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut skipped = 0;
+    for _ in 0..n_points {
+        let (u, v) = (
+            rng.random_range(bbox[0]..bbox[1]),
+            rng.random_range(bbox[2]..bbox[3]),
+        );
+        let (pat, closest) = net.pattern_of(&[u, v]);
+        if closest < 1e-9 {
+            skipped += 1;
+            continue;
+        }
+        let &c = index
+            .get(pat.as_slice())
+            .unwrap_or_else(|| panic!("({u}, {v}): pattern not enumerated"));
+        assert!(
+            point_in_convex(p.polygon(c), u, v, 1e-9 * diam),
+            "({u}, {v}) outside the cell of its pattern"
+        );
+        let y = mlp.forward_one(&[u, v])[0];
+        let [c0, cu, cv] = p.output_map(c, 0);
+        assert!((c0 + cu * u + cv * v - y).abs() < 1e-9 * (1.0 + y.abs()));
+    }
+    assert!(skipped * 100 < n_points);
+}
+
+#[test]
+fn point_location_at_scale() {
+    locate_by_pattern(
+        &[2, 32, 32, 32, 32, 32, 32, 1],
+        91,
+        [-2.0, 2.0, -2.0, 2.0],
+        20_000,
+    );
+}
+
+/// The anchor net (≈100,000 cells), 200,000 points. Run with
+/// `cargo test --release --lib regions::tests::point_location_anchor -- --ignored`.
+#[test]
+#[ignore]
+fn point_location_anchor() {
+    let w = [2, 64, 64, 64, 64, 64, 64, 64, 64, 1];
+    locate_by_pattern(&w, 0, [-2.0, 2.0, -2.0, 2.0], 200_000);
+}
+
+#[test]
+fn cell_limit_stops_cleanly() {
+    let net = GeoNet::new(&he_relu_net(&[2, 16, 16, 16, 1], 1)).unwrap();
+    let slice = Slice::plane([-2.0, 2.0, -2.0, 2.0]);
+    let all = partition(&net, &slice, PlaneOptions::default())
+        .unwrap()
+        .len();
+    for max in [all, all + 1000] {
+        let opts = PlaneOptions {
+            max_cells: Some(max),
+            ..Default::default()
+        };
+        assert_eq!(partition(&net, &slice, opts).unwrap().len(), all);
+    }
+    for max in [all - 1, 10] {
+        let opts = PlaneOptions {
+            max_cells: Some(max),
+            ..Default::default()
+        };
+        let e = partition(&net, &slice, opts).unwrap_err().to_string();
+        assert!(e.contains(&format!("more than {max} cells")), "{e}");
+    }
+}
+
+#[test]
+fn duplicated_units_change_nothing() {
+    // Every hidden unit doubled (same row twice, outgoing weights halved): the same function and
+    // the same partition, with every line coincident with its twin at every layer.
+    let base = he_relu_net(&[2, 8, 8, 8, 1], 17);
+    let mut dup = Mlp::<f64>::zeros(
+        &[2, 16, 16, 16, 1],
+        Activation::RELU,
+        Activation::Identity,
+        true,
+    );
+    for (l, (bl, dl)) in base.layers.iter().zip(&mut dup.layers).enumerate() {
+        let rows = if l + 1 == base.layers.len() { 1 } else { 2 };
+        let cols = if l == 0 { 1 } else { 2 };
+        for j in 0..bl.out_dim * rows {
+            let src = j / rows;
+            for i in 0..dl.in_dim {
+                dl.weight[j * dl.in_dim + i] = bl.weight[src * bl.in_dim + i / cols] / cols as f64;
+            }
+            dl.bias.as_mut().unwrap()[j] = bl.bias.as_ref().unwrap()[src];
+        }
+    }
+    let slice = Slice::plane([-2.0, 2.0, -2.0, 2.0]);
+    let x = [0.3, -0.7];
+    assert!((base.forward_one(&x)[0] - dup.forward_one(&x)[0]).abs() < 1e-12);
+    let (_, pb) = run(&base, &slice);
+    let (nd, pd) = run(&dup, &slice);
+    assert_eq!(pd.len(), pb.len());
+    assert_eq!(pd.activation_regions(), pb.activation_regions());
+    assert_eq!(pd.linear_regions(), pb.linear_regions());
+    check_partition(&nd, &dup, &slice, &pd, 1000);
+}
+
+#[test]
+fn far_box_same_partition() {
+    // The same net translated to (1000, −500): first-layer biases absorb the shift. Values at the
+    // vertices now cancel large terms; the partition must not change.
+    let base = he_relu_net(&[2, 12, 12, 12, 1], 23);
+    let mut far = base.clone();
+    let (tx, ty) = (1000.0, -500.0);
+    let l0 = &mut far.layers[0];
+    for j in 0..l0.out_dim {
+        let (w0, w1) = (l0.weight[2 * j], l0.weight[2 * j + 1]);
+        l0.bias.as_mut().unwrap()[j] -= w0 * tx + w1 * ty;
+    }
+    let (_, pb) = run(&base, &Slice::plane([-2.0, 2.0, -2.0, 2.0]));
+    let slice = Slice::plane([tx - 2.0, tx + 2.0, ty - 2.0, ty + 2.0]);
+    let (nf, pf) = run(&far, &slice);
+    assert_eq!(pf.activation_regions(), pb.activation_regions());
+    assert_eq!(pf.linear_regions(), pb.linear_regions());
+    check_partition(&nf, &far, &slice, &pf, 1000);
 }

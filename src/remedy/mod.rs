@@ -14,6 +14,8 @@
 //!   unchanged at the moment of recycling), and reset their optimizer moments (the caller's
 //!   optimizer does that from the returned list).
 
+pub mod lu;
+
 use crate::activation::Activation;
 use crate::diagnose::{HealthAccumulator, HealthConfig};
 use crate::error::Result;

@@ -81,6 +81,14 @@ impl Section {
         self.blocks.push(Block::Table(t));
         self
     }
+    /// Append an already rendered SVG document as a figure.
+    pub fn svg(&mut self, svg: String, caption: impl Into<String>) -> &mut Self {
+        self.blocks.push(Block::Figure {
+            svg,
+            caption: caption.into(),
+        });
+        self
+    }
     /// Render `fig` to SVG and append it.
     pub fn figure(&mut self, fig: &Figure, caption: impl Into<String>) -> Result<&mut Self> {
         let svg = fig.to_svg()?;

@@ -3,7 +3,7 @@
 //! the HTML report with its JSON.
 
 use super::{Report, Section, Table};
-use crate::activation::{Activation, ACTIVATION_NAMES};
+use crate::activation::Activation;
 use crate::claims::{self, ClaimOutcome};
 use crate::diagnose::{format_table, HealthAccumulator, HealthConfig, LayerHealth};
 use crate::plot::{Figure, Histogram, LineChart, Panel};
@@ -32,26 +32,55 @@ pub struct TourOutcome {
     pub claims: Vec<ClaimOutcome>,
 }
 
-/// The activation family at a few points: f(x)/f'(x) per activation.
+/// The activation family at a few points: f(x)/f'(x) per activation (rows from
+/// [`crate::activation::table::table`]).
 pub fn activation_table() -> String {
+    use crate::activation::table::{family, table};
     let xs = [-2.0, -0.5, 0.0, 0.5, 2.0];
     let mut s = format!("{:<12}", "name");
     for x in xs {
         s.push_str(&format!("{:>18}", format!("x={x}")));
     }
     s.push('\n');
-    for name in ACTIVATION_NAMES {
-        let act = Activation::by_name(name).expect("listed names parse");
-        s.push_str(&format!("{name:<12}"));
-        for x in xs {
-            s.push_str(&format!(
-                "{:>18}",
-                format!("{:.4}/{:.4}", act.f(x), act.df(x))
-            ));
+    for row in table(&family(), &xs) {
+        s.push_str(&format!("{:<12}", row.name));
+        for (f, df) in row.values {
+            s.push_str(&format!("{:>18}", format!("{f:.4}/{df:.4}")));
         }
         s.push('\n');
     }
     s
+}
+
+/// Gaussian statistics of the family for X ~ N(0, 1): E(f), E(f²), E(f'), P(f' ≠ 0), exact
+/// (closed form or quadrature, [`crate::activation::gaussian::exact`]).
+pub fn gaussian_table() -> Result<Table> {
+    use crate::activation::table::family;
+    let mut t = Table {
+        id: "gaussian-stats".into(),
+        caption: "Gaussian statistics, X ~ N(0, 1)".into(),
+        header: [
+            "activation",
+            "E[f(X)]",
+            "E[f(X)²]",
+            "E[f'(X)]",
+            "P(f'(X) ≠ 0)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Default::default()
+    };
+    for act in family() {
+        let e = crate::activation::gaussian::exact(&act, 0.0, 1.0)?;
+        t.rows.push(vec![
+            act.to_string(),
+            format!("{:.6}", e.mean.value),
+            format!("{:.6}", e.mean_sq.value),
+            format!("{:.6}", e.mean_prime.value),
+            format!("{:.6}", e.p_prime_nonzero.value),
+        ]);
+    }
+    Ok(t)
 }
 
 /// The claims as a report table (one row per check), id `claims-table`.
@@ -152,6 +181,67 @@ fn monitored_run(seed: u64, wd: f64, epochs: usize) -> Vec<EpochHealth> {
     out
 }
 
+/// The digits run of the tour: 64-256-256-10 ReLU, Adam (lr 1e-3, batch 32), standardised,
+/// 80/20 split, with the health monitor on every step; then the trained model diagnosed on the
+/// test split with cross-entropy gradients.
+pub struct DigitsRun {
+    /// Per-epoch metrics (health fields included).
+    pub metrics: Vec<crate::train::EpochMetrics>,
+    /// Per-epoch health from the monitor.
+    pub history: Vec<Vec<LayerHealth>>,
+    /// Health of the trained model on the test split.
+    pub test_health: Vec<LayerHealth>,
+    /// Test accuracy at the end.
+    pub test_accuracy: f64,
+}
+
+/// Train and monitor the digits run (`epochs` epochs).
+pub fn digits_run(seed: u64, epochs: usize) -> Result<DigitsRun> {
+    use crate::data::Targets;
+    use crate::diagnose::{diagnose_dataset, HealthMonitor, Objective};
+    use crate::train::{TrainSpec, Trainer};
+    let spec = TrainSpec {
+        dataset: Some("digits".into()),
+        seed,
+        epochs,
+        ..TrainSpec::default()
+    };
+    let p = spec.prepare()?;
+    let mut trainer = Trainer::new(p.mlp.clone(), p.config.clone());
+    let mut monitor = HealthMonitor::new(HealthConfig::default());
+    let metrics = trainer.run(
+        &p.train,
+        p.test.as_ref(),
+        &mut [&mut monitor],
+        |_, _| Ok(()),
+    )?;
+    let test = p
+        .test
+        .as_ref()
+        .ok_or_else(|| crate::Error::Invalid("digits: no test split".into()))?;
+    let labels: Vec<usize> = match &test.targets {
+        Targets::Classes { labels, .. } => labels.iter().map(|&c| c as usize).collect(),
+        Targets::Values { .. } => Vec::new(),
+    };
+    let test_health = diagnose_dataset(
+        &trainer.mlp,
+        &test.x,
+        test.n,
+        &Objective::CrossEntropy(&labels),
+        256,
+        HealthConfig::default(),
+    )?;
+    Ok(DigitsRun {
+        test_accuracy: metrics
+            .last()
+            .and_then(|m| m.test_accuracy)
+            .unwrap_or(f64::NAN),
+        metrics,
+        history: monitor.history,
+        test_health,
+    })
+}
+
 fn series_points(o: &ClaimOutcome, name: &str) -> Vec<(f64, f64)> {
     o.series
         .iter()
@@ -182,7 +272,8 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
     text.push_str(&table);
     let mut s = Section::new("activations", "The activation family");
     s.text("Value and derivative f(x)/f'(x) at a few points; ReLU'(0) = 0 by default.")
-        .pre(table);
+        .pre(table)
+        .table(gaussian_table()?);
     sections.push(s);
 
     // 2. The claims.
@@ -285,7 +376,117 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
     .figure(&fig, "Dead fraction under weight decay; bias warm-up")?;
     sections.push(s);
 
-    // 5. A monitored training run: per-epoch health from the training passes.
+    // 5. The digits run with its diagnostics.
+    let digits = digits_run(opts.seed, 20)?;
+    let frac_of = |f: fn(&LayerHealth) -> usize| -> Vec<(f64, f64)> {
+        digits
+            .history
+            .iter()
+            .enumerate()
+            .map(|(e, layers)| {
+                let hidden: Vec<&LayerHealth> = layers.iter().filter(|h| !h.is_output).collect();
+                let units: usize = hidden.iter().map(|h| h.units).sum();
+                let k: usize = hidden.iter().map(|h| f(h)).sum();
+                ((e + 1) as f64, k as f64 / units.max(1) as f64)
+            })
+            .collect()
+    };
+    let health_chart = LineChart::new("digits: dead and dormant fraction per epoch")
+        .labels("epoch", "fraction of hidden units")
+        .series(
+            "dead (never active in the epoch)",
+            frac_of(|h| h.dead.len()),
+        )
+        .series("dormant (ReDo score ≤ 0.1)", frac_of(|h| h.dormant.len()));
+    let acc_chart = LineChart::new("digits: test accuracy")
+        .labels("epoch", "accuracy")
+        .series(
+            "test accuracy",
+            digits
+                .metrics
+                .iter()
+                .map(|m| (m.epoch as f64, m.test_accuracy.unwrap_or(f64::NAN)))
+                .collect(),
+        );
+    let fig = Figure::grid(vec![health_chart.into(), acc_chart.into()], 2).panel_size(480, 340);
+    save_both(&fig, &opts.out, "digits_health")?;
+    let mut s = Section::new("digits", "Digits: a training run with its diagnostics");
+    s.text(format!(
+        "64-256-256-10 ReLU MLP on scikit-learn's digits (80/20 split, standardised), Adam lr \
+         1e-3, batch 32, {} epochs, health monitored on every training step (relulab train \
+         --monitor). Final test accuracy {:.2}%.",
+        digits.metrics.len(),
+        100.0 * digits.test_accuracy
+    ))
+    .figure(&fig, "Dead and dormant fraction per epoch; test accuracy")?
+    .text("The trained model diagnosed on the test split (cross-entropy gradients):")
+    .pre(format_table(&digits.test_health));
+    sections.push(s);
+    text.push_str(&format!(
+        "\nDigits run: test accuracy {:.2}%; health of the trained model on the test split:\n",
+        100.0 * digits.test_accuracy
+    ));
+    text.push_str(&format_table(&digits.test_health));
+
+    // 6. Lu et al.'s dying sweep (a smaller sweep than the bench's, for time).
+    let sweep_cfg = crate::remedy::lu::DyingSweep {
+        runs: 200,
+        seed: opts.seed,
+        ..Default::default()
+    };
+    let sweeps: Vec<_> = [
+        crate::net::Init::HeNormal,
+        crate::net::Init::Rai { sigma2: 1.0 },
+    ]
+    .into_iter()
+    .map(|init| crate::remedy::lu::dying_sweep(&sweep_cfg, init))
+    .collect();
+    let mut t = Table {
+        id: "dying-sweep".into(),
+        caption: "Lu et al. 2019: depth-10 width-2 ReLU nets fitting |x| (Adam, 1,000 steps)"
+            .into(),
+        header: [
+            "init",
+            "runs",
+            "born dead",
+            "collapsed",
+            "s per run",
+            "sweep wall s",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Default::default()
+    };
+    text.push_str("\nLu et al. dying sweep (depth 10, width 2, |x|):\n");
+    for o in &sweeps {
+        t.rows.push(vec![
+            o.init.clone(),
+            o.runs.to_string(),
+            format!("{:.1}%", 100.0 * o.born_dead_fraction),
+            format!("{:.1}%", 100.0 * o.collapsed_fraction),
+            format!("{:.4}", o.seconds_per_run),
+            format!("{:.2}", o.wall_seconds),
+        ]);
+        text.push_str(&format!(
+            "  {:<10} born dead {:>5.1}%  collapsed {:>5.1}%  ({} runs, {:.2} s)\n",
+            o.init,
+            100.0 * o.born_dead_fraction,
+            100.0 * o.collapsed_fraction,
+            o.runs,
+            o.wall_seconds
+        ));
+    }
+    let mut s = Section::new("dying-sweep", "Born dead and collapsed: He versus RAI");
+    s.text(
+        "Lu, Shin, Su & Karniadakis 2019 report that more than 90% of such nets collapse under \
+         He initialisation, and far fewer under their randomized asymmetric initialisation \
+         (RAI). Born dead: some hidden layer is zero on every data point at initialisation. \
+         Collapsed: the trained output varies by less than 1e-3·√3 over the data.",
+    )
+    .table(t);
+    sections.push(s);
+
+    // 7. A monitored training run: per-epoch health from the training passes.
     let epochs = 30;
     let runs = [
         (0.0, monitored_run(opts.seed, 0.0, epochs)),
@@ -331,6 +532,62 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
     text.push_str("\nMonitored training run, final epoch (no decay):\n");
     text.push_str(&format_table(&last.layers));
 
+    // 8. Linear regions: the mosaic of one small net and the width/depth sweep.
+    let regions = crate::regions::study::tour_regions(opts.seed)?;
+    std::fs::create_dir_all(opts.out.join("plots"))
+        .map_err(|e| crate::Error::io(opts.out.join("plots"), e))?;
+    for (name, svg) in [
+        ("regions_mosaic.svg", &regions.mosaic_svg),
+        ("regions_sweep.svg", &regions.sweep_svg),
+    ] {
+        let path = opts.out.join("plots").join(name);
+        crate::plot::write_atomic(&path, svg.as_bytes())?;
+    }
+    let widths = regions
+        .widths
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join("-");
+    let mut s = Section::new("regions", "Linear regions: the mosaic of a ReLU net");
+    s.text(format!(
+        "He-initialised {widths} ReLU net on the box [{}, {}]×[{}, {}]: {} activation regions, \
+         {} linear regions (adjacent cells with equal affine maps merged); polygon areas sum to \
+         {:.12} of the box area {}. Each unit's line z = 0 cuts the plane; inside each polygon the \
+         network is one affine map. The black curve is the output's zero level set.",
+        regions.bbox[0],
+        regions.bbox[1],
+        regions.bbox[2],
+        regions.bbox[3],
+        regions.activation_regions,
+        regions.linear_regions,
+        regions.area_sum / regions.box_area,
+        regions.box_area
+    ))
+    .svg(
+        regions.mosaic_svg.clone(),
+        "Activation regions, coloured by pattern",
+    )
+    .text(
+        "Regions at initialisation versus width and depth (He-initialised 2-[w]×L-1 nets on the \
+         same box). Hanin & Rolnick (2019) show the number of pieces along a line grows about \
+         linearly in the number of units at initialisation, far below the exponential maximum.",
+    )
+    .svg(
+        regions.sweep_svg.clone(),
+        "Regions versus width and depth at initialisation",
+    );
+    sections.push(s);
+    text.push_str(&format!(
+        "\nLinear regions of a He-initialised {widths} ReLU net on [{}, {}]²: {} activation \
+         regions, {} linear regions, area sum / box area = {:.12}\n",
+        regions.bbox[0],
+        regions.bbox[1],
+        regions.activation_regions,
+        regions.linear_regions,
+        regions.area_sum / regions.box_area
+    ));
+
     let seconds = start.elapsed().as_secs_f64();
     let report = Report {
         title: "relulab tour".into(),
@@ -349,6 +606,16 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
         "claims": outcomes,
         "gradient_flow": flow_json,
         "training": runs.iter().map(|(wd, h)| json!({"weight_decay": wd, "epochs": h})).collect::<Vec<_>>(),
+        "digits": {"metrics": digits.metrics, "test_health": digits.test_health},
+        "dying_sweep": sweeps,
+        "regions": {
+            "widths": regions.widths,
+            "box": regions.bbox,
+            "activation_regions": regions.activation_regions,
+            "linear_regions": regions.linear_regions,
+            "area_sum": regions.area_sum,
+            "sweep": regions.sweep,
+        },
         "seconds": seconds,
     });
     let index = report.write(&opts.out, &json)?;

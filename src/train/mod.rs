@@ -130,6 +130,35 @@ pub struct StepInfo<'a> {
 /// A hook called by the loop. Both methods may change the model and the optimizer state (a
 /// remedy such as ReDo re-initialises units and resets their moments through
 /// [`Optimizer::state`]).
+///
+/// ```
+/// use relulab::train::{EpochMetrics, Observer, StepInfo, TrainSpec, Trainer};
+/// use relulab::{Mlp, net::Optimizer};
+///
+/// /// Counts, per epoch, hidden units of layer 0 that were inactive on a whole batch.
+/// struct DeadCount(usize);
+/// impl Observer for DeadCount {
+///     fn on_step(&mut self, s: &StepInfo<'_>, _: &mut Mlp, _: &mut Optimizer) -> relulab::Result<()> {
+///         let w = s.trace.pre[0].len() / s.trace.batch;
+///         self.0 += (0..w)
+///             .filter(|&j| s.trace.pre[0].chunks(w).all(|row| row[j] <= 0.0))
+///             .count();
+///         Ok(())
+///     }
+///     fn on_epoch_end(&mut self, m: &mut EpochMetrics, _: &mut Mlp, _: &mut Optimizer) -> relulab::Result<()> {
+///         m.extra.insert("dead_unit_batches".into(), self.0.into());
+///         self.0 = 0;
+///         Ok(())
+///     }
+/// }
+///
+/// let spec = TrainSpec { dataset: Some("moons".into()), hidden: vec![8], epochs: 1, ..Default::default() };
+/// let p = spec.prepare()?;
+/// let mut t = Trainer::new(p.mlp, p.config);
+/// let m = t.run(&p.train, p.test.as_ref(), &mut [&mut DeadCount(0)], |_, _| Ok(()))?;
+/// assert!(m[0].extra.contains_key("dead_unit_batches"));
+/// # Ok::<(), relulab::Error>(())
+/// ```
 pub trait Observer {
     /// After every optimizer step.
     fn on_step(
@@ -197,7 +226,8 @@ impl Trainer {
         check_fit(&self.mlp, data, self.config.loss)
     }
 
-    /// Run one epoch over `train`; returns (Σ loss, correct, samples).
+    /// Run one epoch over `train`; returns (Σ per-sample loss, correct predictions, learning
+    /// rate and bias shift of the last step).
     pub fn train_epoch(
         &mut self,
         train: &Dataset,
@@ -355,8 +385,7 @@ pub fn check_fit(mlp: &Mlp<f32>, data: &Dataset, loss: Loss) -> Result<()> {
     }
     let d_out = mlp.output_dim();
     match (&data.targets, loss) {
-        (Targets::Classes { labels, .. }, Loss::Mse) => {
-            let _ = labels;
+        (Targets::Classes { .. }, Loss::Mse) => {
             return Err(Error::Invalid(format!(
                 "{}: mse needs real-valued targets; use cross_entropy for class labels",
                 data.name

@@ -256,7 +256,8 @@ impl TrainSpec {
         full.validate()?;
         let (mut train, mut test) = if self.test_fraction > 0.0 {
             let (a, b) = full.split(self.test_fraction, self.seed)?;
-            (a, Some(b))
+            // Too few samples for a test split: train on everything rather than fail later.
+            (a, (b.n > 0).then_some(b))
         } else {
             (full, None)
         };

@@ -137,9 +137,136 @@ with_features!(body2_avx512, body2, "avx512f,avx2,fma", <M: Map2>, (m: M, x: &[f
 with_features!(body2i_avx2, body2_inplace, "avx2,fma", <M: Map2>, (m: M, x: &[f32], g: &mut [f32]));
 with_features!(body2i_avx512, body2_inplace, "avx512f,avx2,fma", <M: Map2>, (m: M, x: &[f32], g: &mut [f32]));
 
+/// Out-of-place outputs at least this long (elements) are written with non-temporal stores on
+/// the AVX levels: a store that bypasses the cache skips the read-for-ownership of each output
+/// line, so a memory-bound kernel moves 2 (forward) or 3 (backward) bytes per output byte
+/// instead of 3 or 4, as `memcpy` does for large copies. Below it the output stays in cache for
+/// whoever reads it next. From `cargo bench --bench activations` (64 MiB rows).
+pub const STREAM_MIN_LEN: usize = 1 << 21;
+
+/// Elements computed into an L1-resident staging buffer before being streamed out.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const STAGE: usize = 1024;
+
+/// Compute `x → y` through a staging buffer and stream full, 64-byte-aligned blocks out with
+/// `store` (the level's non-temporal store loop); the unaligned head and the tail are stored
+/// normally.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn staged<const F: bool>(
+    y: &mut [f32],
+    mut compute: impl FnMut(std::ops::Range<usize>, &mut [f32]),
+    store: unsafe fn(*mut f32, &[f32; STAGE]),
+) {
+    let n = y.len();
+    let head = y.as_ptr().align_offset(64).min(n);
+    compute(0..head, &mut y[..head]);
+    let mut buf = [0f32; STAGE];
+    let mut i = head;
+    while i + STAGE <= n {
+        compute(i..i + STAGE, &mut buf);
+        // SAFETY: y[i..i+STAGE] is in bounds and 64-byte aligned (head aligned it and STAGE·4
+        // is a multiple of 64); the caller's target features match `store`.
+        unsafe { store(y.as_mut_ptr().add(i), &buf) };
+        i += STAGE;
+    }
+    compute(i..n, &mut y[i..n]);
+    // SAFETY: sfence has no preconditions; it orders the streamed stores before later ones.
+    unsafe { std::arch::x86_64::_mm_sfence() };
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn stream_avx2(dst: *mut f32, src: &[f32; STAGE]) {
+    use std::arch::x86_64::*;
+    for k in (0..STAGE).step_by(8) {
+        _mm256_stream_ps(dst.add(k), _mm256_loadu_ps(src.as_ptr().add(k)));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn stream_avx512(dst: *mut f32, src: &[f32; STAGE]) {
+    // Two 256-bit streaming stores fill the same 64-byte line (the 512-bit intrinsics need a
+    // newer Rust than the crate's minimum, 1.85).
+    use std::arch::x86_64::*;
+    for k in (0..STAGE).step_by(8) {
+        _mm256_stream_ps(dst.add(k), _mm256_loadu_ps(src.as_ptr().add(k)));
+    }
+}
+
+macro_rules! streamed_levels {
+    ($n1:ident, $n2:ident, $feat:literal, $store:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $n1<M: Map1>(m: M, x: &[f32], y: &mut [f32]) {
+            staged::<true>(y, |r, out| body1::<true, M>(m, &x[r], out), $store)
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $n2<M: Map2>(m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
+            staged::<true>(
+                out,
+                |r, o| body2::<true, M>(m, &x[r.clone()], &g[r], o),
+                $store,
+            )
+        }
+    };
+}
+
+streamed_levels!(body1s_avx2, body2s_avx2, "avx2,fma", stream_avx2);
+streamed_levels!(
+    body1s_avx512,
+    body2s_avx512,
+    "avx512f,avx2,fma",
+    stream_avx512
+);
+
+/// [`map1`] with non-temporal stores on the AVX levels (same results; see [`STREAM_MIN_LEN`]).
+pub fn map1_streamed<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "kernel: length mismatch");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body1s_avx2(m, x, y) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body1s_avx512(m, x, y) }
+        }
+        _ => map1(level, m, x, y),
+    }
+}
+
+/// [`map2`] with non-temporal stores on the AVX levels (same results).
+pub fn map2_streamed<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), g.len(), "kernel: length mismatch");
+    assert_eq!(x.len(), out.len(), "kernel: length mismatch");
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2s_avx2(m, x, g, out) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            assert_supported(level);
+            // SAFETY: checked above.
+            unsafe { body2s_avx512(m, x, g, out) }
+        }
+        _ => map2(level, m, x, g, out),
+    }
+}
+
 /// Panics if `level` is not supported: running AVX code on a CPU without it is undefined
 /// behaviour, so this is checked on every call (the check is a cached atomic load).
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn assert_supported(level: Level) {
     assert!(
         level.is_supported(),
@@ -148,7 +275,7 @@ fn assert_supported(level: Level) {
     );
 }
 
-/// y[i] = m(x[i]) at `level` (lengths must match).
+/// y\[i\] = m(x\[i\]) at `level` (lengths must match).
 pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "kernel: length mismatch");
     match level {
@@ -170,7 +297,7 @@ pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// x[i] = m(x[i]) at `level`.
+/// x\[i\] = m(x\[i\]) at `level`.
 pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
     match level {
         Level::Portable => body1_inplace::<false, M>(m, x),
@@ -191,7 +318,7 @@ pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
     }
 }
 
-/// out[i] = m(x[i], g[i]) at `level` (lengths must match).
+/// out\[i\] = m(x\[i\], g\[i\]) at `level` (lengths must match).
 pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     assert_eq!(x.len(), out.len(), "kernel: length mismatch");
@@ -214,7 +341,7 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
     }
 }
 
-/// g[i] = m(x[i], g[i]) at `level` (lengths must match).
+/// g\[i\] = m(x\[i\], g\[i\]) at `level` (lengths must match).
 pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     match level {

@@ -16,6 +16,7 @@ use super::proto::{data_type as dt, AttributeProto, NodeProto, TensorProto};
 use super::proto::{GraphProto, ModelProto};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
+use crate::io::npy::half_to_f64;
 use crate::net::{Layer, Mlp};
 use std::collections::HashMap;
 
@@ -240,18 +241,6 @@ fn decode_tensor(t: &TensorProto) -> std::result::Result<Tensor, String> {
     Ok(Tensor { shape, data })
 }
 
-fn half_to_f64(h: u16) -> f64 {
-    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exp = ((h >> 10) & 0x1f) as i32;
-    let man = (h & 0x3ff) as f64;
-    match exp {
-        0 => sign * man * 2f64.powi(-24),
-        31 if man == 0.0 => sign * f64::INFINITY,
-        31 => f64::NAN,
-        e => sign * (1.0 + man / 1024.0) * 2f64.powi(e - 15),
-    }
-}
-
 /// NumPy broadcasting of two shapes.
 fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let r = a.len().max(b.len());
@@ -291,7 +280,8 @@ fn expand(t: &Tensor, shape: &[usize]) -> Option<Vec<f64>> {
     for k in (0..t.shape.len()).rev() {
         let axis = k + r - t.shape.len();
         strides[axis] = if t.shape[k] == 1 { 0 } else { s };
-        s *= t.shape[k];
+        // Saturating: with a zero-size axis the product is meaningless but never used.
+        s = s.saturating_mul(t.shape[k]);
     }
     let mut out = Vec::with_capacity(n);
     let mut idx = vec![0usize; r];
@@ -454,6 +444,9 @@ impl Ctx<'_> {
     ) -> std::result::Result<Affine, String> {
         let n = y.n();
         let m = self.m;
+        if n_out == 0 {
+            return Err("a layer of width 0".into());
+        }
         check_elems(n_out, m)?;
         let c: Vec<f64> = (0..n_out)
             .map(|i| (0..n).map(|k| w[i * n + k] * y.c[k]).sum())
@@ -502,6 +495,21 @@ fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
             ins.push(None);
         } else {
             ins.push(Some(ctx.get(name, loc)?));
+        }
+    }
+    // A network tensor from before the last nonlinearity is a skip connection; its A is over an
+    // older state. Only its shape may be read.
+    if op != "Shape" {
+        for v in ins.iter().flatten() {
+            if let Value::Dyn(y) = v {
+                if y.gen != ctx.gen {
+                    return Err(bad(
+                        "uses a tensor computed before an earlier nonlinearity: skip or \
+                         residual connections are not a feed-forward MLP"
+                            .into(),
+                    ));
+                }
+            }
         }
     }
     let input = |k: usize| -> Result<&Value> {
@@ -662,6 +670,50 @@ fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
                 Value::Dyn(y.clone().scale(&s, ctx.m))
             }
         },
+        // Inference-mode batch normalisation is affine per channel (axis 1):
+        // y = scale·(x − mean)/√(var + ε) + B (ONNX operator spec, BatchNormalization).
+        "BatchNormalization" => {
+            let Value::Dyn(y) = input(0)? else {
+                return Err(bad("batch normalisation of a constant is not supported".into()));
+            };
+            if y.shape.len() < 2 {
+                return Err(bad(format!("input of rank {} has no channel axis", y.shape.len())));
+            }
+            let eps = attr_f(node, "epsilon", 1e-5);
+            let c = y.shape[1];
+            let mut per_channel = Vec::with_capacity(4);
+            for (k, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
+                let t = konst(k, what)?;
+                if t.data.len() != c {
+                    return Err(bad(format!("{what} has {} values for {c} channels", t.data.len())));
+                }
+                per_channel.push(&t.data);
+            }
+            let mut cshape = vec![c];
+            cshape.resize(y.shape.len() - 1, 1);
+            let [scale, b, mean, var] = per_channel[..] else {
+                unreachable!("four parameters")
+            };
+            let mul: Vec<f64> = scale
+                .iter()
+                .zip(var)
+                .map(|(s, v)| s / (v + eps).sqrt())
+                .collect();
+            let add: Vec<f64> = b
+                .iter()
+                .zip(mean)
+                .zip(&mul)
+                .map(|((b, m), k)| b - k * m)
+                .collect();
+            let sv = expand(&Tensor { shape: cshape.clone(), data: mul }, &y.shape)
+                .ok_or_else(|| bad("channel broadcast failed".into()))?;
+            let tv = expand(&Tensor { shape: cshape, data: add }, &y.shape)
+                .ok_or_else(|| bad("channel broadcast failed".into()))?;
+            let mut y = y.clone().scale(&sv, ctx.m);
+            y.c.iter_mut().zip(&tv).for_each(|(c, t)| *c += t);
+            y.has_bias = true;
+            Value::Dyn(y)
+        }
         "Gemm" => {
             let (alpha, beta) = (attr_f(node, "alpha", 1.0), attr_f(node, "beta", 1.0));
             let (ta, tb) = (
@@ -836,8 +888,8 @@ fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
         other => {
             return Err(bad(format!(
                 "operator '{other}' is outside the supported subset (Gemm, MatMul, Add, Sub, \
-                 Mul, Div, Neg, Relu, LeakyRelu, PRelu, Gelu, Sigmoid, Tanh, Elu, Softplus, \
-                 Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Cast, Shape, Gather, \
+                 Mul, Div, Neg, BatchNormalization, Relu, LeakyRelu, PRelu, Gelu, Sigmoid, Tanh, \
+                 Elu, Softplus, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Cast, Shape, Gather, \
                  Concat, Transpose)"
             )))
         }
@@ -850,7 +902,8 @@ fn transpose(t: &Tensor, perm: &[usize]) -> Tensor {
     let shape: Vec<usize> = perm.iter().map(|&p| t.shape[p]).collect();
     let mut in_strides = vec![1usize; r];
     for k in (0..r.saturating_sub(1)).rev() {
-        in_strides[k] = in_strides[k + 1] * t.shape[k + 1];
+        // Saturating: with a zero-size axis the product is meaningless but never used.
+        in_strides[k] = in_strides[k + 1].saturating_mul(t.shape[k + 1]);
     }
     let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
     let n = t.data.len();
@@ -1004,7 +1057,7 @@ fn matmul(ctx: &Ctx, x: &Value, y: &Value) -> std::result::Result<Value, String>
                 2 => (w.shape[0], w.shape[1], w.data.clone(), false),
                 _ => {
                     return Err(format!(
-                        "batched weight of shape {:?} is not supported",
+                        "weight of shape {:?} is not a vector or matrix",
                         w.shape
                     ))
                 }
@@ -1034,13 +1087,15 @@ fn matmul(ctx: &Ctx, x: &Value, y: &Value) -> std::result::Result<Value, String>
                 2 => (w.shape[0], w.shape[1], w.data.clone()),
                 _ => {
                     return Err(format!(
-                        "batched weight of shape {:?} is not supported",
+                        "weight of shape {:?} is not a vector or matrix",
                         w.shape
                     ))
                 }
             };
             let r = d.shape.len();
-            let (kx, col) = if r == 1 {
+            let (kx, col) = if r == 0 {
+                return Err("MatMul of a scalar".into());
+            } else if r == 1 {
                 (d.shape[0], false)
             } else {
                 if d.shape[r - 1] != 1 || d.n() != d.shape[r - 2] {
@@ -1487,4 +1542,94 @@ pub(crate) fn import_model(model: &ModelProto, file: &str) -> Result<Mlp<f32>> {
     let mlp = Mlp { layers: ctx.layers };
     mlp.validate().map_err(|m| fe("model", m))?;
     Ok(mlp.cast::<f32>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(shape: &[usize], data: &[f64]) -> Tensor {
+        Tensor {
+            shape: shape.to_vec(),
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn reshape_targets() {
+        assert_eq!(
+            reshape_target(&[1, 6], &[0.0, -1.0], false).unwrap(),
+            vec![1, 6]
+        );
+        assert_eq!(reshape_target(&[2, 3], &[-1.0], false).unwrap(), vec![6]);
+        assert_eq!(
+            reshape_target(&[2, 3], &[3.0, 0.0], true).unwrap_err(),
+            "cannot reshape [2, 3] (6 elements) to [3, 0]"
+        );
+        assert!(reshape_target(&[2, 3], &[4.0, -1.0], false).is_err());
+        assert!(reshape_target(&[1, 6], &[-1.0, -1.0], false).is_err());
+        assert!(reshape_target(&[1, 6], &[0.5, 12.0], false).is_err());
+        assert!(reshape_target(&[6], &[1.0, 0.0, 6.0], false).is_err());
+    }
+
+    #[test]
+    fn broadcasting_and_transpose() {
+        assert_eq!(broadcast_shapes(&[2, 1], &[3]), Some(vec![2, 3]));
+        assert_eq!(broadcast_shapes(&[2], &[3]), None);
+        assert_eq!(
+            expand(&t(&[3], &[1.0, 2.0, 3.0]), &[2, 3]).unwrap(),
+            vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+        );
+        assert_eq!(
+            expand(&t(&[2, 1], &[1.0, 2.0]), &[2, 3]).unwrap(),
+            vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+        );
+        assert_eq!(expand(&t(&[], &[7.0]), &[2]).unwrap(), vec![7.0, 7.0]);
+        assert!(expand(&t(&[2, 3], &[0.0; 6]), &[3]).is_none());
+        // [[0,1,2],[3,4,5]]ᵀ = [[0,3],[1,4],[2,5]].
+        let tt = transpose(&t(&[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), &[1, 0]);
+        assert_eq!(
+            (tt.shape, tt.data),
+            (vec![3, 2], vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0])
+        );
+        // A 3-D permutation: element (i, j, k) of a 2×3×4 goes to (k, i, j).
+        let src: Vec<f64> = (0..24).map(f64::from).collect();
+        let p = transpose(&t(&[2, 3, 4], &src), &[2, 0, 1]);
+        assert_eq!(p.shape, vec![4, 2, 3]);
+        for (i, j, k) in [(1, 2, 3), (0, 1, 2), (1, 0, 0)] {
+            assert_eq!(p.data[k * 6 + i * 3 + j], src[i * 12 + j * 4 + k]);
+        }
+    }
+
+    #[test]
+    fn tensors_must_hold_what_they_claim() {
+        let mut tp = TensorProto {
+            dims: vec![2, 2],
+            data_type: dt::FLOAT,
+            float_data: vec![1.0, 2.0, 3.0],
+            ..Default::default()
+        };
+        assert!(decode_tensor(&tp)
+            .unwrap_err()
+            .contains("needs 4 float values"));
+        tp.float_data.push(4.0);
+        assert_eq!(decode_tensor(&tp).unwrap().data, vec![1.0, 2.0, 3.0, 4.0]);
+        tp.raw_data = vec![0; 15];
+        assert!(decode_tensor(&tp).unwrap_err().contains("whole number"));
+        tp.dims = vec![-1];
+        assert!(decode_tensor(&tp).unwrap_err().contains("negative"));
+        let h = TensorProto {
+            dims: vec![2],
+            data_type: dt::FLOAT16,
+            raw_data: vec![0x00, 0x3c, 0x00, 0xc0],
+            ..Default::default()
+        };
+        assert_eq!(decode_tensor(&h).unwrap().data, vec![1.0, -2.0]);
+        let e = TensorProto {
+            data_type: dt::FLOAT,
+            data_location: 1,
+            ..Default::default()
+        };
+        assert!(decode_tensor(&e).unwrap_err().contains("external"));
+    }
 }
