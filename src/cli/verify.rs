@@ -94,18 +94,22 @@ fn single(args: &Args, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
 }
 
 fn campaign(args: &Args, csv: &std::path::Path, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
+    let part = match &args.shard {
+        Some(s) => Some(
+            s.split_once('/')
+                .and_then(|(i, n)| {
+                    Some((
+                        i.trim().parse::<usize>().ok()?,
+                        n.trim().parse::<usize>().ok()?,
+                    ))
+                })
+                .filter(|&(i, n)| n >= 1 && (1..=n).contains(&i))
+                .with_context(|| format!("--shard '{s}': expected I/N with 1 <= I <= N"))?,
+        ),
+        None => None,
+    };
     let mut list = read_instances(csv)?;
-    if let Some(s) = &args.shard {
-        let (i, n) = s
-            .split_once('/')
-            .and_then(|(i, n)| {
-                Some((
-                    i.trim().parse::<usize>().ok()?,
-                    n.trim().parse::<usize>().ok()?,
-                ))
-            })
-            .filter(|&(i, n)| n >= 1 && (1..=n).contains(&i))
-            .with_context(|| format!("--shard '{s}': expected I/N with 1 <= I <= N"))?;
+    if let Some((i, n)) = part {
         list = shard(list, i, n);
     }
     let pb = ProgressBar::new(list.len() as u64);

@@ -13,8 +13,8 @@
 //! after [`check_witness`] accepts it. Domains are processed in parallel batches (rayon) in a
 //! fixed order, so the answer does not depend on the thread count.
 
-use super::bounds::{crown_hidden, lower_bounds};
-use super::fp::{add_up, dot_err, sub_down};
+use super::bounds::{crown_hidden, lower_bounds, output_interval};
+use super::fp::{add_up, dot_err, next_down, next_up, sub_down};
 use super::net::PwlNet;
 use super::vnnlib::{OutputAtom, Property};
 use crate::error::{Error, Result};
@@ -88,6 +88,8 @@ pub struct VerifyOptions {
     pub samples: usize,
     /// α-CROWN iterations at the root (0: plain CROWN).
     pub alpha_iters_root: usize,
+    /// α-CROWN iterations on the output atoms of every other domain.
+    pub alpha_iters: usize,
 }
 
 impl Default for VerifyOptions {
@@ -96,8 +98,9 @@ impl Default for VerifyOptions {
             timeout: Duration::from_secs(116),
             seed: 0,
             batch: 64,
-            samples: 2000,
+            samples: 4000,
             alpha_iters_root: 20,
+            alpha_iters: 0,
         }
     }
 }
@@ -222,9 +225,13 @@ fn pgd(
     steps: usize,
 ) -> Option<Witness> {
     let mut x = x0.to_vec();
+    // Descend on Σ_k max(0, c_k·y − b_k + τ): every violated atom pulls, and τ pushes a little
+    // past the boundary so that the f32 re-check also passes.
+    let tau: Vec<f64> = atoms.iter().map(|a| 1e-7 * (1.0 + a.b.abs())).collect();
+    let mut c = vec![0.0; atoms.first().map_or(0, |a| a.c.len())];
     for s in 0..=steps {
         let y = net.forward(&x);
-        let (v, k) = term_value(atoms, &y);
+        let (v, _) = term_value(atoms, &y);
         if v <= 0.0 {
             if let Some(w) = checker.check(lo, hi, atoms, &x) {
                 return Some(w);
@@ -233,8 +240,16 @@ fn pgd(
         if s == steps || atoms.is_empty() {
             break;
         }
-        let g = net.input_gradient(&x, &atoms[k].c);
-        let step = 0.1 * (1.0 - s as f64 / steps as f64) + 0.001;
+        c.iter_mut().for_each(|v| *v = 0.0);
+        for (a, t) in atoms.iter().zip(&tau) {
+            if a.margin(&y) + t > 0.0 {
+                for (cv, ac) in c.iter_mut().zip(&a.c) {
+                    *cv += ac;
+                }
+            }
+        }
+        let g = net.input_gradient(&x, &c);
+        let step = 0.05 * (1.0 - s as f64 / steps as f64) + 0.0005;
         for i in 0..x.len() {
             let w = hi[i] - lo[i];
             x[i] = (x[i] - step * w * g[i].signum()).clamp(lo[i], hi[i]);
@@ -251,12 +266,16 @@ struct Domain {
     hi: Vec<f64>,
     terms: Vec<usize>,
     depth: usize,
+    /// Hidden-layer bounds of the parent domain (valid here too: this box lies inside it).
+    parent: Option<std::sync::Arc<super::bounds::LayerBounds>>,
 }
 
 enum Processed {
     Safe,
     Sat(Witness),
-    Split(Box<(Domain, Domain)>, Vec<f64>),
+    /// Two children (or, with the flag, one domain to bound again: the pair holds it twice),
+    /// and a falsification probe point.
+    Split(Box<(Domain, Domain)>, Vec<f64>, bool),
     Stuck,
 }
 
@@ -299,6 +318,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
             hi: case.hi.clone(),
             terms: (0..case.terms.len()).collect(),
             depth: 0,
+            parent: None,
         })
         .collect();
     let mut domains = 0usize;
@@ -322,7 +342,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
                     if d.depth == 0 {
                         opts.alpha_iters_root
                     } else {
-                        0
+                        opts.alpha_iters
                     },
                 )
             })
@@ -332,12 +352,14 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
             match r {
                 Processed::Safe => {}
                 Processed::Sat(w) => return Ok(done(Verdict::Sat, Some(w), domains)),
-                Processed::Split(children, corner) => {
-                    if probe.is_none() {
+                Processed::Split(children, corner, single) => {
+                    if probe.is_none() && !corner.is_empty() {
                         probe = Some((d.case, corner, d.lo.clone()));
                     }
                     let (a, b) = *children;
-                    stack.push(b);
+                    if !single {
+                        stack.push(b);
+                    }
                     stack.push(a);
                 }
                 Processed::Stuck => stuck = true,
@@ -401,21 +423,259 @@ fn falsify(
                 }
             }
             let b = &mut best[t];
-            if b.len() < 4 || v < b[b.len() - 1].0 {
+            if b.len() < 8 || v < b[b.len() - 1].0 {
                 b.push((v, x.clone()));
                 b.sort_by(|p, q| p.0.total_cmp(&q.0));
-                b.truncate(4);
+                b.truncate(8);
             }
         }
     }
     for (t, atoms) in case.terms.iter().enumerate() {
         for (_, x) in &best[t] {
-            if let Some(w) = pgd(net, checker, &case.lo, &case.hi, atoms, x, 50) {
+            if let Some(w) = pgd(net, checker, &case.lo, &case.hi, atoms, x, 100) {
                 return Some(w);
             }
         }
     }
     None
+}
+
+/// Bounds of one box: which terms stay open, and the atom to focus on.
+struct Eval {
+    inter: super::bounds::LayerBounds,
+    rb: Vec<super::bounds::RowBound>,
+    owner: Vec<usize>,
+    open: Vec<usize>,
+    /// (best atom lower bound of the hardest open term, its row); row `usize::MAX` for a term
+    /// without output atoms.
+    focus: Option<(f64, usize)>,
+    /// The box that holds every possibly unsafe point of the open terms (inside the input box).
+    lo: Vec<f64>,
+    /// Its upper corner.
+    hi: Vec<f64>,
+}
+
+fn evaluate(
+    net: &PwlNet,
+    case: &super::vnnlib::Case,
+    terms: &[usize],
+    lo: &[f64],
+    hi: &[f64],
+    known: Option<&super::bounds::LayerBounds>,
+    alpha_iters: usize,
+) -> Eval {
+    let inter = crown_hidden(net, lo, hi, known);
+    let mut rows = Vec::new();
+    let mut owner = Vec::new();
+    for &t in terms {
+        for a in &case.terms[t] {
+            rows.push(a.c.clone());
+            owner.push(t);
+        }
+    }
+    let out_layer = net.layers.len() - 1;
+    let rb = lower_bounds(net, out_layer, &rows, lo, hi, &inter, alpha_iters);
+    // Per term: refuted if some atom's lower bound of c·y − b is above 0, or if no point of
+    // the box meets all its atoms' linear bounds; the open terms' shrunk boxes are joined.
+    let mut open: Vec<usize> = Vec::new();
+    let mut focus: Option<(f64, usize)> = None;
+    let mut k = 0;
+    let (mut ulo, mut uhi) = (
+        vec![f64::INFINITY; lo.len()],
+        vec![f64::NEG_INFINITY; lo.len()],
+    );
+    let mut ymag: Option<Vec<f64>> = None;
+    for &t in terms {
+        let atoms = &case.terms[t];
+        let mut best: Option<(f64, usize)> = None;
+        for (ai, a) in atoms.iter().enumerate() {
+            let lb = sub_down(rb[k + ai].lb, a.b);
+            if best.is_none_or(|(b, _)| lb > b) {
+                best = Some((lb, k + ai));
+            }
+        }
+        let lin: Vec<(&[f64], f64, f64)> = atoms
+            .iter()
+            .enumerate()
+            .map(|(ai, a)| (rb[k + ai].lambda0.as_slice(), rb[k + ai].k, a.b))
+            .collect();
+        let rbs = &rb[k..k + atoms.len()];
+        k += atoms.len();
+        if best.is_some_and(|(lb, _)| lb > 0.0) {
+            continue;
+        }
+        // A conjunction: bound one convex combination of its atoms as a single objective.
+        let mut lin = lin;
+        let comb;
+        if atoms.len() >= 2 {
+            let ymag = ymag.get_or_insert_with(|| {
+                let (a, b) = output_interval(net, lo, hi, &inter);
+                a.iter()
+                    .zip(&b)
+                    .map(|(a, b)| a.abs().max(b.abs()))
+                    .collect::<Vec<f64>>()
+            });
+            match combine(net, &inter, lo, hi, atoms, rbs, ymag) {
+                Combined::Refuted => continue,
+                Combined::Bound(l, kk, b) => {
+                    comb = (l, kk, b);
+                    lin.push((comb.0.as_slice(), comb.1, comb.2));
+                }
+                Combined::Nothing => {}
+            }
+        }
+        let (mut tlo, mut thi) = (lo.to_vec(), hi.to_vec());
+        if tighten(&mut tlo, &mut thi, &lin).is_none() {
+            continue;
+        }
+        for i in 0..lo.len() {
+            ulo[i] = ulo[i].min(tlo[i]);
+            uhi[i] = uhi[i].max(thi[i]);
+        }
+        open.push(t);
+        let (lb, row) = best.unwrap_or((f64::NEG_INFINITY, usize::MAX));
+        if focus.is_none_or(|(f, _)| lb < f) {
+            focus = Some((lb, row));
+        }
+    }
+    Eval {
+        inter,
+        rb,
+        owner,
+        open,
+        focus,
+        lo: ulo,
+        hi: uhi,
+    }
+}
+
+enum Combined {
+    /// The combination proves the term unreachable on the box.
+    Refuted,
+    /// A further linear constraint (λ, k, b): unsafe points have λ·x + k ≤ b.
+    Bound(Vec<f64>, f64, f64),
+    /// Nothing gained.
+    Nothing,
+}
+
+/// For a conjunction of atoms c_k·y ≤ b_k (all needed for the unsafe set): choose weights
+/// μ ≥ 0, Σμ = 1, that maximise the minimum over the box of Σ μ_k (λ_k·x + k_k − b_k) (their
+/// CROWN linear bounds; exponentiated-gradient ascent), then bound the single objective
+/// (Σ μ_k c_k)·y by CROWN, whose relaxation is chosen for the combination. Every unsafe point
+/// satisfies (Σ μ_k c_k)·y ≤ Σ μ_k b_k; the f64 rounding of the combined row is charged
+/// through the output's interval magnitude `ymag`.
+fn combine(
+    net: &PwlNet,
+    inter: &super::bounds::LayerBounds,
+    lo: &[f64],
+    hi: &[f64],
+    atoms: &[OutputAtom],
+    rbs: &[super::bounds::RowBound],
+    ymag: &[f64],
+) -> Combined {
+    let (nk, d) = (atoms.len(), lo.len());
+    let mut mu = vec![1.0 / nk as f64; nk];
+    let value = |mu: &[f64]| -> (f64, Vec<f64>) {
+        let lam: Vec<f64> = (0..d)
+            .map(|i| (0..nk).map(|k| mu[k] * rbs[k].lambda0[i]).sum())
+            .collect();
+        let x: Vec<f64> = (0..d)
+            .map(|i| if lam[i] >= 0.0 { lo[i] } else { hi[i] })
+            .collect();
+        let g: Vec<f64> = (0..nk)
+            .map(|k| {
+                rbs[k]
+                    .lambda0
+                    .iter()
+                    .zip(&x)
+                    .map(|(l, x)| l * x)
+                    .sum::<f64>()
+                    + rbs[k].k
+                    - atoms[k].b
+            })
+            .collect();
+        (mu.iter().zip(&g).map(|(m, g)| m * g).sum(), g)
+    };
+    let (mut best_v, mut best_mu) = (f64::NEG_INFINITY, mu.clone());
+    let scale = rbs.iter().map(|r| r.lb.abs()).fold(1e-12, f64::max);
+    for _ in 0..25 {
+        let (v, g) = value(&mu);
+        if v > best_v {
+            best_v = v;
+            best_mu = mu.clone();
+        }
+        let mut z = 0.0;
+        for k in 0..nk {
+            mu[k] *= (g[k] / scale).clamp(-30.0, 30.0).exp();
+            z += mu[k];
+        }
+        mu.iter_mut().for_each(|m| *m /= z);
+    }
+    let mu = best_mu;
+    let n_out = atoms[0].c.len();
+    let c: Vec<f64> = (0..n_out)
+        .map(|j| (0..nk).map(|k| mu[k] * atoms[k].c[j]).sum())
+        .collect();
+    // b_μ ≥ Σ μ_k b_k + |fl(Σ μ_k c_k) − Σ μ_k c_k|·max|y|.
+    let (mut b, mut mb, mut mc) = (0.0, 0.0, 0.0);
+    for k in 0..nk {
+        b += mu[k] * atoms[k].b;
+        mb += (mu[k] * atoms[k].b).abs();
+        mc += mu[k]
+            * atoms[k]
+                .c
+                .iter()
+                .zip(ymag)
+                .map(|(c, y)| c.abs() * y)
+                .sum::<f64>();
+    }
+    let b = add_up(add_up(b, dot_err(nk, mb)), dot_err(nk, mc));
+    if !b.is_finite() {
+        return Combined::Nothing;
+    }
+    let out = net.layers.len() - 1;
+    let rb = lower_bounds(net, out, &[c], lo, hi, inter, 0).remove(0);
+    if sub_down(rb.lb, b) > 0.0 {
+        return Combined::Refuted;
+    }
+    Combined::Bound(rb.lambda0, rb.k, b)
+}
+
+/// Shrink [lo, hi] to a box that still holds every x with `λ_a·x + k_a ≤ b_a` for all atoms a
+/// (the linear CROWN bounds of the atoms of one unsafe term): interval constraint propagation,
+/// rounded outward. Returns `None` when no such x exists in the box (the term is refuted).
+pub(crate) fn tighten(lo: &mut [f64], hi: &mut [f64], atoms: &[(&[f64], f64, f64)]) -> Option<()> {
+    let d = lo.len();
+    for _round in 0..2 {
+        for &(lam, k, b) in atoms {
+            // λ·x ≤ r with r ≥ b − k.
+            let r = next_up(b - k);
+            let xmag: f64 = (0..d)
+                .map(|j| lam[j].abs() * lo[j].abs().max(hi[j].abs()))
+                .sum();
+            let mins: Vec<f64> = (0..d)
+                .map(|j| (lam[j] * lo[j]).min(lam[j] * hi[j]))
+                .collect();
+            let total: f64 = mins.iter().sum();
+            let err = dot_err(d + 4, 2.0 * xmag + r.abs() + total.abs());
+            for i in 0..d {
+                if lam[i] == 0.0 {
+                    continue;
+                }
+                // λ_i·x_i ≤ r − Σ_{j≠i} min(λ_j x_j) ≤ q.
+                let q = add_up(r - (total - mins[i]), err);
+                if lam[i] > 0.0 {
+                    hi[i] = hi[i].min(next_up(q / lam[i]));
+                } else {
+                    lo[i] = lo[i].max(next_down(q / lam[i]));
+                }
+                if lo[i] > hi[i] || lo[i].is_nan() || hi[i].is_nan() {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(())
 }
 
 /// Bound one domain; refute terms; look for a counterexample; otherwise split.
@@ -427,48 +687,56 @@ fn process(
     alpha_iters: usize,
 ) -> Processed {
     let case = &prop.cases[d.case];
-    let inter = crown_hidden(net, &d.lo, &d.hi);
-    let mut rows = Vec::new();
-    let mut owner = Vec::new();
-    for &t in &d.terms {
-        for a in &case.terms[t] {
-            rows.push(a.c.clone());
-            owner.push(t);
-        }
-    }
-    let out_layer = net.layers.len() - 1;
-    let rb = lower_bounds(net, out_layer, &rows, &d.lo, &d.hi, &inter, alpha_iters);
-    // Per term: refuted if some atom's lower bound of c·y − b is above 0.
-    let mut open: Vec<usize> = Vec::new();
-    let mut focus: Option<(f64, usize)> = None; // (best atom lb of the hardest term, row index)
-    let mut k = 0;
-    for &t in &d.terms {
-        let atoms = &case.terms[t];
-        let mut best: Option<(f64, usize)> = None;
-        for (ai, a) in atoms.iter().enumerate() {
-            let lb = sub_down(rb[k + ai].lb, a.b);
-            if best.is_none_or(|(b, _)| lb > b) {
-                best = Some((lb, k + ai));
-            }
-        }
-        k += atoms.len();
-        match best {
-            Some((lb, _)) if lb > 0.0 => {}
-            Some((lb, row)) => {
-                open.push(t);
-                if focus.is_none_or(|(f, _)| lb < f) {
-                    focus = Some((lb, row));
-                }
-            }
-            None => {
-                open.push(t); // a term with no output atom: every point of the box is unsafe
-                focus = focus.or(Some((f64::NEG_INFINITY, usize::MAX)));
-            }
-        }
-    }
+    let Eval {
+        inter,
+        rb,
+        owner,
+        open,
+        focus,
+        lo,
+        hi,
+    } = evaluate(
+        net,
+        case,
+        &d.terms,
+        &d.lo,
+        &d.hi,
+        d.parent.as_deref(),
+        alpha_iters,
+    );
     if open.is_empty() {
         return Processed::Safe;
     }
+    // Continue on the shrunk box; if it lost more than half its volume, bound it again
+    // before splitting.
+    let ratio: f64 = (0..lo.len())
+        .map(|i| {
+            if d.hi[i] > d.lo[i] {
+                (hi[i] - lo[i]) / (d.hi[i] - d.lo[i])
+            } else {
+                1.0
+            }
+        })
+        .product();
+    let shrunk = Domain {
+        lo,
+        hi,
+        terms: open.clone(),
+        depth: d.depth + 1,
+        parent: Some(std::sync::Arc::new(inter)),
+        case: d.case,
+    };
+    if ratio < 0.5 {
+        let a = shrunk.clone();
+        return Processed::Split(Box::new((shrunk, a)), Vec::new(), true);
+    }
+    let d = &shrunk;
+    let clamp = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| v.clamp(d.lo[i], d.hi[i]))
+            .collect()
+    };
     // Candidates: the centre and the CROWN corners of the open terms' atoms.
     let centre: Vec<f64> =
         d.lo.iter()
@@ -478,7 +746,7 @@ fn process(
     let mut cands = vec![centre];
     for (r, &t) in owner.iter().enumerate() {
         if open.contains(&t) {
-            cands.push(rb[r].corner.clone());
+            cands.push(clamp(&rb[r].corner));
         }
     }
     for x in &cands {
@@ -492,6 +760,22 @@ fn process(
             }
         }
     }
+    // A short local descent inside this domain from the CROWN corner of the hardest term
+    // (every third level of the tree, to keep its cost small against the bounds).
+    if let Some((_, row)) = focus.filter(|&(_, r)| r != usize::MAX && d.depth % 3 == 0) {
+        let atoms = &case.terms[owner[row]];
+        if let Some(w) = pgd(
+            net,
+            checker,
+            &d.lo,
+            &d.hi,
+            atoms,
+            &clamp(&rb[row].corner),
+            6,
+        ) {
+            return Processed::Sat(w);
+        }
+    }
     // Split.
     let width: Vec<f64> = d.lo.iter().zip(&d.hi).map(|(l, h)| h - l).collect();
     let splittable = |i: usize| {
@@ -499,53 +783,107 @@ fn process(
         m > d.lo[i] && m < d.hi[i]
     };
     let (_, row) = focus.expect("an open term");
+    // Width relative to the case's box; dims more than 64 times narrower (relatively) than the
+    // widest are not split, so that a dim the linear bound barely sees (small |λ_i|) but whose width
+    // keeps units unstable is still split eventually.
+    let rel: Vec<f64> = (0..width.len())
+        .map(|i| {
+            let w0 = case.hi[i] - case.lo[i];
+            if w0 > 0.0 {
+                width[i] / w0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let max_rel = (0..width.len())
+        .filter(|&i| splittable(i))
+        .map(|i| rel[i])
+        .fold(0.0, f64::max);
     let score = |i: usize| {
         if row == usize::MAX {
-            width[i]
+            rel[i]
         } else {
-            rb[row].lambda0[i].abs() * width[i]
+            // Σ over the focus term's atoms of |λ_i|·width_i: how much the linear bounds of the
+            // term's atoms move across this input.
+            let t = owner[row];
+            owner
+                .iter()
+                .enumerate()
+                .filter(|&(_, &o)| o == t)
+                .map(|(r, _)| rb[r].lambda0[i].abs())
+                .sum::<f64>()
+                * width[i]
         }
     };
     let dim = (0..width.len())
-        .filter(|&i| splittable(i))
+        .filter(|&i| splittable(i) && rel[i] >= max_rel / 64.0)
         .max_by(|&a, &b| {
             score(a)
                 .total_cmp(&score(b))
-                .then(width[a].total_cmp(&width[b]))
+                .then(rel[a].total_cmp(&rel[b]))
         });
-    let Some(dim) = dim else {
+    let Some(dim) = dim.or_else(|| (0..width.len()).find(|&i| splittable(i))) else {
         return Processed::Stuck;
     };
-    let dim = if score(dim) > 0.0 {
-        dim
-    } else {
-        (0..width.len())
-            .filter(|&i| splittable(i))
-            .max_by(|&a, &b| width[a].total_cmp(&width[b]))
-            .unwrap_or(dim)
-    };
     let m = d.lo[dim] + width[dim] / 2.0;
-    let mut left = Domain {
-        case: d.case,
-        lo: d.lo.clone(),
-        hi: d.hi.clone(),
-        terms: open.clone(),
-        depth: d.depth + 1,
-    };
+    let mut left = d.clone();
     let mut right = left.clone();
     left.hi[dim] = m;
     right.lo[dim] = m;
     let corner = if row == usize::MAX {
         cands[0].clone()
     } else {
-        rb[row].corner.clone()
+        clamp(&rb[row].corner)
     };
-    Processed::Split(Box::new((left, right)), corner)
+    Processed::Split(Box::new((left, right)), corner, false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tightening_keeps_every_point_that_meets_the_constraints() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..200 {
+            let d = rng.random_range(1..=4);
+            let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..0.0)).collect();
+            let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.1..2.0)).collect();
+            let cons: Vec<(Vec<f64>, f64, f64)> = (0..rng.random_range(1..=3))
+                .map(|_| {
+                    let lam: Vec<f64> = (0..d).map(|_| rng.random_range(-2.0..2.0)).collect();
+                    (
+                        lam,
+                        rng.random_range(-1.0..1.0),
+                        rng.random_range(-1.0..1.0),
+                    )
+                })
+                .collect();
+            let view: Vec<(&[f64], f64, f64)> = cons
+                .iter()
+                .map(|(l, k, b)| (l.as_slice(), *k, *b))
+                .collect();
+            let (mut tlo, mut thi) = (lo.clone(), hi.clone());
+            let res = tighten(&mut tlo, &mut thi, &view);
+            for _ in 0..300 {
+                let x: Vec<f64> = (0..d).map(|i| rng.random_range(lo[i]..=hi[i])).collect();
+                let ok = cons
+                    .iter()
+                    .all(|(l, k, b)| l.iter().zip(&x).map(|(a, x)| a * x).sum::<f64>() + k <= *b);
+                if ok {
+                    assert!(
+                        res.is_some(),
+                        "a feasible point exists but the box was declared empty"
+                    );
+                    assert!(
+                        (0..d).all(|i| tlo[i] <= x[i] && x[i] <= thi[i]),
+                        "feasible point cut off"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn f32_steps() {

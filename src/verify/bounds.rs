@@ -134,31 +134,36 @@ fn act_interval(sl: f64, sr: f64, lo: f64, hi: f64) -> (f64, f64) {
     (l, h)
 }
 
-/// Interval image of an affine layer: W·[alo, ahi] + b, rounded outward.
+/// Interval image of an affine layer: W·[alo, ahi] + b, rounded outward (centre–radius form:
+/// W·c + b ± |W|·r, both products through `gemm`).
 fn affine_interval(layer: &super::net::Affine, alo: &[f64], ahi: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let amag: Vec<f64> = alo
+    let n = layer.n_in;
+    let c: Vec<f64> = alo
         .iter()
         .zip(ahi)
-        .map(|(l, h)| l.abs().max(h.abs()))
+        .map(|(l, h)| 0.5 * l + 0.5 * h)
         .collect();
+    // [c − r, c + r] ⊇ [lo, hi].
+    let mut rc = vec![0.0; 2 * n];
+    for i in 0..n {
+        rc[2 * i] = next_up(ahi[i] - c[i]).max(next_up(c[i] - alo[i])).max(0.0);
+        rc[2 * i + 1] = c[i].abs();
+    }
+    let mut zc = vec![0.0; layer.n_out];
+    matmul(layer.n_out, 1, n, &mut zc, &layer.w, &c);
+    let mut q = vec![0.0; 2 * layer.n_out];
+    matmul(layer.n_out, 2, n, &mut q, &layer.w_abs, &rc);
     let mut lo = vec![0.0; layer.n_out];
     let mut hi = vec![0.0; layer.n_out];
     for j in 0..layer.n_out {
-        let (mut l, mut h) = (layer.b[j], layer.b[j]);
-        let mut mag = layer.b[j].abs();
-        for (i, &w) in layer.row(j).iter().enumerate() {
-            if w >= 0.0 {
-                l += w * alo[i];
-                h += w * ahi[i];
-            } else {
-                l += w * ahi[i];
-                h += w * alo[i];
-            }
-            mag += w.abs() * amag[i];
-        }
-        let e = dot_err(layer.n_in + 1, mag);
-        lo[j] = sub_down(l, e);
-        hi[j] = add_up(h, e);
+        let centre = zc[j] + layer.b[j];
+        let rad = q[2 * j];
+        let e = add_up(
+            dot_err(n + 1, q[2 * j + 1] + layer.b[j].abs() + centre.abs()),
+            dot_err(n, rad),
+        );
+        lo[j] = sub_down(sub_down(centre, rad), e);
+        hi[j] = add_up(add_up(centre, rad), e);
     }
     (lo, hi)
 }
@@ -204,15 +209,8 @@ fn mags(net: &PwlNet, xlo: &[f64], xhi: &[f64], inter: &LayerBounds, upto: usize
     let mut amag = xmag.clone();
     for l in 0..=upto {
         let layer = &net.layers[l];
-        let r: Vec<f64> = (0..layer.n_out)
-            .map(|j| {
-                layer.w_abs[j * layer.n_in..(j + 1) * layer.n_in]
-                    .iter()
-                    .zip(&amag)
-                    .map(|(w, a)| w * a)
-                    .sum()
-            })
-            .collect();
+        let mut r = vec![0.0; layer.n_out];
+        matmul(layer.n_out, 1, layer.n_in, &mut r, &layer.w_abs, &amag);
         wa.push(r);
         if l < upto {
             let zm: Vec<f64> = inter.lo[l]
@@ -238,8 +236,11 @@ fn mags(net: &PwlNet, xlo: &[f64], xhi: &[f64], inter: &LayerBounds, upto: usize
 pub struct RowBound {
     /// A sound lower bound of row·z over the box.
     pub lb: f64,
-    /// The linear coefficients on the input of the relaxed bound (for branching heuristics).
+    /// The linear coefficients λ on the input of the relaxed bound.
     pub lambda0: Vec<f64>,
+    /// A sound constant: row·z ≥ λ·x + k for every x in the box (λ taken as the exact f64
+    /// values in `lambda0`).
+    pub k: f64,
     /// The box corner minimising the relaxed linear bound (a falsification candidate).
     pub corner: Vec<f64>,
 }
@@ -309,12 +310,15 @@ fn backward_row(
                     c
                 })
                 .collect();
+            // Before concretising: row·z ≥ λ·x + k for every x in the box.
+            let k = sub_down(cst, slack);
             let total = cst + v;
             slack = add_up(slack, dot_err(layer.n_in + 2, mc + total.abs()));
             let lb = sub_down(total, slack);
             return (
                 RowBound {
                     lb,
+                    k,
                     lambda0: lam,
                     corner,
                 },
@@ -361,6 +365,141 @@ fn backward_row(
     unreachable!("the loop returns at l = 0")
 }
 
+/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major, through `gemm` (no threads: the
+/// callers already run in parallel). Rounding of any summation order is covered by
+/// [`dot_err`].
+fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64]) {
+    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst[..m * n].iter_mut().for_each(|v| *v = 0.0);
+        return;
+    }
+    // SAFETY: the assert keeps every access inside the slices (row-major strides n, k, n;
+    // column stride 1); dst does not alias the inputs (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// The CROWN backward pass of [`backward_row`] (no α, no trace) for `r` rows at once
+/// (`rows` is r × n_t, row-major): the products with W run as one matrix product per layer and
+/// each unit's two relaxation lines are built once.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+fn backward_batch(
+    net: &PwlNet,
+    t: usize,
+    rows: &[f64],
+    r: usize,
+    xlo: &[f64],
+    xhi: &[f64],
+    inter: &LayerBounds,
+    m: &Mags,
+) -> Vec<RowBound> {
+    let mut g = rows.to_vec();
+    let mut cst = vec![0.0f64; r];
+    let mut slack = vec![0.0f64; r];
+    let mut lam = Vec::new();
+    for l in (0..=t).rev() {
+        let layer = &net.layers[l];
+        let (n_out, n_in) = (layer.n_out, layer.n_in);
+        for k in 0..r {
+            let gk = &g[k * n_out..(k + 1) * n_out];
+            let (mut sb, mut mb, mut mlam) = (0.0, 0.0, 0.0);
+            for j in 0..n_out {
+                let p = gk[j] * layer.b[j];
+                sb += p;
+                mb += p.abs();
+                mlam += gk[j].abs() * m.wa[l][j];
+            }
+            cst[k] += sb;
+            slack[k] = add_up(slack[k], dot_err(n_out + 2, mb + cst[k].abs()));
+            slack[k] = add_up(slack[k], dot_err(n_in + n_out, mlam));
+        }
+        lam.resize(r * n_in, 0.0);
+        matmul(r, n_in, n_out, &mut lam, &g, &layer.w);
+        if l == 0 {
+            return (0..r)
+                .map(|k| {
+                    let lk = &lam[k * n_in..(k + 1) * n_in];
+                    let (mut v, mut mc) = (0.0, cst[k].abs());
+                    let corner: Vec<f64> = lk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &li)| {
+                            let c = if li >= 0.0 { xlo[i] } else { xhi[i] };
+                            v += li * c;
+                            mc += li.abs() * m.xmag[i];
+                            c
+                        })
+                        .collect();
+                    let kk = sub_down(cst[k], slack[k]);
+                    let total = cst[k] + v;
+                    let sl = add_up(slack[k], dot_err(n_in + 2, mc + total.abs()));
+                    RowBound {
+                        lb: sub_down(total, sl),
+                        k: kk,
+                        lambda0: lk.to_vec(),
+                        corner,
+                    }
+                })
+                .collect();
+        }
+        let h = l - 1;
+        let lines: Vec<(Line, Line)> = (0..n_in)
+            .map(|i| {
+                let (sl, sr) = net.slopes[h][i];
+                let (lo, hi) = (inter.lo[h][i], inter.hi[h][i]);
+                (
+                    relax(sl, sr, lo, hi, true, None),
+                    relax(sl, sr, lo, hi, false, None),
+                )
+            })
+            .collect();
+        g.resize(r * n_in, 0.0);
+        for k in 0..r {
+            let (mut ct, mut mt, mut mg) = (0.0, 0.0, 0.0);
+            let lk = &lam[k * n_in..(k + 1) * n_in];
+            let gk = &mut g[k * n_in..(k + 1) * n_in];
+            for i in 0..n_in {
+                let li = lk[i];
+                let line = if li >= 0.0 { lines[i].0 } else { lines[i].1 };
+                let p = li * line.s;
+                gk[i] = p;
+                mg += p.abs() * m.zmag[h][i];
+                let c = li * line.t;
+                ct += c;
+                mt += c.abs();
+            }
+            cst[k] += ct;
+            slack[k] = add_up(slack[k], dot_err(n_in + 2, mt + mg + cst[k].abs()));
+        }
+    }
+    unreachable!("the loop returns at l = 0")
+}
+
 /// Lower bounds of `rows[k]·z_t` over the box (layer index `t`; `t = L−1` is the output),
 /// given sound bounds of hidden layers below `t`. `alpha_iters = 0` is CROWN; more runs
 /// α-CROWN's projected gradient for that many steps (each row its own slopes).
@@ -374,15 +513,14 @@ pub fn lower_bounds(
     alpha_iters: usize,
 ) -> Vec<RowBound> {
     let m = mags(net, xlo, xhi, inter, t);
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    let first = backward_batch(net, t, &flat, rows.len(), xlo, xhi, inter, &m);
+    if alpha_iters == 0 {
+        return first;
+    }
     rows.iter()
-        .map(|row| {
-            let (rb, _) = backward_row(net, t, row, xlo, xhi, inter, &m, None, false);
-            if alpha_iters == 0 {
-                rb
-            } else {
-                optimise_alpha(net, t, row, xlo, xhi, inter, &m, rb, alpha_iters)
-            }
-        })
+        .zip(first)
+        .map(|(row, rb)| optimise_alpha(net, t, row, xlo, xhi, inter, &m, rb, alpha_iters))
         .collect()
 }
 
@@ -498,9 +636,15 @@ pub fn crown(net: &PwlNet, xlo: &[f64], xhi: &[f64], alpha_iters: usize) -> Laye
 }
 
 /// Hidden-layer bounds by CROWN, computed only for the units that IBP (from the already
-/// tightened layers below) cannot show stable; the others keep their IBP bounds. This is the
+/// tightened layers below) and `known` (bounds valid on a larger box, e.g. the parent domain's)
+/// cannot show stable; the others keep their IBP ∩ `known` bounds. This is the
 /// intermediate-bound routine of the branch and bound.
-pub fn crown_hidden(net: &PwlNet, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
+pub fn crown_hidden(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    known: Option<&LayerBounds>,
+) -> LayerBounds {
     let mut inter = LayerBounds {
         lo: Vec::new(),
         hi: Vec::new(),
@@ -509,6 +653,12 @@ pub fn crown_hidden(net: &PwlNet, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
     for t in 0..net.slopes.len() {
         let layer = &net.layers[t];
         let (mut lo, mut hi) = affine_interval(layer, &alo, &ahi);
+        if let Some(k) = known {
+            for j in 0..layer.n_out {
+                lo[j] = lo[j].max(k.lo[t][j]);
+                hi[j] = hi[j].min(k.hi[t][j]);
+            }
+        }
         if t > 0 {
             let open: Vec<usize> = (0..layer.n_out)
                 .filter(|&j| lo[j] < 0.0 && hi[j] > 0.0)
@@ -537,6 +687,32 @@ pub fn crown_hidden(net: &PwlNet, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
         inter.hi.push(hi);
     }
     inter
+}
+
+/// Interval bounds of the output layer from the hidden-layer bounds `inter` (IBP on the last
+/// layer).
+pub fn output_interval(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    inter: &LayerBounds,
+) -> (Vec<f64>, Vec<f64>) {
+    let last = net.layers.len() - 1;
+    if last == 0 {
+        return affine_interval(&net.layers[0], xlo, xhi);
+    }
+    let h = last - 1;
+    let (alo, ahi): (Vec<f64>, Vec<f64>) = (0..net.layers[h].n_out)
+        .map(|j| {
+            act_interval(
+                net.slopes[h][j].0,
+                net.slopes[h][j].1,
+                inter.lo[h][j],
+                inter.hi[h][j],
+            )
+        })
+        .unzip();
+    affine_interval(&net.layers[last], &alo, &ahi)
 }
 
 /// Output bounds by one method: (lower, upper) per output.

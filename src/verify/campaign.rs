@@ -43,7 +43,12 @@ pub fn read_instances(csv: &Path) -> Result<Vec<Instance>> {
         }
         let timeout = match f[2].parse::<f64>() {
             Ok(t) if t > 0.0 && t.is_finite() => t,
-            _ if out.is_empty() && n == 0 => continue, // header
+            _ if n == 0
+                && (f[0].eq_ignore_ascii_case("onnx")
+                    || f[2].to_ascii_lowercase().starts_with("timeout")) =>
+            {
+                continue; // header
+            }
             _ => {
                 return Err(Error::format(
                     csv.display(),

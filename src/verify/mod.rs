@@ -28,42 +28,21 @@ use crate::error::{Error, Result};
 use crate::net::Mlp;
 use std::path::Path;
 
-/// Load a network for verification: any format [`crate::io::load_model`] reads, or a JSON file
-/// holding the serde form of `Mlp<f32>` (`.json`). When the model cannot be read and the
-/// environment variable `RELULAB_VERIFY_JSON_DIR` is set, `<dir>/<file stem>.json` is tried
-/// (a development aid while a format's reader is missing).
+/// Load a network for verification: any format [`crate::io::load_model`] reads (ONNX,
+/// safetensors checkpoint), or a JSON file holding the serde form of `Mlp<f32>` (`.json`).
 pub fn load_network(path: &Path) -> Result<Mlp<f32>> {
-    let read_json = |p: &Path| -> Result<Mlp<f32>> {
-        let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-        let m: Mlp<f32> = serde_json::from_str(&text).map_err(|e| {
-            Error::format(
-                p.display(),
-                format!("line {}, column {}", e.line(), e.column()),
-                e.to_string(),
-            )
-        })?;
-        m.validate()
-            .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
-        Ok(m)
-    };
-    if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        return read_json(path);
+    if path.extension().and_then(|e| e.to_str()) != Some("json") {
+        return crate::io::load_model(path, None);
     }
-    match crate::io::load_model(path, None) {
-        Ok(m) => Ok(m),
-        Err(e) => match (
-            std::env::var_os("RELULAB_VERIFY_JSON_DIR"),
-            path.file_stem(),
-        ) {
-            (Some(dir), Some(stem)) => {
-                let alt = Path::new(&dir).join(format!("{}.json", stem.to_string_lossy()));
-                if alt.exists() {
-                    read_json(&alt)
-                } else {
-                    Err(e)
-                }
-            }
-            _ => Err(e),
-        },
-    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let m: Mlp<f32> = serde_json::from_str(&text).map_err(|e| {
+        Error::format(
+            path.display(),
+            format!("line {}, column {}", e.line(), e.column()),
+            e.to_string(),
+        )
+    })?;
+    m.validate()
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    Ok(m)
 }

@@ -130,9 +130,16 @@ impl PwlNet {
         let mut a = x.to_vec();
         let mut zs = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
-            let z: Vec<f64> = (0..layer.n_out)
-                .map(|j| layer.b[j] + layer.row(j).iter().zip(&a).map(|(w, v)| w * v).sum::<f64>())
-                .collect();
+            // z = b + Σ_i a_i·W[:, i], as column updates (vectorisable, skips inactive units).
+            let mut z = layer.b.clone();
+            for (i, &ai) in a.iter().enumerate() {
+                if ai != 0.0 {
+                    let col = &layer.wt[i * layer.n_out..(i + 1) * layer.n_out];
+                    for (zj, w) in z.iter_mut().zip(col) {
+                        *zj += ai * w;
+                    }
+                }
+            }
             if l < self.slopes.len() {
                 a = z
                     .iter()

@@ -522,6 +522,21 @@ mod tests {
         assert!(e.contains("line 2, column 12") && e.contains("'<'"), "{e}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(t in "[()XY_0-9 <=>.;a-z\\-\n]{0,200}") {
+            let _ = parse_vnnlib(&t, "fuzz");
+        }
+
+        #[test]
+        fn mangled_properties_never_panic(cut in 0usize..400, ins in "[()]{0,3}") {
+            let base = "(declare-const X_0 Real)(declare-const Y_0 Real)(declare-const Y_1 Real)\n(assert (or (and (<= X_0 1) (>= X_0 0) (<= Y_0 Y_1)) (and (<= X_0 2) (>= X_0 1.5) (>= Y_0 3))))";
+            let cut = cut.min(base.len());
+            let t = format!("{}{}{}", &base[..cut], ins, &base[cut..]);
+            let _ = parse_vnnlib(&t, "fuzz");
+        }
+    }
+
     #[test]
     fn empty_boxes_are_dropped() {
         let t = "(declare-const X_0 Real)(declare-const Y_0 Real)(assert (<= X_0 0))(assert (>= X_0 1))(assert (<= Y_0 0))";

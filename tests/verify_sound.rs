@@ -1,0 +1,351 @@
+//! Soundness of the bounds and of the verifier on networks whose exact behaviour is known:
+//! the hand-made oracle, adversarial rounding nets, and random small nets checked against
+//! dense sampling.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use relulab::verify::bounds::{crown, ibp, lower_bounds, symbolic_hidden};
+use relulab::verify::{
+    output_bounds, parse_vnnlib, verify, Method, PwlNet, Verdict, VerifyOptions,
+};
+use relulab::{Activation, Layer, Mlp};
+use std::time::Duration;
+
+fn layer<T: relulab::Real>(
+    in_dim: usize,
+    out_dim: usize,
+    w: &[f64],
+    b: &[f64],
+    act: Activation,
+) -> Layer<T> {
+    let mut l = Layer::<T>::zeros(in_dim, out_dim, true, act);
+    l.weight = w.iter().map(|&v| T::of_f64(v)).collect();
+    l.bias = Some(b.iter().map(|&v| T::of_f64(v)).collect());
+    l
+}
+
+/// y = relu(x1 + x2) + relu(x1 − x2).
+fn oracle() -> Mlp<f32> {
+    Mlp {
+        layers: vec![
+            layer(2, 2, &[1.0, 1.0, 1.0, -1.0], &[0.0, 0.0], Activation::RELU),
+            layer(2, 1, &[1.0, 1.0], &[0.0], Activation::Identity),
+        ],
+    }
+}
+
+fn opts() -> VerifyOptions {
+    VerifyOptions {
+        timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn oracle_bounds_match_the_closed_forms() {
+    // On [−1,1]²: IBP gives [0, 4]; CROWN's upper lines (z+2)/2 sum to x1 + 2 ≤ 3 and its
+    // lower slopes are 0 (u = −l), so [0, 3]; the true range is [0, 2].
+    let net = PwlNet::from_mlp(&oracle()).unwrap();
+    let (lo, hi) = (vec![-1.0, -1.0], vec![1.0, 1.0]);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12;
+    let (l, h) = output_bounds(&net, &lo, &hi, Method::Ibp);
+    assert!(close(l[0], 0.0) && close(h[0], 4.0), "IBP {l:?} {h:?}");
+    assert!(l[0] <= 0.0 && h[0] >= 4.0, "IBP rounds outward");
+    let (l, h) = output_bounds(&net, &lo, &hi, Method::Crown);
+    assert!(close(l[0], 0.0) && close(h[0], 3.0), "CROWN {l:?} {h:?}");
+    assert!(l[0] <= 0.0 && h[0] >= 3.0);
+    let (l, h) = output_bounds(&net, &lo, &hi, Method::AlphaCrown);
+    assert!(
+        l[0] <= 0.0 && l[0] >= -1e-12 && h[0] >= 2.0 && h[0] <= 3.0 + 1e-12,
+        "alpha-CROWN {l:?} {h:?}"
+    );
+}
+
+#[test]
+fn alpha_crown_improves_on_crown_where_the_adaptive_slope_is_poor() {
+    // y = relu(x) − 0.5·relu(x) on [−1, 2], two hidden units with the same pre-activation z = x.
+    // CROWN: unit 1 (λ = 1) takes the adaptive lower slope 1 (u > −l), unit 2 (λ = −0.5) the
+    // chord (2/3)(z + 1): bound z − (z + 1)/3, minimum −1 at z = −1. With slope α on unit 1 the
+    // bound is (α − 1/3)z − 1/3, best at α = 1/3: −1/3 (α-CROWN's optimum). True minimum 0.
+    let mlp: Mlp<f32> = Mlp {
+        layers: vec![
+            layer(1, 2, &[1.0, 1.0], &[0.0, 0.0], Activation::RELU),
+            layer(2, 1, &[1.0, -0.5], &[0.0], Activation::Identity),
+        ],
+    };
+    let net = PwlNet::from_mlp(&mlp).unwrap();
+    let (lo, hi) = (vec![-1.0], vec![2.0]);
+    let inter = symbolic_hidden(&net, &lo, &hi);
+    let c = lower_bounds(&net, 1, &[vec![1.0]], &lo, &hi, &inter, 0)[0].lb;
+    let a = lower_bounds(&net, 1, &[vec![1.0]], &lo, &hi, &inter, 60)[0].lb;
+    assert!((c + 1.0).abs() < 1e-12, "CROWN {c}");
+    assert!(
+        a <= -1.0 / 3.0 + 1e-12,
+        "no relaxation of this family beats −1/3: {a}"
+    );
+    assert!(
+        a >= -1.0 / 3.0 - 0.02,
+        "alpha-CROWN should reach about −1/3: {a}"
+    );
+}
+
+#[test]
+fn oracle_properties_are_decided_correctly() {
+    let mlp = oracle();
+    let prop = |y: &str| {
+        parse_vnnlib(
+            &format!("(declare-const X_0 Real)(declare-const X_1 Real)(declare-const Y_0 Real)\n(assert (>= X_0 -1))(assert (<= X_0 1))(assert (>= X_1 -1))(assert (<= X_1 1))\n(assert {y})"),
+            "oracle",
+        )
+        .unwrap()
+    };
+    let run = |y: &str| verify(&mlp, &prop(y), &opts()).unwrap();
+    assert_eq!(run("(>= Y_0 2.000001)").verdict, Verdict::Unsat);
+    assert_eq!(run("(<= Y_0 -0.000001)").verdict, Verdict::Unsat);
+    let o = run("(>= Y_0 1.9999)");
+    assert_eq!(o.verdict, Verdict::Sat);
+    let w = o.witness.unwrap();
+    assert!(w.y[0] >= 1.9999 && w.y_f32[0] >= 1.9999, "{w:?}");
+    assert!(w
+        .x
+        .iter()
+        .all(|v| (-1.0..=1.0).contains(v) && (*v as f32) as f64 == *v));
+    // The maximum 2 is reached on the edge x1 = 1; a counterexample must be certified with
+    // margin, so this knife-edge property may end undecided, but never unsat.
+    let short = VerifyOptions {
+        timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let o = verify(&mlp, &prop("(>= Y_0 2)"), &short).unwrap();
+    assert_ne!(o.verdict, Verdict::Unsat);
+    let o = run("(or (<= Y_0 -1) (and (>= Y_0 1.5) (<= Y_0 1.6)))");
+    assert_eq!(o.verdict, Verdict::Sat);
+    let y = o.witness.unwrap().y[0];
+    assert!((1.5..=1.6).contains(&y));
+}
+
+/// A network whose real output at x = 1 is −v (v ≈ 4e-17) while an f64 forward pass gives
+/// exactly 0: 1·relu(x) − v·relu(x) − 1·relu(x), summed in that order (1 − v rounds to 1).
+fn cancellation_net() -> Mlp<f32> {
+    let v = 4e-17f32 as f64;
+    Mlp {
+        layers: vec![
+            layer(1, 3, &[1.0, 1.0, 1.0], &[0.0, 0.0, 0.0], Activation::RELU),
+            layer(3, 1, &[1.0, -v, -1.0], &[0.0], Activation::Identity),
+        ],
+    }
+}
+
+#[test]
+fn rounding_cannot_fake_a_proof_or_a_counterexample() {
+    let mlp = cancellation_net();
+    let net = PwlNet::from_mlp(&mlp).unwrap();
+    let v = 4e-17f32 as f64;
+    assert_eq!(
+        net.forward(&[1.0])[0],
+        0.0,
+        "the f64 forward pass rounds the real value −v to 0"
+    );
+    for m in [Method::Ibp, Method::Crown, Method::AlphaCrown] {
+        let (l, h) = output_bounds(&net, &[1.0], &[1.0], m);
+        assert!(
+            l[0] <= -v && h[0] >= -v,
+            "{m:?}: [{}, {}] must contain −v",
+            l[0],
+            h[0]
+        );
+    }
+    let prop = |y: &str| {
+        parse_vnnlib(&format!("(declare-const X_0 Real)(declare-const Y_0 Real)(assert (>= X_0 1))(assert (<= X_0 1))(assert {y})"), "p").unwrap()
+    };
+    // Real output −v ≤ −1e-30: the unsafe set is reached; a float-only check would say unsat.
+    let o = verify(&mlp, &prop("(<= Y_0 -1e-30)"), &opts()).unwrap();
+    assert_ne!(o.verdict, Verdict::Unsat, "a wrong unsat");
+    // Real output −v < 0: the unsafe set Y ≥ 0 is empty; a float-only check would say sat.
+    let o = verify(&mlp, &prop("(>= Y_0 0)"), &opts()).unwrap();
+    assert_ne!(o.verdict, Verdict::Sat, "a wrong sat");
+}
+
+#[test]
+fn large_weights_and_tight_thresholds_stay_sound() {
+    // y = 1e6·relu(x) − 1e6·relu(x − 1e-7) on [0, 1]: equals 1e6·x for x ≤ 1e-7, then 0.1;
+    // exact maximum 0.1 (weights are f32, so use their exact values).
+    let a = 1e6f32 as f64;
+    let s = 1e-7f32 as f64;
+    let mlp: Mlp<f32> = Mlp {
+        layers: vec![
+            layer(1, 2, &[1.0, 1.0], &[0.0, -s], Activation::RELU),
+            layer(2, 1, &[a, -a], &[0.0], Activation::Identity),
+        ],
+    };
+    let net = PwlNet::from_mlp(&mlp).unwrap();
+    let top = a * s; // exact max in reals (a·s computed in f64 may round; bound both ways)
+    for m in [Method::Ibp, Method::Crown, Method::AlphaCrown] {
+        let (l, h) = output_bounds(&net, &[0.0], &[1.0], m);
+        assert!(
+            l[0] <= 0.0 && h[0] >= top * (1.0 - 1e-15),
+            "{m:?} {l:?} {h:?}"
+        );
+    }
+}
+
+fn random_net(rng: &mut ChaCha8Rng, act: Activation) -> Mlp<f32> {
+    let d = rng.random_range(1..=3);
+    let widths = [d, rng.random_range(2..=8), rng.random_range(2..=8), 2];
+    let mut layers = Vec::new();
+    for l in 0..3 {
+        let (i, o) = (widths[l], widths[l + 1]);
+        let w: Vec<f64> = (0..i * o).map(|_| rng.random_range(-1.5..1.5)).collect();
+        let b: Vec<f64> = (0..o).map(|_| rng.random_range(-0.5..0.5)).collect();
+        layers.push(layer(
+            i,
+            o,
+            &w,
+            &b,
+            if l == 2 { Activation::Identity } else { act },
+        ));
+    }
+    Mlp { layers }
+}
+
+#[test]
+fn random_nets_bounds_contain_every_sample() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let acts = [
+        Activation::RELU,
+        Activation::leaky(0.1),
+        Activation::relu_eps(0.05),
+        Activation::Prelu { alpha: 0.3 },
+        Activation::leaky(1.5),
+    ];
+    for trial in 0..40 {
+        let mlp = random_net(&mut rng, acts[trial % acts.len()]);
+        let net = PwlNet::from_mlp(&mlp).unwrap();
+        let d = net.input_dim();
+        let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..0.0)).collect();
+        let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.01..1.5)).collect();
+        let bounds = [
+            ibp(&net, &lo, &hi),
+            crown(&net, &lo, &hi, 0),
+            crown(&net, &lo, &hi, 15),
+        ];
+        let sym = symbolic_hidden(&net, &lo, &hi);
+        for _ in 0..500 {
+            let x: Vec<f64> = (0..d).map(|i| rng.random_range(lo[i]..=hi[i])).collect();
+            let zs = net.forward_trace(&x);
+            for b in &bounds {
+                for (l, z) in zs.iter().enumerate() {
+                    for (j, &v) in z.iter().enumerate() {
+                        let tol = 1e-9 * (1.0 + v.abs()); // the sample itself is a rounded f64 pass
+                        assert!(
+                            b.lo[l][j] <= v + tol && v - tol <= b.hi[l][j],
+                            "trial {trial} layer {l} unit {j}: {v} not in [{}, {}]",
+                            b.lo[l][j],
+                            b.hi[l][j]
+                        );
+                    }
+                }
+            }
+            for (l, z) in zs.iter().take(sym.lo.len()).enumerate() {
+                for (j, &v) in z.iter().enumerate() {
+                    let tol = 1e-9 * (1.0 + v.abs());
+                    assert!(
+                        sym.lo[l][j] <= v + tol && v - tol <= sym.hi[l][j],
+                        "symbolic, trial {trial}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn random_properties_never_get_a_wrong_answer() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let acts = [
+        Activation::RELU,
+        Activation::leaky(0.2),
+        Activation::relu_eps(0.1),
+    ];
+    let (mut sats, mut unsats) = (0, 0);
+    for trial in 0..30 {
+        let mlp = random_net(&mut rng, acts[trial % acts.len()]);
+        let net = PwlNet::from_mlp(&mlp).unwrap();
+        let d = net.input_dim();
+        let lo: Vec<f64> = (0..d)
+            .map(|_| rng.random_range(-1.0f64..0.0))
+            .map(|v| (v as f32) as f64)
+            .collect();
+        let hi: Vec<f64> = lo
+            .iter()
+            .map(|l| ((l + rng.random_range(0.1..1.0)) as f32) as f64)
+            .collect();
+        // Dense samples: the observed minimum of y0 − y1.
+        let mut best = f64::INFINITY;
+        for _ in 0..4000 {
+            let x: Vec<f64> = (0..d).map(|i| rng.random_range(lo[i]..=hi[i])).collect();
+            let y = net.forward(&x);
+            best = best.min(y[0] - y[1]);
+        }
+        // Threshold near the observed minimum: above it → must not be unsat; well below → either.
+        let thr = best + rng.random_range(-0.05..0.05);
+        let mut text = String::new();
+        for i in 0..d {
+            text.push_str(&format!(
+                "(declare-const X_{i} Real)(assert (>= X_{i} {:e}))(assert (<= X_{i} {:e}))\n",
+                lo[i], hi[i]
+            ));
+        }
+        // The unsafe set y0 − y1 ≤ thr, written as Y_0 ≤ Y_1 on a copy whose second output
+        // bias is shifted by thr (one variable per side of a VNN-LIB comparison).
+        let mut m2 = mlp.clone();
+        let bias = m2.layers.last_mut().unwrap().bias.as_mut().unwrap();
+        bias[1] = (bias[1] as f64 + thr) as f32;
+        let prop = parse_vnnlib(
+            &format!("{text}(declare-const Y_0 Real)(declare-const Y_1 Real)(assert (<= Y_0 Y_1))"),
+            "random",
+        )
+        .unwrap();
+        let o = verify(
+            &m2,
+            &prop,
+            &VerifyOptions {
+                timeout: Duration::from_secs(10),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let net2 = PwlNet::from_mlp(&m2).unwrap();
+        // Any sampled point in the unsafe set (with a margin above f64 noise) forbids unsat.
+        let mut unsafe_seen = false;
+        for _ in 0..4000 {
+            let x: Vec<f64> = (0..d).map(|i| rng.random_range(lo[i]..=hi[i])).collect();
+            let y = net2.forward(&x);
+            if y[0] - y[1] < -1e-9 {
+                unsafe_seen = true;
+            }
+        }
+        match o.verdict {
+            Verdict::Unsat => {
+                unsats += 1;
+                assert!(!unsafe_seen, "trial {trial}: wrong unsat");
+            }
+            Verdict::Sat => {
+                sats += 1;
+                let w = o.witness.unwrap();
+                let y = net2.forward(&w.x);
+                assert!(y[0] <= y[1], "trial {trial}: witness fails in f64");
+                assert!(
+                    w.y_f32[0] <= w.y_f32[1],
+                    "trial {trial}: witness fails in f32"
+                );
+                assert!((0..d).all(|i| lo[i] <= w.x[i] && w.x[i] <= hi[i]));
+            }
+            v => panic!("trial {trial}: small net not decided: {v:?}"),
+        }
+    }
+    assert!(
+        sats >= 5 && unsats >= 5,
+        "both answers exercised: {sats} sat, {unsats} unsat"
+    );
+}
