@@ -7,7 +7,7 @@
 //!
 //! The fast path ([`Mlp::forward_ws`], [`Mlp::backward_ws`]) reuses a [`Workspace`] and the
 //! trace/gradient buffers, so a training step allocates nothing after the first. Matrix products
-//! go through [`super::kernels`]: register-friendly loops for small layers, `gemm` for large
+//! go through [`super::kernels`]: register-friendly loops for small layers, `faer` for large
 //! ones. Bias, the optional bias warm-up shift and the activation are applied in one pass over
 //! each layer's output. The plain-loop oracle is in [`super::reference`].
 
@@ -83,7 +83,7 @@ pub struct Workspace<T = f32> {
     /// Threads for the large matrix products (1: single-threaded). Results are identical for
     /// the same thread count.
     pub threads: usize,
-    /// Products with batch·in·out below this use the small loops, the others `gemm`
+    /// Products with batch·in·out below this use the small loops, the others `faer`
     /// (default [`kernels::SMALL_MAX`]; benches/train.rs varies it to compare the two).
     pub small_max: usize,
     simd: Simd,
