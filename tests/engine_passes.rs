@@ -107,6 +107,8 @@ fn threaded_gemm_gives_the_same_bits_every_run_and_as_one_thread() {
     // where the matmul library's threading splits the largest products.
     threaded_same_bits(&[200, 300, 300, 10], 64);
     threaded_same_bits(&[784, 1024, 1024, 10], 256);
+    // Row counts that do not split evenly (77 samples; 517 units).
+    threaded_same_bits(&[300, 517, 300, 10], 77);
 }
 
 fn threaded_same_bits(widths: &[usize], batch: usize) {

@@ -337,6 +337,9 @@ fn gemm_into<T: Real>(
         let dst = faer::MatMut::from_row_major_slice_mut(dst, m, n);
         faer::linalg::matmul::matmul(dst, accum, lhs, rhs, one, par);
     }
+    if m == 0 || n == 0 {
+        return;
+    }
     let par = parallelism(m, n, k, threads);
     let dims = (m, n, k);
     if let (Some(d), Some(l), Some(r)) = (cast_mut::<T, f32>(dst), cast(lhs), cast(rhs)) {
