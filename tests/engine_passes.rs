@@ -103,10 +103,19 @@ fn gemm_path_matches_reference() {
 
 #[test]
 fn threaded_gemm_gives_the_same_bits_every_run_and_as_one_thread() {
-    let mlp: Mlp<f32> = net(&[200, 300, 300, 10], Activation::RELU, true, 9);
-    let batch = 64;
-    let x: Vec<f32> = inputs(batch * 200, 1);
-    let go: Vec<f32> = inputs(batch * 10, 2);
+    // A mid-size net, and the benchmark's large layer shapes (784 → 1024 → 1024, batch 256),
+    // where the matmul library's threading splits the largest products.
+    threaded_same_bits(&[200, 300, 300, 10], 64);
+    threaded_same_bits(&[784, 1024, 1024, 10], 256);
+    // Row counts that do not split evenly (77 samples; 517 units).
+    threaded_same_bits(&[300, 517, 300, 10], 77);
+}
+
+fn threaded_same_bits(widths: &[usize], batch: usize) {
+    let mlp: Mlp<f32> = net(widths, Activation::RELU, true, 9);
+    let (d_in, d_out) = (widths[0], *widths.last().unwrap());
+    let x: Vec<f32> = inputs(batch * d_in, 1);
+    let go: Vec<f32> = inputs(batch * d_out, 2);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()

@@ -1,8 +1,8 @@
 //! A training step allocates nothing once the buffers have grown: count heap allocations made
-//! by this thread during a second epoch. The only exception is inside the `gemm` crate used
-//! for large products: each call allocates its packing buffer and a small bookkeeping vector
-//! (gemm-common 0.18 `gemm_basic_generic`; its API takes no caller scratch). The test bounds
-//! those by count; relulab's own buffers are all reused.
+//! by this thread during a second epoch. The only exception is inside the `faer` crate used
+//! for large products, which may allocate its packing buffers per call (its matmul takes no
+//! caller scratch). The test bounds those by count and size; relulab's own buffers are all
+//! reused.
 
 use relulab::train::{TrainSpec, Trainer};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -52,7 +52,7 @@ fn allocations_in_second_epoch(spec: TrainSpec) -> (usize, usize, u64) {
 
 #[test]
 fn training_steps_do_not_allocate() {
-    // Small layers (register-blocked loops) and a large one (gemm), Adam and SGD, PReLU.
+    // Small layers (register-blocked loops) and a large one (faer), Adam and SGD, PReLU.
     let small = TrainSpec {
         dataset: Some("moons".into()),
         hidden: vec![16, 16, 16],
@@ -70,7 +70,7 @@ fn training_steps_do_not_allocate() {
     };
     let (allocs, largest, steps) = allocations_in_second_epoch(large);
     assert!(steps >= 40);
-    // 8 gemm calls per step (3 forward, 3 ∂W, 2 ∂a), each with ≤ 2 allocations.
+    // 8 faer products per step (3 forward, 3 ∂W, 2 ∂a), each with ≤ 2 allocations.
     assert!(
         allocs <= 16 * steps as usize,
         "{allocs} allocations in {steps} steps"

@@ -6,8 +6,9 @@
 //!   per-call set-up; they are compiled three times (AVX-512, AVX2, baseline x86-64) and the
 //!   widest the CPU supports is picked once per [`Simd::detect`]. These loops never reassociate
 //!   a sum (each runs over k or s in order), so every path gives the same bits;
-//! * large products go to the `gemm` crate (runtime-dispatched packed micro-kernels, rayon
-//!   threads when `threads > 1`), chosen over hand-written loops by the benchmark in
+//! * large products go to `faer`'s matmul (its runtime-dispatched packed micro-kernels, which
+//!   include AVX-512 ones on stable Rust; rayon threads when `threads > 1`), chosen over the
+//!   `gemm` crate (AVX2-only on stable) and hand-written loops by the benchmark in
 //!   benches/train.rs (see ARCHITECTURE.md).
 //!
 //! Layouts: activations are sample-major (batch × width), W is out × in row-major.
@@ -18,6 +19,8 @@ use crate::real::Real;
 pub const SMALL_MAX: usize = 1 << 16;
 /// Products with m·n·k at least this use several threads when allowed.
 pub const PARALLEL_MIN: usize = 1 << 21;
+/// Threaded products give each thread a block of output rows, a multiple of this many.
+const ROW_BLOCK: usize = 16;
 
 /// The widest vector instruction set the small loops are compiled for on this CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,63 +254,100 @@ multiversion!(
     grad_in_small => grad_in_body(batch: usize, i: usize, o: usize, gz: &[T], w: &[T], down: &mut [T])
 );
 
-fn parallelism(m: usize, n: usize, k: usize, threads: usize) -> gemm::Parallelism {
+fn parallelism(m: usize, n: usize, k: usize, threads: usize) -> faer::Par {
     if threads > 1 && m * n * k >= PARALLEL_MIN {
-        gemm::Parallelism::Rayon(threads)
+        faer::Par::rayon(threads)
     } else {
-        gemm::Parallelism::None
+        faer::Par::Seq
     }
 }
 
-/// dst (m × n, strides rs/cs) = [dst +] lhs (m × k) · rhs (k × n), through `gemm`.
+/// A row-major m × n matrix in `v`, or its transpose when `t` (then `v` is n × m row-major).
+fn view<U>(v: &[U], m: usize, n: usize, t: bool) -> faer::MatRef<'_, U> {
+    if t {
+        faer::MatRef::from_row_major_slice(v, n, m).transpose()
+    } else {
+        faer::MatRef::from_row_major_slice(v, m, n)
+    }
+}
+
+/// Reinterpret a slice of `T` as a slice of `U` when they are the same type.
+fn cast<T: 'static, U: 'static>(v: &[T]) -> Option<&[U]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<U>(), v.len()) })
+}
+
+/// Mutable form of [`cast`].
+fn cast_mut<T: 'static, U: 'static>(v: &mut [T]) -> Option<&mut [U]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<U>(), v.len()) })
+}
+
+/// dst (m × n row-major) = [dst +] op(lhs) (m × k) · op(rhs) (k × n) through `faer`, where
+/// op(x) is x row-major, or its transpose when the flag is set (x then stored k × m / n × k).
 #[allow(clippy::too_many_arguments)]
 fn gemm_into<T: Real>(
     m: usize,
     n: usize,
     k: usize,
     dst: &mut [T],
-    (dst_rs, dst_cs): (usize, usize),
     accumulate: bool,
     lhs: &[T],
-    (lhs_rs, lhs_cs): (usize, usize),
+    lhs_t: bool,
     rhs: &[T],
-    (rhs_rs, rhs_cs): (usize, usize),
+    rhs_t: bool,
     threads: usize,
 ) {
+    fn typed<U: faer::traits::ComplexField + Copy + Send + Sync + 'static>(
+        (m, n, k): (usize, usize, usize),
+        dst: &mut [U],
+        accumulate: bool,
+        (lhs, lhs_t): (&[U], bool),
+        (rhs, rhs_t): (&[U], bool),
+        par: faer::Par,
+        one: U,
+    ) {
+        let accum = if accumulate {
+            faer::Accum::Add
+        } else {
+            faer::Accum::Replace
+        };
+        let (lhs, rhs) = (view(lhs, m, k, lhs_t), view(rhs, k, n, rhs_t));
+        let threads = par.degree();
+        if threads > 1 && m >= 2 * ROW_BLOCK {
+            // Split the rows of dst (and of lhs) into one contiguous block per thread, each a
+            // single-threaded product: measured faster than faer's own threading here (e.g.
+            // 64×256×256: 414 vs 270 GFLOP/s, 256×1024×1024: 450 vs 370, best of many, 2
+            // threads). No sum is split, so every element is computed as with one thread.
+            let per = m.div_ceil(threads).next_multiple_of(ROW_BLOCK);
+            rayon::scope(|s| {
+                for (c, block) in dst.chunks_mut(per * n).enumerate() {
+                    let rows = block.len() / n;
+                    let l = lhs.subrows(c * per, rows);
+                    s.spawn(move |_| {
+                        let d = faer::MatMut::from_row_major_slice_mut(block, rows, n);
+                        faer::linalg::matmul::matmul(d, accum, l, rhs, one, faer::Par::Seq);
+                    });
+                }
+            });
+            return;
+        }
+        let dst = faer::MatMut::from_row_major_slice_mut(dst, m, n);
+        faer::linalg::matmul::matmul(dst, accum, lhs, rhs, one, par);
+    }
     if m == 0 || n == 0 {
         return;
     }
-    // Bounds: the largest index each operand is read or written at.
-    let last = |r: usize, c: usize, rs: usize, cs: usize| (r - 1) * rs + (c - 1) * cs;
-    assert!(last(m, n, dst_rs, dst_cs) < dst.len());
-    if k > 0 {
-        assert!(last(m, k, lhs_rs, lhs_cs) < lhs.len());
-        assert!(last(k, n, rhs_rs, rhs_cs) < rhs.len());
-    }
-    // SAFETY: the asserts above keep every access inside the slices; dst does not alias the
-    // inputs (distinct borrows). T is f32 or f64, both supported by gemm.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_cs as isize,
-            dst_rs as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            parallelism(m, n, k, threads),
-        )
+    let par = parallelism(m, n, k, threads);
+    let dims = (m, n, k);
+    if let (Some(d), Some(l), Some(r)) = (cast_mut::<T, f32>(dst), cast(lhs), cast(rhs)) {
+        typed(dims, d, accumulate, (l, lhs_t), (r, rhs_t), par, 1.0f32);
+    } else if let (Some(d), Some(l), Some(r)) = (cast_mut::<T, f64>(dst), cast(lhs), cast(rhs)) {
+        typed(dims, d, accumulate, (l, lhs_t), (r, rhs_t), par, 1.0f64);
+    } else {
+        unreachable!("Real is implemented for f32 and f64 only");
     }
 }
 
@@ -352,19 +392,7 @@ pub fn dense_forward<T: Real>(
         }
         let accumulate = bias.is_some() || shift != T::zero();
         // rhs = Wᵀ: element (k, j) at w[j*i + k].
-        gemm_into(
-            batch,
-            o,
-            i,
-            z,
-            (o, 1),
-            accumulate,
-            a,
-            (i, 1),
-            w,
-            (1, i),
-            threads,
-        );
+        gemm_into(batch, o, i, z, accumulate, a, false, w, true, threads);
     }
 }
 
@@ -401,19 +429,7 @@ pub fn dense_backward_params<T: Real>(
             return;
         }
         // lhs = gzᵀ: element (j, s) at gz[s*o + j].
-        gemm_into(
-            o,
-            i,
-            batch,
-            gw,
-            (i, 1),
-            false,
-            gz,
-            (1, o),
-            a,
-            (i, 1),
-            threads,
-        );
+        gemm_into(o, i, batch, gw, false, gz, true, a, false, threads);
     }
 }
 
@@ -440,18 +456,6 @@ pub fn dense_backward_input<T: Real>(
             down.iter_mut().for_each(|d| *d = T::zero());
             return;
         }
-        gemm_into(
-            batch,
-            i,
-            o,
-            down,
-            (i, 1),
-            false,
-            gz,
-            (o, 1),
-            w,
-            (i, 1),
-            threads,
-        );
+        gemm_into(batch, i, o, down, false, gz, false, w, false, threads);
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! The fast path ([`Mlp::forward_ws`], [`Mlp::backward_ws`]) reuses a [`Workspace`] and the
 //! trace/gradient buffers, so a training step allocates nothing after the first. Matrix products
-//! go through [`super::kernels`]: register-friendly loops for small layers, `gemm` for large
+//! go through [`super::kernels`]: register-friendly loops for small layers, `faer` for large
 //! ones. Bias, the optional bias warm-up shift and the activation are applied in one pass over
 //! each layer's output. The plain-loop oracle is in [`super::reference`].
 
@@ -83,7 +83,7 @@ pub struct Workspace<T = f32> {
     /// Threads for the large matrix products (1: single-threaded). Results are identical for
     /// the same thread count.
     pub threads: usize,
-    /// Products with batch·in·out below this use the small loops, the others `gemm`
+    /// Products with batch·in·out below this use the small loops, the others `faer`
     /// (default [`kernels::SMALL_MAX`]; benches/train.rs varies it to compare the two).
     pub small_max: usize,
     simd: Simd,
@@ -168,7 +168,7 @@ impl<T: Real> Mlp<T> {
             );
             let a = &mut after[0];
             a.resize(batch * o, T::zero());
-            activation_forward(layer.activation, &layer.prelu_alpha, o, z, a);
+            activation_forward(simd, layer.activation, &layer.prelu_alpha, o, z, a);
         }
     }
 
@@ -201,6 +201,7 @@ impl<T: Real> Mlp<T> {
             gz.extend_from_slice(grad_output);
             let ga = &mut grads.prelu_alpha[nl - 1];
             activation_backward(
+                simd,
                 last.activation,
                 &last.prelu_alpha,
                 last.out_dim,
@@ -258,6 +259,7 @@ impl<T: Real> Mlp<T> {
                 if l > 0 {
                     let below_layer = &self.layers[l - 1];
                     activation_backward(
+                        simd,
                         below_layer.activation,
                         &below_layer.prelu_alpha,
                         below_layer.out_dim,
@@ -274,9 +276,46 @@ impl<T: Real> Mlp<T> {
     }
 }
 
+/// [`activation_forward_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`
+/// (the piecewise-linear loops vectorise as compare-and-blend; same bits on every path).
+fn activation_forward<T: Real>(
+    simd: Simd,
+    act: Activation,
+    alpha: &[T],
+    width: usize,
+    z: &[T],
+    a: &mut [T],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn v512<T: Real>(act: Activation, alpha: &[T], width: usize, z: &[T], a: &mut [T]) {
+            activation_forward_body(act, alpha, width, z, a)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn v256<T: Real>(act: Activation, alpha: &[T], width: usize, z: &[T], a: &mut [T]) {
+            activation_forward_body(act, alpha, width, z, a)
+        }
+        match simd {
+            // SAFETY: the features were detected at run time by `Simd::detect`.
+            Simd::Avx512 => return unsafe { v512(act, alpha, width, z, a) },
+            Simd::Avx2 => return unsafe { v256(act, alpha, width, z, a) },
+            Simd::Plain => {}
+        }
+    }
+    activation_forward_body(act, alpha, width, z, a)
+}
+
 /// a = f(z) over a batch of `width`-unit rows. Piecewise-linear members are fused here (one
 /// branch-free pass); the others go through the activation slice kernels.
-fn activation_forward<T: Real>(act: Activation, alpha: &[T], width: usize, z: &[T], a: &mut [T]) {
+#[inline(always)]
+fn activation_forward_body<T: Real>(
+    act: Activation,
+    alpha: &[T],
+    width: usize,
+    z: &[T],
+    a: &mut [T],
+) {
     let zero = T::zero();
     match act {
         Activation::Identity => a.copy_from_slice(z),
@@ -311,9 +350,54 @@ fn activation_forward<T: Real>(act: Activation, alpha: &[T], width: usize, z: &[
     }
 }
 
+/// [`activation_backward_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`.
+fn activation_backward<T: Real>(
+    simd: Simd,
+    act: Activation,
+    alpha: &[T],
+    width: usize,
+    z: &[T],
+    g: &mut [T],
+    galpha: &mut Vec<T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn v512<T: Real>(
+            act: Activation,
+            alpha: &[T],
+            width: usize,
+            z: &[T],
+            g: &mut [T],
+            galpha: &mut Vec<T>,
+        ) {
+            activation_backward_body(act, alpha, width, z, g, galpha)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn v256<T: Real>(
+            act: Activation,
+            alpha: &[T],
+            width: usize,
+            z: &[T],
+            g: &mut [T],
+            galpha: &mut Vec<T>,
+        ) {
+            activation_backward_body(act, alpha, width, z, g, galpha)
+        }
+        match simd {
+            // SAFETY: the features were detected at run time by `Simd::detect`.
+            Simd::Avx512 => return unsafe { v512(act, alpha, width, z, g, galpha) },
+            Simd::Avx2 => return unsafe { v256(act, alpha, width, z, g, galpha) },
+            Simd::Plain => {}
+        }
+    }
+    activation_backward_body(act, alpha, width, z, g, galpha)
+}
+
 /// g ← g·f'(z) in place (g holds ∂L/∂a on entry, ∂L/∂z on exit); for PReLU also
 /// dα = Σ ∂L/∂a · min(0, z) into `galpha` (resized; empty for other activations).
-fn activation_backward<T: Real>(
+#[inline(always)]
+fn activation_backward_body<T: Real>(
     act: Activation,
     alpha: &[T],
     width: usize,

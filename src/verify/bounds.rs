@@ -135,7 +135,7 @@ fn act_interval(sl: f64, sr: f64, lo: f64, hi: f64) -> (f64, f64) {
 }
 
 /// Interval image of an affine layer: W·[alo, ahi] + b, rounded outward (centre–radius form:
-/// W·c + b ± |W|·r, both products through `gemm`).
+/// W·c + b ± |W|·r, both products through `faer`).
 fn affine_interval(layer: &super::net::Affine, alo: &[f64], ahi: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let n = layer.n_in;
     let c: Vec<f64> = alo
@@ -365,7 +365,7 @@ fn backward_row(
     unreachable!("the loop returns at l = 0")
 }
 
-/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major, through `gemm` (no threads: the
+/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major, through `faer` (no threads: the
 /// callers already run in parallel). Rounding of any summation order is covered by
 /// [`dot_err`].
 fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64]) {
@@ -377,31 +377,10 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64
         dst[..m * n].iter_mut().for_each(|v| *v = 0.0);
         return;
     }
-    // SAFETY: the assert keeps every access inside the slices (row-major strides n, k, n;
-    // column stride 1); dst does not alias the inputs (distinct borrows).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    let d = faer::MatMut::from_row_major_slice_mut(&mut dst[..m * n], m, n);
+    let l = faer::MatRef::from_row_major_slice(&lhs[..m * k], m, k);
+    let r = faer::MatRef::from_row_major_slice(&rhs[..k * n], k, n);
+    faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, r, 1.0, faer::Par::Seq);
 }
 
 /// The CROWN backward pass of [`backward_row`] (no α, no trace) for `r` rows at once
