@@ -4,7 +4,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use relulab::verify::bounds::{crown, ibp, lower_bounds, symbolic_hidden};
+use relulab::verify::bounds::{crown, ibp, lower_bound_until, lower_bounds, symbolic_hidden};
 use relulab::verify::{
     output_bounds, parse_vnnlib, verify, Method, PwlNet, Verdict, VerifyOptions,
 };
@@ -347,5 +347,58 @@ fn random_properties_never_get_a_wrong_answer() {
     assert!(
         sats >= 5 && unsats >= 5,
         "both answers exercised: {sats} sat, {unsats} unsat"
+    );
+}
+
+#[test]
+fn alpha_until_target_is_sound_and_never_worse_than_crown() {
+    // `lower_bound_until` (the branch and bound's bound of a conjunction's combined row) must
+    // stay below every sampled value of row·y whether it stops early or runs all α steps, and
+    // must never be looser than CROWN alone.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let acts = [
+        Activation::RELU,
+        Activation::leaky(0.1),
+        Activation::relu_eps(0.05),
+    ];
+    let mut improved = 0;
+    for trial in 0..30 {
+        let mlp = random_net(&mut rng, acts[trial % acts.len()]);
+        let net = PwlNet::from_mlp(&mlp).unwrap();
+        let d = net.input_dim();
+        let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..0.0)).collect();
+        let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.01..1.5)).collect();
+        let inter = crown(&net, &lo, &hi, 0);
+        let out = net.layers.len() - 1;
+        let n = net.output_dim();
+        let row: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let plain = lower_bounds(&net, out, std::slice::from_ref(&row), &lo, &hi, &inter, 0)
+            .remove(0)
+            .lb;
+        let full = lower_bound_until(&net, out, &row, &lo, &hi, &inter, 20, f64::INFINITY).lb;
+        let early = lower_bound_until(&net, out, &row, &lo, &hi, &inter, 20, plain).lb;
+        assert!(
+            full >= plain && early >= plain,
+            "trial {trial}: α below CROWN"
+        );
+        if full > plain + 1e-9 * (1.0 + plain.abs()) {
+            improved += 1;
+        }
+        let mut min = f64::INFINITY;
+        for _ in 0..2000 {
+            let x: Vec<f64> = (0..d).map(|i| rng.random_range(lo[i]..=hi[i])).collect();
+            let y = net.forward(&x);
+            let v: f64 = row.iter().zip(&y).map(|(c, y)| c * y).sum();
+            min = min.min(v);
+        }
+        let tol = 1e-9 * (1.0 + min.abs());
+        assert!(
+            full <= min + tol && early <= min + tol,
+            "trial {trial}: bound {full} / {early} above sampled minimum {min}"
+        );
+    }
+    assert!(
+        improved > 0,
+        "α-CROWN never improved on CROWN: the test exercises nothing"
     );
 }

@@ -499,11 +499,48 @@ pub fn lower_bounds(
     }
     rows.iter()
         .zip(first)
-        .map(|(row, rb)| optimise_alpha(net, t, row, xlo, xhi, inter, &m, rb, alpha_iters))
+        .map(|(row, rb)| {
+            optimise_alpha(
+                net,
+                t,
+                row,
+                xlo,
+                xhi,
+                inter,
+                &m,
+                rb,
+                alpha_iters,
+                f64::INFINITY,
+            )
+        })
         .collect()
 }
 
-/// α-CROWN for one row: Adam ascent on the lower slopes, keeping the best bound seen.
+/// The lower bound of one row `row·z_t` over the box: CROWN first, and, only if its bound is
+/// not above `target`, α-CROWN for up to `alpha_iters` steps, stopping as soon as the bound
+/// exceeds `target` (the caller's refutation threshold). Every bound returned is sound
+/// whatever the slopes, so stopping early changes only the cost.
+#[allow(clippy::too_many_arguments)]
+pub fn lower_bound_until(
+    net: &PwlNet,
+    t: usize,
+    row: &[f64],
+    xlo: &[f64],
+    xhi: &[f64],
+    inter: &LayerBounds,
+    alpha_iters: usize,
+    target: f64,
+) -> RowBound {
+    let m = mags(net, xlo, xhi, inter, t);
+    let first = backward_batch(net, t, row, 1, xlo, xhi, inter, &m).remove(0);
+    if alpha_iters == 0 || first.lb > target {
+        return first;
+    }
+    optimise_alpha(net, t, row, xlo, xhi, inter, &m, first, alpha_iters, target)
+}
+
+/// α-CROWN for one row: Adam ascent on the lower slopes, keeping the best bound seen; stops
+/// early once the bound exceeds `target` (∞: never).
 #[allow(clippy::too_many_arguments)]
 fn optimise_alpha(
     net: &PwlNet,
@@ -515,6 +552,7 @@ fn optimise_alpha(
     m: &Mags,
     first: RowBound,
     iters: usize,
+    target: f64,
 ) -> RowBound {
     // Start from CROWN's adaptive choice.
     let mut alpha: Vec<Vec<f64>> = (0..t)
@@ -541,6 +579,9 @@ fn optimise_alpha(
         let tr = tr.expect("trace requested");
         if rb.lb > best.lb {
             best = rb.clone();
+        }
+        if best.lb > target {
+            return best;
         }
         // δ_h = z_h of the relaxed network at the minimising corner; ∂B/∂α_{h,j} = λ_{h,j}·δ_{h,j}.
         let mut rho = rb.corner.clone();
