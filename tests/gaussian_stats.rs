@@ -6,28 +6,15 @@ use relulab::activation::gaussian::{self, Method};
 use relulab::activation::Activation;
 
 fn family() -> Vec<Activation> {
-    [
-        "identity",
-        "relu",
-        "leaky_relu",
-        "prelu",
-        "relu_eps",
-        "gelu",
-        "gelu_tanh",
-        "sigmoid",
-        "tanh",
-        "elu",
-        "silu",
-        "softplus",
-    ]
-    .iter()
-    .map(|n| Activation::by_name(n).unwrap())
-    .chain([
-        Activation::leaky(0.3),
-        Activation::Elu { alpha: 0.5 },
-        Activation::relu_eps(0.2),
-    ])
-    .collect()
+    relulab::activation::ACTIVATION_NAMES
+        .iter()
+        .map(|n| Activation::by_name(n).unwrap())
+        .chain([
+            Activation::leaky(0.3),
+            Activation::Elu { alpha: 0.5 },
+            Activation::relu_eps(0.2),
+        ])
+        .collect()
 }
 
 /// E[g(X)] by composite Simpson on [μ−14σ, 0] and [0, μ+14σ] (or the whole interval when 0 is

@@ -505,24 +505,7 @@ where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let mut chart = ChartBuilder::on(area)
-        .caption(&c.title, (FAMILY, 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(xr, yr)
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc(c.x_label.as_str())
-        .y_desc(c.y_label.as_str())
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 15))
-        .light_line_style(RGBColor(235, 235, 235))
-        .x_label_formatter(&|v| tick_label(*v))
-        .y_label_formatter(&|v| tick_label(*v))
-        .draw()
-        .map_err(plot_err)?;
+    let mut chart = chart_frame(area, &c.title, &c.x_label, &c.y_label, xr, yr)?;
     for (i, s) in c.series.iter().enumerate() {
         let color = s.color.unwrap_or(PALETTE[i % PALETTE.len()]);
         let style = color.stroke_width(2);
@@ -588,14 +571,21 @@ fn draw_histogram<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, h: &Histogr
     if h.log_y {
         let base = 0.5;
         let yr = (base..max * 2.0).log_scale();
-        let mut chart = histogram_frame(area, h, lo..hi, yr)?;
+        let mut chart = chart_frame(area, &h.title, &h.x_label, &h.y_label, lo..hi, yr)?;
         chart
             .draw_series(
                 bars.map(|(a, b, n)| Rectangle::new([(a, base), (b, n)], color.mix(0.8).filled())),
             )
             .map_err(plot_err)?;
     } else {
-        let mut chart = histogram_frame(area, h, lo..hi, 0.0..max * 1.05)?;
+        let mut chart = chart_frame(
+            area,
+            &h.title,
+            &h.x_label,
+            &h.y_label,
+            lo..hi,
+            0.0..max * 1.05,
+        )?;
         chart
             .draw_series(
                 bars.map(|(a, b, n)| Rectangle::new([(a, 0.0), (b, n)], color.mix(0.8).filled())),
@@ -611,9 +601,13 @@ type Chart2d<'a, DB, Y> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, <Y as AsRangedCoord>::CoordDescType>,
 >;
 
-fn histogram_frame<'a, DB, Y>(
+/// A titled, labelled Cartesian frame with the project's mesh style and short tick labels:
+/// the common frame of line charts and histograms.
+fn chart_frame<'a, DB, Y>(
     area: &'a DrawingArea<DB, Shift>,
-    h: &Histogram,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
     xr: std::ops::Range<f64>,
     yr: Y,
 ) -> Result<Chart2d<'a, DB, Y>>
@@ -623,7 +617,7 @@ where
     Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(area)
-        .caption(&h.title, (FAMILY, 20))
+        .caption(title, (FAMILY, 20))
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -631,11 +625,13 @@ where
         .map_err(plot_err)?;
     chart
         .configure_mesh()
-        .x_desc(h.x_label.as_str())
-        .y_desc(h.y_label.as_str())
+        .x_desc(x_label)
+        .y_desc(y_label)
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 15))
         .light_line_style(RGBColor(235, 235, 235))
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
         .draw()
         .map_err(plot_err)?;
     Ok(chart)
