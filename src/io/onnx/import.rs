@@ -283,21 +283,7 @@ fn expand(t: &Tensor, shape: &[usize]) -> Option<Vec<f64>> {
         // Saturating: with a zero-size axis the product is meaningless but never used.
         s = s.saturating_mul(t.shape[k]);
     }
-    let mut out = Vec::with_capacity(n);
-    let mut idx = vec![0usize; r];
-    let mut off = 0usize;
-    for _ in 0..n {
-        out.push(t.data[off]);
-        for k in (0..r).rev() {
-            idx[k] += 1;
-            off += strides[k];
-            if idx[k] < shape[k] {
-                break;
-            }
-            off -= strides[k] * idx[k];
-            idx[k] = 0;
-        }
-    }
+    let out = gather_strided(&t.data, shape, &strides, n);
     Some(out)
 }
 
@@ -907,21 +893,7 @@ fn transpose(t: &Tensor, perm: &[usize]) -> Tensor {
     }
     let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
     let n = t.data.len();
-    let mut data = Vec::with_capacity(n);
-    let mut idx = vec![0usize; r];
-    let mut off = 0usize;
-    for _ in 0..n {
-        data.push(t.data[off]);
-        for k in (0..r).rev() {
-            idx[k] += 1;
-            off += strides[k];
-            if idx[k] < shape[k] {
-                break;
-            }
-            off -= strides[k] * idx[k];
-            idx[k] = 0;
-        }
-    }
+    let data = gather_strided(&t.data, &shape, &strides, n);
     Tensor { shape, data }
 }
 
@@ -1542,6 +1514,29 @@ pub(crate) fn import_model(model: &ModelProto, file: &str) -> Result<Mlp<f32>> {
     let mlp = Mlp { layers: ctx.layers };
     mlp.validate().map_err(|m| fe("model", m))?;
     Ok(mlp.cast::<f32>())
+}
+
+/// The `n` elements of an array of `shape` (C order) whose element at index i lies at
+/// `data[Σ i_k·strides[k]]`: the one walk behind broadcasting (stride 0 on repeated axes) and
+/// transposition (permuted strides).
+fn gather_strided<T: Copy>(data: &[T], shape: &[usize], strides: &[usize], n: usize) -> Vec<T> {
+    let r = shape.len();
+    let mut out = Vec::with_capacity(n);
+    let mut idx = vec![0usize; r];
+    let mut off = 0usize;
+    for _ in 0..n {
+        out.push(data[off]);
+        for k in (0..r).rev() {
+            idx[k] += 1;
+            off += strides[k];
+            if idx[k] < shape[k] {
+                break;
+            }
+            off -= strides[k] * idx[k];
+            idx[k] = 0;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
