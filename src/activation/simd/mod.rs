@@ -144,37 +144,52 @@ with_features!(body2i_avx512, body2_inplace, "avx512f,avx2,fma", <M: Map2>, (m: 
 /// whoever reads it next. From `cargo bench --bench activations` (64 MiB rows).
 pub const STREAM_MIN_LEN: usize = 1 << 21;
 
-/// Elements computed into an L1-resident staging buffer before being streamed out.
+/// Elements computed into a staging buffer (one 64-byte line) before being streamed out. One
+/// line, not a page: with a 4 KiB buffer every load of `x` whose address matched a pending
+/// store to the buffer modulo 4096 stalled (4K aliasing), and ReLU forward at 64 MiB reached
+/// 0.75 of the copy's bandwidth; with 16 elements it reaches the copy (`cargo bench --bench
+/// activations`, README "Activations").
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-const STAGE: usize = 1024;
+const STAGE: usize = 64;
 
-/// Compute `x → y` through a staging buffer and stream full, 64-byte-aligned blocks out with
-/// `store` (the level's non-temporal store loop); the unaligned head and the tail are stored
-/// normally.
+/// Compute `y` through a staging buffer and stream full, 64-byte-aligned blocks out with
+/// `store` (the level's non-temporal store): `block(i, buf)` computes y\[i..i+STAGE\] into
+/// `buf` (a fixed-length array, so the loop inside is fully unrolled and vectorized), and
+/// `part(range, out)` computes the unaligned head and the tail in place.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn staged<const F: bool>(
+fn staged(
     y: &mut [f32],
-    mut compute: impl FnMut(std::ops::Range<usize>, &mut [f32]),
+    mut part: impl FnMut(std::ops::Range<usize>, &mut [f32]),
+    mut block: impl FnMut(usize, &mut [f32; STAGE]),
     store: unsafe fn(*mut f32, &[f32; STAGE]),
 ) {
     let n = y.len();
     let head = y.as_ptr().align_offset(64).min(n);
-    compute(0..head, &mut y[..head]);
+    part(0..head, &mut y[..head]);
     let mut buf = [0f32; STAGE];
     let mut i = head;
     while i + STAGE <= n {
-        compute(i..i + STAGE, &mut buf);
+        block(i, &mut buf);
         // SAFETY: y[i..i+STAGE] is in bounds and 64-byte aligned (head aligned it and STAGE·4
-        // is a multiple of 64); the caller's target features match `store`.
+        // is 64); the caller's target features match `store`.
         unsafe { store(y.as_mut_ptr().add(i), &buf) };
         i += STAGE;
     }
-    compute(i..n, &mut y[i..n]);
+    part(i..n, &mut y[i..n]);
     // SAFETY: sfence has no preconditions; it orders the streamed stores before later ones.
     unsafe { std::arch::x86_64::_mm_sfence() };
 }
 
+/// The STAGE elements of `v` from `i` as a fixed-length array.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn stage_of(v: &[f32], i: usize) -> &[f32; STAGE] {
+    v[i..i + STAGE].try_into().expect("stage in bounds")
+}
+
+/// Two 256-bit non-temporal stores of one line. Safety: `dst` is 64-byte aligned and valid for
+/// STAGE writes; AVX is available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn stream_avx2(dst: *mut f32, src: &[f32; STAGE]) {
@@ -184,14 +199,14 @@ unsafe fn stream_avx2(dst: *mut f32, src: &[f32; STAGE]) {
     }
 }
 
+/// One 512-bit non-temporal store of one line. Safety: `dst` is 64-byte aligned and valid for
+/// STAGE writes; AVX-512F is available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn stream_avx512(dst: *mut f32, src: &[f32; STAGE]) {
-    // Two 256-bit streaming stores fill the same 64-byte line (the 512-bit intrinsics need a
-    // newer Rust than the crate's minimum, 1.85).
     use std::arch::x86_64::*;
-    for k in (0..STAGE).step_by(8) {
-        _mm256_stream_ps(dst.add(k), _mm256_loadu_ps(src.as_ptr().add(k)));
+    for k in (0..STAGE).step_by(16) {
+        _mm512_stream_ps(dst.add(k), _mm512_loadu_ps(src.as_ptr().add(k)));
     }
 }
 
@@ -200,14 +215,30 @@ macro_rules! streamed_levels {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
         unsafe fn $n1<M: Map1>(m: M, x: &[f32], y: &mut [f32]) {
-            staged::<true>(y, |r, out| body1::<true, M>(m, &x[r], out), $store)
+            staged(
+                y,
+                |r, out| body1::<true, M>(m, &x[r], out),
+                |i, buf| {
+                    let xb = stage_of(x, i);
+                    for k in 0..STAGE {
+                        buf[k] = m.apply::<true>(xb[k]);
+                    }
+                },
+                $store,
+            )
         }
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
         unsafe fn $n2<M: Map2>(m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
-            staged::<true>(
+            staged(
                 out,
                 |r, o| body2::<true, M>(m, &x[r.clone()], &g[r], o),
+                |i, buf| {
+                    let (xb, gb) = (stage_of(x, i), stage_of(g, i));
+                    for k in 0..STAGE {
+                        buf[k] = m.apply::<true>(xb[k], gb[k]);
+                    }
+                },
                 $store,
             )
         }
