@@ -170,7 +170,7 @@ pub fn prelu_backward<T: Real>(alpha: T, x: &[T], grad_out: &[T], grad_in: &mut 
 pub fn prelu_forward_rows<T: Real>(alpha: &[T], x: &[T], y: &mut [T]) {
     let units = alpha.len();
     assert!(
-        units > 0 && x.len() % units == 0,
+        units > 0 && x.len().is_multiple_of(units),
         "prelu_forward_rows: shape"
     );
     assert_eq!(x.len(), y.len(), "prelu_forward_rows: length mismatch");
@@ -193,7 +193,7 @@ pub fn prelu_backward_rows<T: Real>(
 ) {
     let units = alpha.len();
     assert!(
-        units > 0 && x.len() % units == 0,
+        units > 0 && x.len().is_multiple_of(units),
         "prelu_backward_rows: shape"
     );
     assert_eq!(

@@ -440,7 +440,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         .map_or(String::new(), |a| format!(" test acc {:.2}%", 100.0 * a))
                 ));
             }
-            if args.save_every > 0 && m.epoch % args.save_every == 0 {
+            if args.save_every > 0 && m.epoch.is_multiple_of(args.save_every) {
                 save(t)?;
             }
             Ok(())

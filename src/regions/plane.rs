@@ -634,7 +634,11 @@ impl<'a> Worker<'a> {
         let m = nx.n_out;
         // Full product every REFRESH pieces bounds the rounding a chain of updates accumulates.
         const REFRESH: usize = 32;
-        let refresh = if rank % REFRESH == 0 { None } else { prev };
+        let refresh = if rank.is_multiple_of(REFRESH) {
+            None
+        } else {
+            prev
+        };
         if let Some(q) = refresh {
             let prev = &lv.bits[q * words..(q + 1) * words];
             let (n0, rest) = lv.next.split_at_mut(m);

@@ -166,7 +166,7 @@ impl Observer for Redo {
         self.acc
             .get_or_insert_with(|| HealthAccumulator::new(mlp, cfg))
             .observe::<f32>(info.trace, None);
-        if (info.step + 1) % self.every == 0 {
+        if (info.step + 1).is_multiple_of(self.every) {
             if let Some(acc) = self.acc.take() {
                 let scores: Vec<Vec<f64>> =
                     acc.finish().into_iter().map(|h| h.redo_scores).collect();

@@ -383,7 +383,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
         }
         round += 1;
         // Between rounds: a short gradient run from one open domain's CROWN corner.
-        if round % 8 == 0 {
+        if round.is_multiple_of(8) {
             if let Some((c, corner, _)) = probe {
                 let case = &prop.cases[c];
                 for atoms in &case.terms {
@@ -784,7 +784,7 @@ fn process(
     }
     // A short local descent inside this domain from the CROWN corner of the hardest term
     // (every third level of the tree, to keep its cost small against the bounds).
-    if let Some((_, row)) = focus.filter(|&(_, r)| r != usize::MAX && d.depth % 3 == 0) {
+    if let Some((_, row)) = focus.filter(|&(_, r)| r != usize::MAX && d.depth.is_multiple_of(3)) {
         let atoms = &case.terms[owner[row]];
         if let Some(w) = pgd(
             net,

@@ -16,8 +16,7 @@ use relulab::io::checkpoint::{is_checkpoint, load_any, load_full, load_state_dic
 use relulab::Activation;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let path =
-        std::env::temp_dir().join(format!("relulab_fuzz_{}.safetensors", std::process::id()));
+    let path = relulab_fuzz_tmp().join(format!("relulab_fuzz_{}.safetensors", std::process::id()));
     std::fs::write(&path, data).unwrap();
     let msgs = [
         load_full(&path).err(),

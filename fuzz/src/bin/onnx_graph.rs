@@ -66,7 +66,7 @@ fn tensor(b: &mut Bytes, name: String) -> TensorProto {
     let rank = b.u8() % 4;
     let dims: Vec<i64> = (0..rank).map(|_| b.small()).collect();
     let n: i64 = dims.iter().product();
-    let int = b.u8() % 4 == 0;
+    let int = b.u8().is_multiple_of(4);
     let mut t = TensorProto {
         name,
         dims,
@@ -74,7 +74,11 @@ fn tensor(b: &mut Bytes, name: String) -> TensorProto {
         ..Default::default()
     };
     // Usually the right number of values, sometimes not.
-    let count = if b.u8() % 8 == 0 { b.small() } else { n };
+    let count = if b.u8().is_multiple_of(8) {
+        b.small()
+    } else {
+        n
+    };
     for _ in 0..count {
         if int {
             t.int64_data.push((b.u8() as i8) as i64);

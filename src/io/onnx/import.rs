@@ -162,7 +162,7 @@ fn decode_tensor(t: &TensorProto) -> std::result::Result<Tensor, String> {
         }
     };
     let data: Vec<f64> = if !raw.is_empty() {
-        if raw.len() % size != 0 {
+        if !raw.len().is_multiple_of(size) {
             return Err(format!(
                 "raw data of {} bytes is not a whole number of {name} values",
                 raw.len()
