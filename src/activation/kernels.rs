@@ -314,7 +314,16 @@ map1_struct!(
         ((if xd <= 0.0 { 0.0 } else { xd }) + s.eps * xd) as f32
     }
 );
-map1_struct!(FGelu {} | s, x | m::gelu::<F>(x));
+/// GELU-erf forward: [`m::gelu`], and at the AVX-512 level the table-driven slice kernels.
+#[derive(Clone, Copy)]
+struct FGelu {}
+impl Map1 for FGelu {
+    #[inline(always)]
+    fn apply<const F: bool>(&self, x: f32) -> f32 {
+        m::gelu::<F>(x)
+    }
+    const AVX512: Option<simd::Slice1> = simd::GELU_AVX512;
+}
 map1_struct!(FGeluTanh {} | s, x | m::gelu_tanh::<F>(x));
 map1_struct!(FSigmoid {} | s, x | m::sigmoid::<F>(x));
 map1_struct!(FTanh {} | s, x | m::tanh::<F>(x));
@@ -330,7 +339,16 @@ map1_struct!(
 );
 
 // Piecewise-linear derivatives take their three values from the reference itself.
-deriv_struct!(DGelu {} | s, x | m::gelu_prime::<F>(x));
+/// GELU-erf backward: [`m::gelu_prime`], and at the AVX-512 level the table-driven kernels.
+#[derive(Clone, Copy)]
+struct DGelu {}
+impl Map2 for DGelu {
+    #[inline(always)]
+    fn apply<const F: bool>(&self, x: f32, grad: f32) -> f32 {
+        grad * m::gelu_prime::<F>(x)
+    }
+    const AVX512: Option<simd::Slice2> = simd::GELU_PRIME_AVX512;
+}
 deriv_struct!(DGeluTanh {} | s, x | m::gelu_tanh_prime::<F>(x));
 deriv_struct!(DSigmoid {} | s, x | m::sigmoid_prime::<F>(x));
 deriv_struct!(DTanh {} | s, x | m::tanh_prime::<F>(x));

@@ -8,6 +8,10 @@
 //! cached; `RELULAB_SIMD=portable|avx2|avx512` caps it (for tests and benchmarks). The build
 //! never uses `target-cpu=native`, so the binary runs on any x86-64.
 
+#[cfg(target_arch = "x86_64")]
+mod gelu512;
+#[cfg(target_arch = "x86_64")]
+mod gelu_table;
 pub mod math;
 
 use std::sync::OnceLock;
@@ -81,13 +85,57 @@ impl Level {
 pub trait Map1: Copy + Send + Sync {
     /// The element function; `F`: fused multiply-add available.
     fn apply<const F: bool>(&self, x: f32) -> f32;
+    /// Hand-written AVX-512F slice kernels that replace the compiled loop of [`Map1::apply`]
+    /// at [`Level::Avx512`] (GELU-erf has them: [`GELU_AVX512`]).
+    const AVX512: Option<Slice1> = None;
 }
 
 /// An element-wise map out = g(x, grad) (a backward kernel).
 pub trait Map2: Copy + Send + Sync {
     /// The element function; `F`: fused multiply-add available.
     fn apply<const F: bool>(&self, x: f32, grad: f32) -> f32;
+    /// Hand-written AVX-512F slice kernels (as [`Map1::AVX512`]; [`GELU_PRIME_AVX512`]).
+    const AVX512: Option<Slice2> = None;
 }
+
+/// Slice kernels of a forward map for one level: out of place (plain or with non-temporal
+/// stores) and in place. Only this module can make one, so their features match the level.
+#[derive(Clone, Copy)]
+pub struct Slice1 {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    run: unsafe fn(&[f32], &mut [f32], bool),
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    inplace: unsafe fn(&mut [f32]),
+}
+
+/// Slice kernels of a backward map for one level (as [`Slice1`]).
+#[derive(Clone, Copy)]
+pub struct Slice2 {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    run: unsafe fn(&[f32], &[f32], &mut [f32], bool),
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    inplace: unsafe fn(&[f32], &mut [f32]),
+}
+
+/// GELU-erf forward at the AVX-512 level: a table-driven piecewise polynomial (`gelu512.rs`).
+#[cfg(target_arch = "x86_64")]
+pub const GELU_AVX512: Option<Slice1> = Some(Slice1 {
+    run: gelu512::forward,
+    inplace: gelu512::forward_inplace,
+});
+/// GELU-erf forward at the AVX-512 level (none off x86-64).
+#[cfg(not(target_arch = "x86_64"))]
+pub const GELU_AVX512: Option<Slice1> = None;
+
+/// GELU-erf backward at the AVX-512 level (`gelu512.rs`).
+#[cfg(target_arch = "x86_64")]
+pub const GELU_PRIME_AVX512: Option<Slice2> = Some(Slice2 {
+    run: gelu512::backward,
+    inplace: gelu512::backward_inplace,
+});
+/// GELU-erf backward at the AVX-512 level (none off x86-64).
+#[cfg(not(target_arch = "x86_64"))]
+pub const GELU_PRIME_AVX512: Option<Slice2> = None;
 
 #[inline(always)]
 fn body1<const F: bool, M: Map1>(m: M, x: &[f32], y: &mut [f32]) {
@@ -266,8 +314,13 @@ pub fn map1_streamed<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => {
             assert_supported(level);
-            // SAFETY: checked above.
-            unsafe { body1s_avx512(m, x, y) }
+            // SAFETY: checked above (the slice kernels need AVX-512F only).
+            unsafe {
+                match M::AVX512 {
+                    Some(k) => (k.run)(x, y, true),
+                    None => body1s_avx512(m, x, y),
+                }
+            }
         }
         _ => map1(level, m, x, y),
     }
@@ -288,7 +341,12 @@ pub fn map2_streamed<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mu
         Level::Avx512 => {
             assert_supported(level);
             // SAFETY: checked above.
-            unsafe { body2s_avx512(m, x, g, out) }
+            unsafe {
+                match M::AVX512 {
+                    Some(k) => (k.run)(x, g, out, true),
+                    None => body2s_avx512(m, x, g, out),
+                }
+            }
         }
         _ => map2(level, m, x, g, out),
     }
@@ -321,7 +379,12 @@ pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
         Level::Avx512 => {
             assert_supported(level);
             // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked above).
-            unsafe { body1_avx512(m, x, y) }
+            unsafe {
+                match M::AVX512 {
+                    Some(k) => (k.run)(x, y, false),
+                    None => body1_avx512(m, x, y),
+                }
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         _ => body1::<false, M>(m, x, y),
@@ -342,7 +405,12 @@ pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
         Level::Avx512 => {
             assert_supported(level);
             // SAFETY: checked above.
-            unsafe { body1i_avx512(m, x) }
+            unsafe {
+                match M::AVX512 {
+                    Some(k) => (k.inplace)(x),
+                    None => body1i_avx512(m, x),
+                }
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         _ => body1_inplace::<false, M>(m, x),
@@ -365,7 +433,12 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
         Level::Avx512 => {
             assert_supported(level);
             // SAFETY: checked above.
-            unsafe { body2_avx512(m, x, g, out) }
+            unsafe {
+                match M::AVX512 {
+                    Some(k) => (k.run)(x, g, out, false),
+                    None => body2_avx512(m, x, g, out),
+                }
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         _ => body2::<false, M>(m, x, g, out),
@@ -387,7 +460,12 @@ pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
         Level::Avx512 => {
             assert_supported(level);
             // SAFETY: checked above.
-            unsafe { body2i_avx512(m, x, g) }
+            unsafe {
+                match M::AVX512 {
+                    Some(k) => (k.inplace)(x, g),
+                    None => body2i_avx512(m, x, g),
+                }
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         _ => body2_inplace::<false, M>(m, x, g),
