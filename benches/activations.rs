@@ -14,7 +14,8 @@
 //! writes grad_in (3·4n); copy reads and writes (2·4n). Ratios to the copy compare bandwidths
 //! (bytes moved per second); ratios to PyTorch compare elements per second. Each figure is the
 //! best of several timed repetitions (the machine is shared; the minimum time is the least
-//! disturbed one). The peer is timed the same way.
+//! disturbed one), and the copies and our kernels of one row are sampled in turn (see
+//! `best_times`). The peer is timed the same way.
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -62,6 +63,43 @@ fn best_time(mut f: impl FnMut(), target: Duration, samples: usize) -> f64 {
             f();
         }
         best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    best
+}
+
+/// Best seconds per call of each of `fs`, sampled in turn: calibrate a repetition count per
+/// function to ~`target`/samples, then time one batch of each, round after round, and keep
+/// each one's fastest batch. Interleaving matters on this shared machine: its memory bandwidth
+/// switches between about 55 and 100 GB/s as neighbours come and go, and a ratio of two
+/// figures timed seconds apart can mix the two states (a 64 MiB ReLU row once read 1.86× the
+/// copy); sampled in turn, every function sees the same states.
+fn best_times(fs: &mut [&mut dyn FnMut()], target: Duration, samples: usize) -> Vec<f64> {
+    let reps: Vec<usize> = fs
+        .iter_mut()
+        .map(|f| {
+            f();
+            let mut reps = 1usize;
+            loop {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                if t.elapsed() >= target / samples as u32 || reps > 1 << 20 {
+                    break reps;
+                }
+                reps *= 2;
+            }
+        })
+        .collect();
+    let mut best = vec![f64::INFINITY; fs.len()];
+    for _ in 0..samples {
+        for ((f, &r), b) in fs.iter_mut().zip(&reps).zip(best.iter_mut()) {
+            let t = Instant::now();
+            for _ in 0..r {
+                f();
+            }
+            *b = b.min(t.elapsed().as_secs_f64() / r as f64);
+        }
     }
     best
 }
@@ -286,36 +324,31 @@ fn main() {
                 peer: None,
             };
             for _round in 0..2 {
-                let copy1 = best_time(|| y[..n].copy_from_slice(black_box(xs)), target, samples);
-                let copyp = best_time(|| par_copy(black_box(xs), &mut y[..n]), target, samples);
-                row.copy = row.copy.min(copy1).min(copyp);
-                row.fwd = row.fwd.min(best_time(
-                    || {
-                        kernels::forward_f32(
-                            Level::current(),
-                            Par::Auto,
-                            &act,
-                            black_box(xs),
-                            &mut y[..n],
-                        )
-                    },
+                // One output buffer for all four closures, which run one at a time.
+                let out = std::cell::RefCell::new(&mut y[..n]);
+                let mut copy1 = || out.borrow_mut().copy_from_slice(black_box(xs));
+                let mut copyp = || par_copy(black_box(xs), &mut out.borrow_mut());
+                let mut fwd = || {
+                    let mut o = out.borrow_mut();
+                    kernels::forward_f32(Level::current(), Par::Auto, &act, black_box(xs), &mut o)
+                };
+                let mut bwd = || {
+                    let mut o = out.borrow_mut();
+                    let (x, g) = (black_box(xs), black_box(gs));
+                    kernels::backward_f32(Level::current(), Par::Auto, &act, x, g, &mut o)
+                };
+                let t = best_times(
+                    &mut [&mut copy1, &mut copyp, &mut fwd, &mut bwd],
                     target,
-                    samples,
-                ));
-                row.bwd = row.bwd.min(best_time(
-                    || {
-                        kernels::backward_f32(
-                            Level::current(),
-                            Par::Auto,
-                            &act,
-                            black_box(xs),
-                            black_box(gs),
-                            &mut y[..n],
-                        )
+                    if bytes >= 1 << 24 {
+                        samples * 3
+                    } else {
+                        samples
                     },
-                    target,
-                    samples,
-                ));
+                );
+                row.copy = row.copy.min(t[0]).min(t[1]);
+                row.fwd = row.fwd.min(t[2]);
+                row.bwd = row.bwd.min(t[3]);
                 if let Some(p) = peer.as_mut() {
                     match p.rates(name, bytes) {
                         Some((f, b)) => {

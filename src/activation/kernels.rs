@@ -41,18 +41,14 @@ pub enum Par {
 /// reduction gives the same bits with any number of threads.
 pub const CHUNK: usize = 1 << 15;
 
-/// Below this many elements a kernel runs on one thread: 2M elements (8 MiB of f32) for the
-/// memory-bound piecewise-linear members, 256K (1 MiB) for the transcendental ones. From
-/// `RELULAB_BENCH_THRESHOLD=1 cargo bench --bench activations` (table in README, "Activations"):
-/// on the shared 2-core machine a second thread paid for ReLU only from 2M elements, and for
-/// GELU at no size while the other core was busy; 256K keeps the fork-join cost (tens of µs)
-/// under ~10% of the work where a free core doubles the speed.
-pub fn parallel_threshold(act: &Activation) -> usize {
-    if act.is_piecewise_linear() {
-        1 << 21
-    } else {
-        1 << 18
-    }
+/// Below this many elements (256K, 1 MiB of f32) a kernel runs on one thread. From
+/// `RELULAB_BENCH_THRESHOLD=1 cargo bench --bench activations` on the idle 2-core build machine
+/// (README, "Activations"): a second thread gave ReLU 0.33–0.92× below 256K elements (waking a
+/// sleeping rayon worker costs ~15 µs there) and 1.26–1.64× from 256K to 1M; GELU-erf 0.73–1.08×
+/// below and 1.31–1.75× from 256K. Under load (the other core busy) the gain shrinks; this is
+/// the size where a free core clearly pays.
+pub fn parallel_threshold(_act: &Activation) -> usize {
+    1 << 18
 }
 
 fn as_f32<T: Real>(x: &[T]) -> Option<&[f32]> {
