@@ -259,6 +259,7 @@ struct Coefs<T> {
     b2c: T,
     eps: T,
     decay: T,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     simd: Simd,
 }
 

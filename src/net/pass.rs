@@ -278,6 +278,7 @@ impl<T: Real> Mlp<T> {
 
 /// [`activation_forward_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`
 /// (the piecewise-linear loops vectorise as compare-and-blend; same bits on every path).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn activation_forward<T: Real>(
     simd: Simd,
     act: Activation,
@@ -351,6 +352,7 @@ fn activation_forward_body<T: Real>(
 }
 
 /// [`activation_backward_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn activation_backward<T: Real>(
     simd: Simd,
     act: Activation,
