@@ -101,6 +101,17 @@ fn bad_inputs_exit_2_with_located_messages_and_no_output() {
             &["sweep", "--dataset", "moons", "--grid", "nosuch=1,2"],
             "unknown field 'nosuch'",
         ),
+        (
+            &[
+                "sweep",
+                "--dataset",
+                "moons",
+                "--save-every",
+                "2",
+                "--monitor",
+            ],
+            "--save-every, --monitor belong(s) to `relulab train`",
+        ),
     ];
     for (args, want) in cases {
         let mut a = args.to_vec();

@@ -7,8 +7,10 @@ use relulab::train::sweep::{parse_shard, SweepSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Options of `relulab sweep`: the base run takes every `relulab train` flag; `--config` is a
-/// sweep file (`seeds = [...]`, `[base]` run fields, `[grid]` field = [values]).
+/// Options of `relulab sweep`: the base run takes the `relulab train` flags that set a run's
+/// fields (the per-run loop flags --save-every, --monitor, --redo-every, --swap-activation and
+/// --dormant-tau are refused; --json is implied; --quiet drops the failure summary); `--config`
+/// is a sweep file (`seeds = [...]`, `[base]` run fields, `[grid]` field = [values]).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -78,6 +80,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "sweep runs keep no models: --model-in, --resume, --model-out and --state-dict-out \
          belong to `relulab train`"
     );
+    // Flags of `relulab train` that act on one run's loop, not on its spec: refuse them rather
+    // than ignore them. (--json is accepted: a sweep always writes JSON lines.)
+    let loop_only = [
+        ("--save-every", o.save_every > 0),
+        ("--monitor", o.monitor),
+        ("--redo-every", o.redo_every.is_some()),
+        ("--swap-activation", o.swap_activation.is_some()),
+        ("--dormant-tau", o.dormant_tau != 0.1),
+    ];
+    let given: Vec<&str> = loop_only
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| *f)
+        .collect();
+    anyhow::ensure!(
+        given.is_empty(),
+        "{} belong(s) to `relulab train`: a sweep run keeps only its spec's fields",
+        given.join(", ")
+    );
     let mut sweep = match &o.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -115,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     let failed = results.iter().filter(|r| r.error.is_some()).count();
-    if failed > 0 {
+    if failed > 0 && !o.quiet {
         eprintln!(
             "{failed} of {} runs failed (see their \"error\" field)",
             results.len()

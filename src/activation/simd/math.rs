@@ -3,9 +3,9 @@
 //! Each function is `#[inline(always)]` and written with selects (`if c { a } else { b }` on
 //! values already computed) and integer bit tricks only, so LLVM vectorizes the loops that call
 //! them at whatever width the enclosing `#[target_feature]` function allows. The const
-//! parameter `F` selects fused multiply-add (the AVX2 and AVX-512 levels) or plain multiply and
-//! add (the portable level); levels with the same `F` return the same bits (tested), and every
-//! level meets the same accuracy bounds.
+//! parameter `F` selects fused multiply-add (the AVX2 and AVX-512 levels, and the portable level
+//! on aarch64) or plain multiply and add (the portable level on x86-64); levels with the same
+//! `F` return the same bits (tested), and every level meets the same accuracy bounds.
 //!
 //! The polynomial coefficients come from `fit.py` next to this file (weighted least squares on
 //! Chebyshev-distributed points against f64 `math`/numpy; its output lists the measured
@@ -154,8 +154,8 @@ fn horner_split8<const N: usize, const F: bool>(c: &[f32; N], u: f32) -> f32 {
     madd::<F>(hi, u4 * u4, lo)
 }
 
-/// a·b + c: fused (one rounding) when `F` (the AVX2/AVX-512 levels, which have FMA), plain
-/// otherwise (the portable level: a software `fmaf` would be far slower).
+/// a·b + c: fused (one rounding) when `F` (levels with hardware FMA), plain otherwise (the
+/// portable level on x86-64: a software `fmaf` would be far slower).
 #[inline(always)]
 fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
     if F {

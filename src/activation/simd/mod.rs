@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 /// An instruction-set level the f32 kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    /// The build target's baseline (SSE2 on x86-64, NEON on aarch64, scalar elsewhere).
+    /// The build target's baseline (SSE2 on x86-64, NEON with FMA on aarch64, scalar
+    /// elsewhere).
     Portable,
     /// x86-64 AVX2 + FMA (8 f32 lanes).
     Avx2,
@@ -80,6 +81,11 @@ impl Level {
         })
     }
 }
+
+/// Whether the portable level uses fused multiply-add: on aarch64 FMA is part of the baseline
+/// (NEON), so `f32::mul_add` is one instruction; on x86-64 the baseline (SSE2) has none and a
+/// software `fmaf` would be far slower.
+const PORTABLE_FMA: bool = cfg!(target_arch = "aarch64");
 
 /// An element-wise map y = f(x) (a forward kernel).
 pub trait Map1: Copy + Send + Sync {
@@ -368,7 +374,7 @@ fn assert_supported(level: Level) {
 pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "kernel: length mismatch");
     match level {
-        Level::Portable => body1::<false, M>(m, x, y),
+        Level::Portable => body1::<PORTABLE_FMA, M>(m, x, y),
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => {
             assert_supported(level);
@@ -387,14 +393,14 @@ pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        _ => body1::<false, M>(m, x, y),
+        _ => body1::<PORTABLE_FMA, M>(m, x, y),
     }
 }
 
 /// x\[i\] = m(x\[i\]) at `level`.
 pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
     match level {
-        Level::Portable => body1_inplace::<false, M>(m, x),
+        Level::Portable => body1_inplace::<PORTABLE_FMA, M>(m, x),
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => {
             assert_supported(level);
@@ -413,7 +419,7 @@ pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        _ => body1_inplace::<false, M>(m, x),
+        _ => body1_inplace::<PORTABLE_FMA, M>(m, x),
     }
 }
 
@@ -422,7 +428,7 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     assert_eq!(x.len(), out.len(), "kernel: length mismatch");
     match level {
-        Level::Portable => body2::<false, M>(m, x, g, out),
+        Level::Portable => body2::<PORTABLE_FMA, M>(m, x, g, out),
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => {
             assert_supported(level);
@@ -441,7 +447,7 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        _ => body2::<false, M>(m, x, g, out),
+        _ => body2::<PORTABLE_FMA, M>(m, x, g, out),
     }
 }
 
@@ -449,7 +455,7 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
 pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     match level {
-        Level::Portable => body2_inplace::<false, M>(m, x, g),
+        Level::Portable => body2_inplace::<PORTABLE_FMA, M>(m, x, g),
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => {
             assert_supported(level);
@@ -468,6 +474,6 @@ pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        _ => body2_inplace::<false, M>(m, x, g),
+        _ => body2_inplace::<PORTABLE_FMA, M>(m, x, g),
     }
 }
