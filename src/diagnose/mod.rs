@@ -26,8 +26,10 @@ pub use homogeneity::homogeneity_error;
 pub use monitor::HealthMonitor;
 pub use objective::Objective;
 
+use crate::net::kernels::Simd;
 use crate::net::{Grads, Mlp, Trace};
 use crate::real::Real;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Options of a diagnosis.
@@ -174,48 +176,44 @@ impl HealthAccumulator {
         );
         let batch = trace.batch;
         let bins = self.layers.first().map_or(1, |l| l.hist.len());
+        let simd = Simd::detect();
         for (l, acc) in self.layers.iter_mut().enumerate() {
             let h = acc.units;
             let z = &trace.pre[l];
             let a = &trace.post[l];
             assert_eq!(z.len(), batch * h, "trace layer {l} has the wrong size");
+            assert_eq!(a.len(), batch * h, "trace layer {l} has the wrong size");
             acc.samples += batch as u64;
-            let (mut sz, mut sz2) = (0.0f64, 0.0f64);
-            let (mut nneg, mut nzp, mut nzo) = (0u64, 0u64, 0u64);
-            for s in 0..batch {
-                let zs = &z[s * h..(s + 1) * h];
-                let as_ = &a[s * h..(s + 1) * h];
-                // Separate simple loops over the row: each has independent lanes and
-                // vectorises (one fused loop is bound by its serial accumulator chains).
-                let (rs, rs2, rneg, rzero) = row_pre_stats(zs);
-                sz += rs;
-                sz2 += rs2;
-                nneg += rneg;
-                nzp += rzero;
-                let zero_out = as_.iter().filter(|&&v| v == T::zero()).count() as u64;
-                for (c, &zj) in acc.active.iter_mut().zip(zs) {
-                    *c += u64::from(zj > T::zero());
+            // Fixed blocks of rows, merged in order: the same bits on any number of threads.
+            let block = |r0: usize| {
+                let r1 = (r0 + BLOCK_ROWS).min(batch);
+                block_stats(simd, &z[r0 * h..r1 * h], &a[r0 * h..r1 * h], h, bins)
+            };
+            let starts: Vec<usize> = (0..batch).step_by(BLOCK_ROWS).collect();
+            let blocks: Vec<RowBlock> = if batch * h >= PARALLEL_ELEMENTS {
+                starts.par_iter().map(|&r0| block(r0)).collect()
+            } else {
+                starts.iter().map(|&r0| block(r0)).collect()
+            };
+            for b in blocks {
+                for (c, &v) in acc.active.iter_mut().zip(&b.active) {
+                    *c += u64::from(v);
                 }
-                for (sa, &aj) in acc.sum_abs_out.iter_mut().zip(as_) {
-                    *sa += aj.as_f64().abs();
+                for (c, &v) in acc.sum_abs_out.iter_mut().zip(&b.sum_abs) {
+                    *c += v;
                 }
-                nzo += zero_out;
-                let frac = if h == 0 {
-                    0.0
-                } else {
-                    zero_out as f64 / h as f64
-                };
-                let bin = ((frac * bins as f64) as usize).min(bins - 1);
-                acc.hist[bin] += 1;
-                acc.sample_sp_sum += frac;
-                acc.sample_sp_min = acc.sample_sp_min.min(frac);
-                acc.sample_sp_max = acc.sample_sp_max.max(frac);
+                acc.sum_z += b.sz;
+                acc.sum_z2 += b.sz2;
+                acc.n_neg += b.nneg;
+                acc.n_zero_pre += b.nzp;
+                acc.n_zero_out += b.nzo;
+                for (c, &v) in acc.hist.iter_mut().zip(&b.hist) {
+                    *c += v;
+                }
+                acc.sample_sp_sum += b.sp_sum;
+                acc.sample_sp_min = acc.sample_sp_min.min(b.sp_min);
+                acc.sample_sp_max = acc.sample_sp_max.max(b.sp_max);
             }
-            acc.sum_z += sz;
-            acc.sum_z2 += sz2;
-            acc.n_neg += nneg;
-            acc.n_zero_pre += nzp;
-            acc.n_zero_out += nzo;
             if let Some(g) = grads {
                 acc.grads_seen = true;
                 acc.grad_pre_sq += g.pre[l]
@@ -310,6 +308,97 @@ impl HealthAccumulator {
             })
             .collect()
     }
+}
+
+/// Rows per block of [`HealthAccumulator::observe`]: per-unit counts fit in u32, and a
+/// block's partial sums stay in L1/L2.
+const BLOCK_ROWS: usize = 64;
+
+/// A layer's trace is split over rayon from this many elements (batch × units); below it the
+/// same blocks run on the calling thread.
+const PARALLEL_ELEMENTS: usize = 1 << 16;
+
+/// The statistics of one block of rows of one layer.
+struct RowBlock {
+    active: Vec<u32>,
+    sum_abs: Vec<f64>,
+    sz: f64,
+    sz2: f64,
+    nneg: u64,
+    nzp: u64,
+    nzo: u64,
+    hist: Vec<u64>,
+    sp_sum: f64,
+    sp_min: f64,
+    sp_max: f64,
+}
+
+/// [`block_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`.
+fn block_stats<T: Real>(simd: Simd, z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn v512<T: Real>(z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
+            block_body(z, a, h, bins)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn v256<T: Real>(z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
+            block_body(z, a, h, bins)
+        }
+        match simd {
+            // SAFETY: the features were detected at run time by `Simd::detect`.
+            Simd::Avx512 => return unsafe { v512(z, a, h, bins) },
+            Simd::Avx2 => return unsafe { v256(z, a, h, bins) },
+            Simd::Plain => {}
+        }
+    }
+    let _ = simd;
+    block_body(z, a, h, bins)
+}
+
+/// Statistics of the rows of `z` (pre-activations) and `a` (outputs), `h` units per row.
+#[inline(always)]
+fn block_body<T: Real>(z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
+    let mut b = RowBlock {
+        active: vec![0; h],
+        sum_abs: vec![0.0; h],
+        sz: 0.0,
+        sz2: 0.0,
+        nneg: 0,
+        nzp: 0,
+        nzo: 0,
+        hist: vec![0; bins],
+        sp_sum: 0.0,
+        sp_min: f64::INFINITY,
+        sp_max: f64::NEG_INFINITY,
+    };
+    if h == 0 {
+        return b;
+    }
+    for (zs, as_) in z.chunks_exact(h).zip(a.chunks_exact(h)) {
+        // Separate simple loops over the row: each has independent lanes and vectorises (one
+        // fused loop is bound by its serial accumulator chains).
+        let (rs, rs2, rneg, rzero) = row_pre_stats(zs);
+        b.sz += rs;
+        b.sz2 += rs2;
+        b.nneg += rneg;
+        b.nzp += rzero;
+        let zero_out = as_.iter().filter(|&&v| v == T::zero()).count() as u64;
+        for (c, &zj) in b.active.iter_mut().zip(zs) {
+            *c += u32::from(zj > T::zero());
+        }
+        for (sa, &aj) in b.sum_abs.iter_mut().zip(as_) {
+            *sa += aj.as_f64().abs();
+        }
+        b.nzo += zero_out;
+        let frac = zero_out as f64 / h as f64;
+        let bin = ((frac * bins as f64) as usize).min(bins - 1);
+        b.hist[bin] += 1;
+        b.sp_sum += frac;
+        b.sp_min = b.sp_min.min(frac);
+        b.sp_max = b.sp_max.max(frac);
+    }
+    b
 }
 
 /// Σz, Σz², #(z < 0), #(z = 0) of one row, with eight independent lanes.

@@ -226,3 +226,45 @@ proptest::proptest! {
         }
     }
 }
+
+/// A layer large enough to be split over threads gives the same bits on one and on two
+/// threads, and its counts and sums match a direct pass over the trace.
+#[test]
+fn blocked_parallel_pass_is_thread_independent_and_exact() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut m = Mlp::<f32>::zeros(&[8, 300, 2], Activation::RELU, Activation::Identity, true);
+    m.init(
+        crate::net::Init::HeNormal,
+        crate::net::BiasInit::Constant { value: -0.3 },
+        &mut rng,
+    );
+    let batch = 701; // 11 blocks of 64 rows, the last partial; 210,300 elements in layer 0
+    let x: Vec<f32> = (0..batch * 8)
+        .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+        .collect();
+    let mut t = Trace::default();
+    m.forward_batch(&x, batch, &mut t);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| diagnose_trace(&m, &t, None, HealthConfig::default()))
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(format!("{one:?}"), format!("{two:?}"));
+    let (z, a, h) = (&t.pre[0], &t.post[0], 300);
+    let dead: Vec<usize> = (0..h)
+        .filter(|&j| (0..batch).all(|s| z[s * h + j] <= 0.0))
+        .collect();
+    assert_eq!(one[0].dead, dead);
+    let zeros = a.iter().filter(|&&v| v == 0.0).count();
+    assert_eq!(one[0].sparsity, zeros as f64 / (batch * h) as f64);
+    let mean = z.iter().map(|&v| v as f64).sum::<f64>() / (batch * h) as f64;
+    assert!((one[0].pre_mean - mean).abs() < 1e-12 * mean.abs().max(1.0));
+    assert_eq!(
+        one[0].sample_sparsity_hist.iter().sum::<u64>(),
+        batch as u64
+    );
+}
