@@ -377,3 +377,85 @@ fn pytorch_fixture_maps_via_library() {
         }
     }
 }
+
+/// `train --regions-every`: counts in the metrics lines every N epochs, one SVG per snapshot
+/// (epoch 0 included), and the last count equal to what `relulab regions` finds on the saved
+/// model over the same box.
+#[test]
+fn regions_during_training_match_the_regions_command() {
+    let d = tmpdir("during");
+    let model = d.join("m.safetensors");
+    let snaps = d.join("snaps");
+    let out = relulab(&[
+        "train",
+        "--dataset",
+        "moons",
+        "--hidden",
+        "12,12",
+        "--epochs",
+        "6",
+        "--seed",
+        "2",
+        "--json",
+        "--regions-every",
+        "3",
+        "--regions-box=-2,2,-2,2",
+        "--regions-svg",
+        snaps.to_str().unwrap(),
+        "--model-out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    let mut last = None;
+    for l in &lines {
+        let e = l["epoch"].as_u64().unwrap();
+        let r = &l["regions"];
+        if e % 3 == 0 {
+            let (a, lin) = (
+                r["activation"].as_u64().unwrap(),
+                r["linear"].as_u64().unwrap(),
+            );
+            assert!(a >= lin && lin >= 1, "epoch {e}: {r}");
+            assert_eq!(r["box"], serde_json::json!([-2.0, 2.0, -2.0, 2.0]));
+            last = Some((a, lin));
+        } else {
+            assert!(r.is_null(), "epoch {e} has regions: {r}");
+        }
+    }
+    for e in [0, 3, 6] {
+        let svg = std::fs::read_to_string(snaps.join(format!("regions_epoch{e:05}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") || svg.starts_with("<?xml"),
+            "epoch {e}"
+        );
+        assert!(
+            svg.contains("<polygon") || svg.contains("<path"),
+            "epoch {e}"
+        );
+    }
+    let j = json(&relulab(&[
+        "regions",
+        "--model",
+        model.to_str().unwrap(),
+        "--box=-2,2,-2,2",
+        "--json",
+    ]));
+    let want = (
+        j["activation_regions"].as_u64().unwrap(),
+        j["linear_regions"].as_u64().unwrap(),
+    );
+    assert_eq!(last, Some(want));
+    // A four-feature data set (iris) is refused before training.
+    let bad = relulab(&["train", "--dataset", "iris", "--regions-every", "1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("need a network with 2 inputs"));
+}

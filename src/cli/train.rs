@@ -146,6 +146,24 @@ pub struct Opts {
     /// keeping the weights (e.g. leaky_relu, prelu, relu_eps).
     #[arg(long, value_name = "ACT")]
     pub swap_activation: Option<String>,
+    /// Count the linear regions of the network on its 2-D input plane before training and every
+    /// N epochs ("regions" in the metrics JSON lines, and the counts in the summary); needs 2
+    /// inputs and piecewise-linear hidden units (issue 5).
+    #[arg(long, value_name = "N")]
+    pub regions_every: Option<usize>,
+    /// The box counted on, in the network's input coordinates (standardised features unless
+    /// --no-standardize): X0,X1,Y0,Y1 (default: the training data's box plus 10% each side).
+    #[arg(
+        long,
+        value_name = "X0,X1,Y0,Y1",
+        allow_hyphen_values = true,
+        value_delimiter = ','
+    )]
+    pub regions_box: Option<Vec<f64>>,
+    /// Also draw each snapshot's mosaic (with the decision boundary of a one- or two-output
+    /// network) into this directory as regions_epochNNNNN.svg.
+    #[arg(long, value_name = "DIR")]
+    pub regions_svg: Option<PathBuf>,
 }
 
 fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
@@ -387,8 +405,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut redo = args
         .redo_every
         .map(|p| relulab::remedy::Redo::new(p, args.dormant_tau, spec.seed));
+    anyhow::ensure!(
+        args.regions_every.is_some() || (args.regions_box.is_none() && args.regions_svg.is_none()),
+        "--regions-box and --regions-svg go with --regions-every N"
+    );
+    let mut regions = match args.regions_every {
+        Some(every) => {
+            let bbox = match &args.regions_box {
+                Some(b) => {
+                    anyhow::ensure!(
+                        b.len() == 4
+                            && b.iter().all(|v| v.is_finite())
+                            && b[0] < b[1]
+                            && b[2] < b[3],
+                        "--regions-box: expected X0,X1,Y0,Y1 with X0 < X1 and Y0 < Y1"
+                    );
+                    [b[0], b[1], b[2], b[3]]
+                }
+                None => relulab::regions::monitor::data_box(&train.x, train.d, 0.1),
+            };
+            let m = relulab::regions::monitor::RegionsMonitor::new(
+                &trainer.mlp,
+                trainer.epoch,
+                every,
+                bbox,
+                args.regions_svg.clone(),
+            )
+            .context("--regions-every")?;
+            Some(m)
+        }
+        None => None,
+    };
     let mut observers: Vec<&mut dyn relulab::train::Observer> = Vec::new();
     if let Some(r) = redo.as_mut() {
+        observers.push(r);
+    }
+    if let Some(r) = regions.as_mut() {
         observers.push(r);
     }
     if args.monitor {
@@ -482,6 +534,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!();
         }
         println!("training time {train_s:.2} s ({wall:.2} s with evaluation)");
+        if let Some(r) = &regions {
+            let b = r.bbox();
+            let steps: Vec<String> = r
+                .history
+                .iter()
+                .map(|c| format!("{} / {} (epoch {})", c.linear, c.activation, c.epoch))
+                .collect();
+            println!(
+                "linear / activation regions on [{:.3}, {:.3}] × [{:.3}, {:.3}]: {}",
+                b[0],
+                b[1],
+                b[2],
+                b[3],
+                steps.join(" → ")
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,8 @@
 //! partition exactly (up to a documented f64 tolerance) on any 2-D slice of input space
 //! ([`partition`]), the breakpoints along a segment ([`segment`]), a sampling estimate of the
 //! number of activation patterns for higher dimensions ([`sample_patterns`]), pictures
-//! ([`render`]) and the regions-vs-architecture study ([`study`]).
+//! ([`render`]), the regions-vs-architecture study ([`study`]) and regions during training
+//! ([`monitor`]).
 //!
 //! Two counts are reported and named:
 //! * **activation regions**: distinct activation patterns with non-zero area (the cells);
@@ -13,6 +14,7 @@
 //!   (adjacent cells with equal maps merged), see [`Partition::linear_regions`].
 
 mod merge;
+pub mod monitor;
 mod net;
 mod plane;
 pub mod render;
