@@ -42,29 +42,9 @@ const NAMES: [&str; 11] = [
 ];
 
 /// Best seconds per call of `f`: calibrate a repetition count to ~`target`/samples, then take
-/// the fastest of `samples` timed batches.
+/// the fastest of `samples` timed batches ([`best_times`] of one function).
 fn best_time(mut f: impl FnMut(), target: Duration, samples: usize) -> f64 {
-    f();
-    let mut reps = 1usize;
-    loop {
-        let t = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        if t.elapsed() >= target / samples as u32 || reps > 1 << 20 {
-            break;
-        }
-        reps *= 2;
-    }
-    let mut best = f64::INFINITY;
-    for _ in 0..samples {
-        let t = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
-    }
-    best
+    best_times(&mut [&mut f], target, samples)[0]
 }
 
 /// Best seconds per call of each of `fs`, sampled in turn: calibrate a repetition count per

@@ -1,6 +1,7 @@
 //! The command-line faces of issue 4: `relulab claims`, `relulab diagnose`, and the remedies and
 //! monitor wired into `relulab train`; plus bias warm-up through the training engine.
 
+mod common;
 use relulab::activation::Activation;
 use relulab::net::{BiasInit, Init, Loss, Mlp, OptimizerConfig};
 use relulab::train::{BiasWarmup, Decay, TrainConfig, Trainer};
@@ -55,15 +56,7 @@ fn train_monitor_writes_health_per_epoch_and_redo_recycles() {
         "0.9",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = common::json_lines(&out);
     assert_eq!(lines.len(), 3);
     let mut recycled = 0;
     for l in &lines {

@@ -1,6 +1,7 @@
 //! `relulab regions` end to end: JSON fields and their consistency, pictures, errors with exit
 //! code 2, and a PyTorch state_dict whose output maps must reproduce PyTorch's outputs.
 
+mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -405,15 +406,7 @@ fn regions_during_training_match_the_regions_command() {
         "--model-out",
         model.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = common::json_lines(&out);
     assert_eq!(lines.len(), 6);
     let mut last = None;
     for l in &lines {
