@@ -81,27 +81,7 @@ impl RegionsMonitor {
             linear: p.linear_regions(),
         };
         if let Some(dir) = &self.svg_dir {
-            let boundary = match net.output_dim() {
-                1 => Boundary::Zero(0),
-                2 => Boundary::Equal(0, 1),
-                _ => Boundary::None,
-            };
-            let svg = if boundary == Boundary::None {
-                mosaic_svg(&p, &RenderOptions::default())?
-            } else {
-                let opts = PlaneOptions {
-                    boundary,
-                    ..Default::default()
-                };
-                let pb = partition(&net, &slice, opts)?;
-                mosaic_svg(
-                    &pb,
-                    &RenderOptions {
-                        boundary,
-                        ..Default::default()
-                    },
-                )?
-            };
+            let svg = mosaic_with_boundary(&net, self.bbox)?;
             let path = dir.join(format!("regions_epoch{epoch:05}.svg"));
             crate::plot::write_atomic(&path, svg.as_bytes())?;
         }
@@ -131,6 +111,28 @@ impl Observer for RegionsMonitor {
         }
         Ok(())
     }
+}
+
+/// The mosaic of `net` on `bbox` as an SVG document, with the decision boundary of a one-output
+/// (zero level set) or two-output (equal outputs) network drawn on it.
+pub fn mosaic_with_boundary(net: &GeoNet, bbox: [f64; 4]) -> Result<String> {
+    let boundary = match net.output_dim() {
+        1 => Boundary::Zero(0),
+        2 => Boundary::Equal(0, 1),
+        _ => Boundary::None,
+    };
+    let opts = PlaneOptions {
+        boundary,
+        ..Default::default()
+    };
+    let p = partition(net, &Slice::plane(bbox), opts)?;
+    mosaic_svg(
+        &p,
+        &RenderOptions {
+            boundary,
+            ..Default::default()
+        },
+    )
 }
 
 /// The bounding box of the first two columns of row-major `x` (`d` columns), widened by

@@ -258,6 +258,39 @@ fn save_both(fig: &Figure, dir: &Path, name: &str) -> Result<()> {
     fig.save(plots.join(format!("{name}.png")))
 }
 
+/// A 2-16-16-2 ReLU classifier trained on moons for 40 epochs with its regions counted every 2
+/// (on the training data's box): the monitor, the final mosaic with the decision boundary, and
+/// the test accuracy.
+fn regions_during_training(
+    seed: u64,
+) -> Result<(crate::regions::monitor::RegionsMonitor, String, f64)> {
+    use crate::regions::monitor::{data_box, mosaic_with_boundary, RegionsMonitor};
+    let spec = crate::train::TrainSpec {
+        dataset: Some("moons".into()),
+        hidden: vec![16, 16],
+        epochs: 40,
+        lr: 0.01,
+        seed,
+        ..Default::default()
+    };
+    let p = spec.prepare()?;
+    let bbox = data_box(&p.train.x, p.train.d, 0.1);
+    let mut trainer = crate::train::Trainer::new(p.mlp.clone(), p.config.clone());
+    let mut monitor = RegionsMonitor::new(&trainer.mlp, 0, 2, bbox, None)?;
+    trainer.run(
+        &p.train,
+        p.test.as_ref(),
+        &mut [&mut monitor],
+        |_, _| Ok(()),
+    )?;
+    let svg = mosaic_with_boundary(&crate::regions::GeoNet::new(&trainer.mlp)?, bbox)?;
+    let acc = match &p.test {
+        Some(t) => trainer.evaluate(t, 0.0)?.1.unwrap_or(f64::NAN),
+        None => f64::NAN,
+    };
+    Ok((monitor, svg, acc))
+}
+
 /// Run the tour: compute everything, write the report, return the console text.
 pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
     let start = std::time::Instant::now();
@@ -577,6 +610,53 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
         regions.sweep_svg.clone(),
         "Regions versus width and depth at initialisation",
     );
+    let (during, during_svg, during_acc) = regions_during_training(opts.seed)?;
+    let during_chart = LineChart::new("moons, 2-16-16-2 ReLU: regions during training")
+        .labels("epoch", "regions on the data's box")
+        .series(
+            "linear regions",
+            during
+                .history
+                .iter()
+                .map(|c| (c.epoch as f64, c.linear as f64))
+                .collect(),
+        )
+        .series(
+            "activation regions",
+            during
+                .history
+                .iter()
+                .map(|c| (c.epoch as f64, c.activation as f64))
+                .collect(),
+        );
+    let fig = Figure::grid(vec![during_chart.into()], 1).panel_size(640, 340);
+    save_both(&fig, &opts.out, "regions_during_training")?;
+    crate::plot::write_atomic(
+        &opts.out.join("plots").join("regions_trained_mosaic.svg"),
+        during_svg.as_bytes(),
+    )?;
+    let (first, last) = (
+        during.history.first().copied(),
+        during.history.last().copied(),
+    );
+    let count = |c: Option<crate::regions::monitor::RegionCount>| c.map_or(0, |c| c.linear);
+    s.text(format!(
+        "During training (`relulab train --dataset moons --hidden 16,16 --lr 0.01 \
+         --regions-every 2`): a 2-16-16-2 ReLU classifier on two interleaved half-moons, \
+         counted on the data's box every 2 epochs. Linear regions: {} at initialisation, where \
+         the biases are 0 and every first-layer line passes through the origin; {} after {} \
+         epochs (test accuracy {:.1}%), once the biases have moved the lines apart. The black \
+         curve on the mosaic is the decision boundary (equal logits).",
+        count(first),
+        count(last),
+        last.map_or(0, |c| c.epoch),
+        100.0 * during_acc
+    ))
+    .figure(&fig, "Regions during training")?
+    .svg(
+        during_svg,
+        "The trained classifier's regions and decision boundary",
+    );
     sections.push(s);
     text.push_str(&format!(
         "\nLinear regions of a He-initialised {widths} ReLU net on [{}, {}]²: {} activation \
@@ -586,6 +666,15 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
         regions.activation_regions,
         regions.linear_regions,
         regions.area_sum / regions.box_area
+    ));
+    text.push_str(&format!(
+        "Regions during training (moons, 2-16-16-2): {}\n",
+        during
+            .history
+            .iter()
+            .map(|c| format!("{} (epoch {})", c.linear, c.epoch))
+            .collect::<Vec<_>>()
+            .join(" → ")
     ));
 
     let seconds = start.elapsed().as_secs_f64();
@@ -615,6 +704,7 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
             "linear_regions": regions.linear_regions,
             "area_sum": regions.area_sum,
             "sweep": regions.sweep,
+            "during_training": during.history,
         },
         "seconds": seconds,
     });
