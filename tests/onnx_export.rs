@@ -160,3 +160,69 @@ fn invalid_network_is_refused() {
     let e = onnx_bytes(&m).unwrap_err().to_string();
     assert!(e.contains("layer 1"), "{e}");
 }
+
+/// What ONNX operators cannot say travels in the `relulab.activations` metadata: ReLU'(0), the
+/// leaky derivative at 0 and softplus's threshold (β = 1) come back from export → import.
+/// ReLU+εx is exported as the equal function (1+ε)·LeakyReLU(x; ε/(1+ε)) and softplus with
+/// β ≠ 1 as Softplus(βx)/β; they come back as those layers, whose metadata then no longer
+/// agrees with the graph and is not applied. A graph edited after export (here: metadata
+/// relabelled) likewise keeps what its operators say.
+#[test]
+fn conventions_survive_the_round_trip_through_metadata() {
+    let cases = [
+        Activation::Relu { prime_at_zero: 0.5 },
+        Activation::LeakyRelu {
+            negative_slope: 0.1,
+            prime_at_zero: 1.0,
+        },
+        Activation::Softplus {
+            beta: 1.0,
+            threshold: 10.0,
+        },
+    ];
+    for act in cases {
+        let m = net(act, 5);
+        let back = parse_onnx(&onnx_bytes(&m).unwrap(), "conv").unwrap();
+        for (l0, l1) in m.layers.iter().zip(&back.layers) {
+            assert_eq!(l0.activation, l1.activation, "{act}");
+        }
+    }
+    let eps = net(
+        Activation::ReluEps {
+            eps: 0.05,
+            prime_at_zero: 0.3,
+        },
+        5,
+    );
+    let back = parse_onnx(&onnx_bytes(&eps).unwrap(), "eps").unwrap();
+    assert!(matches!(
+        back.layers[0].activation,
+        Activation::LeakyRelu { .. }
+    ));
+    // Metadata that disagrees with the graph is ignored: relabel a leaky net's metadata as
+    // ReLU with ReLU'(0) = 1, padded with spaces (still JSON) to patch the bytes in place.
+    let leaky = net(Activation::leaky(0.1), 6);
+    let bytes = onnx_bytes(&leaky).unwrap();
+    let acts: Vec<Activation> = leaky.layers.iter().map(|l| l.activation).collect();
+    let meta = serde_json::to_string(&acts).unwrap();
+    let at = bytes
+        .windows(meta.len())
+        .position(|w| w == meta.as_bytes())
+        .expect("metadata written");
+    let mut lie = serde_json::to_string(&[
+        Activation::Relu { prime_at_zero: 1.0 },
+        Activation::Relu { prime_at_zero: 1.0 },
+        Activation::Identity,
+    ])
+    .unwrap()
+    .into_bytes();
+    assert!(lie.len() <= meta.len());
+    lie.resize(meta.len(), b' ');
+    let mut patched = bytes;
+    patched[at..at + meta.len()].copy_from_slice(&lie);
+    let back = parse_onnx(&patched, "lie").unwrap();
+    // The graph's leaky ReLU with its f32 slope attribute, and PyTorch's default LeakyReLU'(0)
+    // (the slope), not the metadata's claim.
+    let s = 0.1f32 as f64;
+    assert_eq!(back.layers[0].activation, Activation::leaky(s));
+}

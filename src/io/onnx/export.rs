@@ -244,6 +244,15 @@ pub(crate) fn export_model(mlp: &Mlp<f32>) -> Result<ModelProto> {
         producer_name: "relulab".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         graph: Some(graph),
+        // What the operators cannot carry (ReLU'(0), softplus's threshold): read back by
+        // relulab's importer when it agrees with the graph, ignored by other tools.
+        metadata_props: vec![StringStringEntryProto {
+            key: super::import::ACTIVATIONS_KEY.into(),
+            value: serde_json::to_string(
+                &mlp.layers.iter().map(|l| l.activation).collect::<Vec<_>>(),
+            )
+            .expect("activations serialise"),
+        }],
         ..Default::default()
     })
 }

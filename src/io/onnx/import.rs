@@ -1511,9 +1511,57 @@ pub(crate) fn import_model(model: &ModelProto, file: &str) -> Result<Mlp<f32>> {
         ctx.close_layer(y, Activation::Identity, Vec::new())
             .map_err(|m| fe("graph.output", m))?;
     }
-    let mlp = Mlp { layers: ctx.layers };
+    let mut mlp = Mlp { layers: ctx.layers };
     mlp.validate().map_err(|m| fe("model", m))?;
+    restore_conventions(model, &mut mlp);
     Ok(mlp.cast::<f32>())
+}
+
+/// The metadata key under which relulab's exporter stores each layer's activation in full.
+pub(crate) const ACTIVATIONS_KEY: &str = "relulab.activations";
+
+/// Put back what ONNX operators cannot say (ReLU'(0), leaky and ReLU+εx derivatives at 0,
+/// softplus's threshold) from the exporter's `relulab.activations` metadata: a JSON array with
+/// one activation per layer. Applied only when it agrees with the graph, layer by layer, on
+/// everything the graph does say (family and slopes within f32 rounding); a graph edited after
+/// export keeps what its operators say.
+fn restore_conventions(model: &ModelProto, mlp: &mut Mlp<f64>) {
+    let Some(entry) = model.metadata_props.iter().find(|e| e.key == ACTIVATIONS_KEY) else {
+        return;
+    };
+    let Ok(acts) = serde_json::from_str::<Vec<Activation>>(&entry.value) else {
+        return;
+    };
+    if acts.len() != mlp.layers.len() {
+        return;
+    }
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1e-3);
+    let agrees = |graph: &Activation, meta: &Activation| match (graph, meta) {
+        (Activation::Relu { .. }, Activation::Relu { .. })
+        | (Activation::Prelu { .. }, Activation::Prelu { .. }) => true,
+        (
+            Activation::LeakyRelu {
+                negative_slope: a, ..
+            },
+            Activation::LeakyRelu {
+                negative_slope: b, ..
+            },
+        )
+        | (Activation::ReluEps { eps: a, .. }, Activation::ReluEps { eps: b, .. })
+        | (Activation::Softplus { beta: a, .. }, Activation::Softplus { beta: b, .. })
+        | (Activation::Elu { alpha: a }, Activation::Elu { alpha: b }) => close(*a, *b),
+        (g, m) => g == m,
+    };
+    if mlp
+        .layers
+        .iter()
+        .zip(&acts)
+        .all(|(l, m)| agrees(&l.activation, m) && m.validate().is_ok())
+    {
+        for (l, m) in mlp.layers.iter_mut().zip(acts) {
+            l.activation = m;
+        }
+    }
 }
 
 /// The `n` elements of an array of `shape` (C order) whose element at index i lies at
