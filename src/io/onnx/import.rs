@@ -1526,7 +1526,11 @@ pub(crate) const ACTIVATIONS_KEY: &str = "relulab.activations";
 /// everything the graph does say (family and slopes within f32 rounding); a graph edited after
 /// export keeps what its operators say.
 fn restore_conventions(model: &ModelProto, mlp: &mut Mlp<f64>) {
-    let Some(entry) = model.metadata_props.iter().find(|e| e.key == ACTIVATIONS_KEY) else {
+    let Some(entry) = model
+        .metadata_props
+        .iter()
+        .find(|e| e.key == ACTIVATIONS_KEY)
+    else {
         return;
     };
     let Ok(acts) = serde_json::from_str::<Vec<Activation>>(&entry.value) else {
