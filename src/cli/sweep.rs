@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Options of `relulab sweep`: the base run takes the `relulab train` flags that set a run's
-/// fields (the per-run loop flags --save-every, --monitor, --redo-every, --swap-activation and
-/// --dormant-tau are refused; --json is implied; --quiet drops the failure summary); `--config`
+/// fields (the per-run loop flags --save-every, --monitor, --redo-every, --swap-activation,
+/// --dormant-tau and --regions-* are refused; --json is implied; --quiet drops the failure summary); `--config`
 /// is a sweep file (`seeds = [...]`, `[base]` run fields, `[grid]` field = [values]).
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -88,6 +88,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("--redo-every", o.redo_every.is_some()),
         ("--swap-activation", o.swap_activation.is_some()),
         ("--dormant-tau", o.dormant_tau != 0.1),
+        ("--regions-every", o.regions_every.is_some()),
+        ("--regions-box", o.regions_box.is_some()),
+        ("--regions-svg", o.regions_svg.is_some()),
     ];
     let given: Vec<&str> = loop_only
         .iter()

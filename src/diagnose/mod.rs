@@ -187,7 +187,14 @@ impl HealthAccumulator {
             // Fixed blocks of rows, merged in order: the same bits on any number of threads.
             let block = |r0: usize| {
                 let r1 = (r0 + BLOCK_ROWS).min(batch);
-                block_stats(simd, &z[r0 * h..r1 * h], &a[r0 * h..r1 * h], h, bins)
+                block_stats(
+                    simd,
+                    &z[r0 * h..r1 * h],
+                    &a[r0 * h..r1 * h],
+                    h,
+                    r1 - r0,
+                    bins,
+                )
             };
             let starts: Vec<usize> = (0..batch).step_by(BLOCK_ROWS).collect();
             let blocks: Vec<RowBlock> = if batch * h >= PARALLEL_ELEMENTS {
@@ -334,31 +341,38 @@ struct RowBlock {
 }
 
 /// [`block_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`.
-fn block_stats<T: Real>(simd: Simd, z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
+fn block_stats<T: Real>(
+    simd: Simd,
+    z: &[T],
+    a: &[T],
+    h: usize,
+    rows: usize,
+    bins: usize,
+) -> RowBlock {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn v512<T: Real>(z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
-            block_body(z, a, h, bins)
+        unsafe fn v512<T: Real>(z: &[T], a: &[T], h: usize, rows: usize, bins: usize) -> RowBlock {
+            block_body(z, a, h, rows, bins)
         }
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn v256<T: Real>(z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
-            block_body(z, a, h, bins)
+        unsafe fn v256<T: Real>(z: &[T], a: &[T], h: usize, rows: usize, bins: usize) -> RowBlock {
+            block_body(z, a, h, rows, bins)
         }
         match simd {
             // SAFETY: the features were detected at run time by `Simd::detect`.
-            Simd::Avx512 => return unsafe { v512(z, a, h, bins) },
-            Simd::Avx2 => return unsafe { v256(z, a, h, bins) },
+            Simd::Avx512 => return unsafe { v512(z, a, h, rows, bins) },
+            Simd::Avx2 => return unsafe { v256(z, a, h, rows, bins) },
             Simd::Plain => {}
         }
     }
     let _ = simd;
-    block_body(z, a, h, bins)
+    block_body(z, a, h, rows, bins)
 }
 
-/// Statistics of the rows of `z` (pre-activations) and `a` (outputs), `h` units per row.
+/// Statistics of the `rows` rows of `z` (pre-activations) and `a` (outputs), `h` units per row.
 #[inline(always)]
-fn block_body<T: Real>(z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
+fn block_body<T: Real>(z: &[T], a: &[T], h: usize, rows: usize, bins: usize) -> RowBlock {
     let mut b = RowBlock {
         active: vec![0; h],
         sum_abs: vec![0.0; h],
@@ -373,6 +387,11 @@ fn block_body<T: Real>(z: &[T], a: &[T], h: usize, bins: usize) -> RowBlock {
         sp_max: f64::NEG_INFINITY,
     };
     if h == 0 {
+        // A layer without units: every row is "fully sparse" by convention 0, as for any row
+        // with no zero output.
+        b.hist[0] += rows as u64;
+        b.sp_min = 0.0;
+        b.sp_max = 0.0;
         return b;
     }
     for (zs, as_) in z.chunks_exact(h).zip(a.chunks_exact(h)) {

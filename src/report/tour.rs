@@ -642,7 +642,7 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
     let count = |c: Option<crate::regions::monitor::RegionCount>| c.map_or(0, |c| c.linear);
     s.text(format!(
         "During training (`relulab train --dataset moons --hidden 16,16 --lr 0.01 \
-         --regions-every 2`): a 2-16-16-2 ReLU classifier on two interleaved half-moons, \
+         --epochs 40 --regions-every 2`): a 2-16-16-2 ReLU classifier on two interleaved half-moons, \
          counted on the data's box every 2 epochs. Linear regions: {} at initialisation, where \
          the biases are 0 and every first-layer line passes through the origin; {} after {} \
          epochs (test accuracy {:.1}%), once the biases have moved the lines apart. The black \

@@ -5,7 +5,8 @@
 //! them at whatever width the enclosing `#[target_feature]` function allows. The const
 //! parameter `F` selects fused multiply-add (the AVX2 and AVX-512 levels, and the portable level
 //! on aarch64) or plain multiply and add (the portable level on x86-64); levels with the same
-//! `F` return the same bits (tested), and every level meets the same accuracy bounds.
+//! `F` return the same bits (tested; GELU-erf at AVX-512 is the exception, with its own kernels
+//! in `gelu512.rs`), and every level meets the same accuracy bounds.
 //!
 //! The polynomial coefficients come from `fit.py` next to this file (weighted least squares on
 //! Chebyshev-distributed points against f64 `math`/numpy; its output lists the measured

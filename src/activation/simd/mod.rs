@@ -198,11 +198,11 @@ with_features!(body2i_avx512, body2_inplace, "avx512f,avx2,fma", <M: Map2>, (m: 
 /// whoever reads it next. From `cargo bench --bench activations` (64 MiB rows).
 pub const STREAM_MIN_LEN: usize = 1 << 21;
 
-/// Elements computed into a staging buffer (one 64-byte line) before being streamed out. One
-/// line, not a page: with a 4 KiB buffer every load of `x` whose address matched a pending
-/// store to the buffer modulo 4096 stalled (4K aliasing), and ReLU forward at 64 MiB reached
-/// 0.75 of the copy's bandwidth; with 16 elements it reaches the copy (`cargo bench --bench
-/// activations`, README "Activations").
+/// Elements computed into a staging buffer (four 64-byte lines) before being streamed out. Not
+/// a page: with a 4 KiB buffer, loads of `x` whose address matched a pending store to the buffer
+/// modulo 4096 stalled (4K aliasing), and ReLU forward at 64 MiB reached 0.81–0.88 of the copy's
+/// bandwidth; with 64 elements it reaches the copy, forward and backward (`cargo bench --bench
+/// activations`, README "Activations"; 16 elements slowed the backward).
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const STAGE: usize = 64;
 
@@ -219,20 +219,28 @@ fn staged(
     store: unsafe fn(*mut f32, &[f32; STAGE]),
 ) {
     let n = y.len();
-    let head = y.as_ptr().align_offset(64).min(n);
+    let head = to_line(y.as_ptr(), n);
     part(0..head, &mut y[..head]);
     let mut buf = [0f32; STAGE];
     let mut i = head;
     while i + STAGE <= n {
         block(i, &mut buf);
         // SAFETY: y[i..i+STAGE] is in bounds and 64-byte aligned (head aligned it and STAGE·4
-        // is 64); the caller's target features match `store`.
+        // is a multiple of 64); the caller's target features match `store`.
         unsafe { store(y.as_mut_ptr().add(i), &buf) };
         i += STAGE;
     }
     part(i..n, &mut y[i..n]);
     // SAFETY: sfence has no preconditions; it orders the streamed stores before later ones.
     unsafe { std::arch::x86_64::_mm_sfence() };
+}
+
+/// Elements of f32 from `p` to the next 64-byte boundary (0 to 15), at most `n`: from the
+/// address itself (an f32 pointer is 4-byte aligned), not `align_offset`, which may give up.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn to_line(p: *const f32, n: usize) -> usize {
+    (((64 - (p as usize & 63)) & 63) / 4).min(n)
 }
 
 /// The STAGE elements of `v` from `i` as a fixed-length array.
@@ -242,7 +250,7 @@ fn stage_of(v: &[f32], i: usize) -> &[f32; STAGE] {
     v[i..i + STAGE].try_into().expect("stage in bounds")
 }
 
-/// Two 256-bit non-temporal stores of one line. Safety: `dst` is 64-byte aligned and valid for
+/// Non-temporal 256-bit stores of one stage. Safety: `dst` is 64-byte aligned and valid for
 /// STAGE writes; AVX is available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
@@ -253,7 +261,7 @@ unsafe fn stream_avx2(dst: *mut f32, src: &[f32; STAGE]) {
     }
 }
 
-/// One 512-bit non-temporal store of one line. Safety: `dst` is 64-byte aligned and valid for
+/// Non-temporal 512-bit stores of one stage. Safety: `dst` is 64-byte aligned and valid for
 /// STAGE writes; AVX-512F is available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]

@@ -1551,7 +1551,6 @@ fn restore_conventions(model: &ModelProto, mlp: &mut Mlp<f64>) {
                 negative_slope: b, ..
             },
         )
-        | (Activation::ReluEps { eps: a, .. }, Activation::ReluEps { eps: b, .. })
         | (Activation::Softplus { beta: a, .. }, Activation::Softplus { beta: b, .. })
         | (Activation::Elu { alpha: a }, Activation::Elu { alpha: b }) => close(*a, *b),
         (g, m) => g == m,
@@ -1563,7 +1562,11 @@ fn restore_conventions(model: &ModelProto, mlp: &mut Mlp<f64>) {
         .all(|(l, m)| agrees(&l.activation, m) && m.validate().is_ok())
     {
         for (l, m) in mlp.layers.iter_mut().zip(acts) {
-            l.activation = m;
+            // PReLU's slopes are the graph's initializers (`prelu_alpha`); the variant's α is
+            // only an initial value, so the graph's stays.
+            if !matches!(m, Activation::Prelu { .. }) {
+                l.activation = m;
+            }
         }
     }
 }
