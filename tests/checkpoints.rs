@@ -278,3 +278,21 @@ fn prelu_state_dict_round_trip() {
     assert_eq!(back.layers[0].weight, mlp.layers[0].weight);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A temporary left by a writer that died between create and rename (here: PID 4,999,999,
+/// above Linux's largest pid_max of 2²², so never alive) is removed by the next atomic write
+/// of that file; other files' temporaries and the written file itself are untouched.
+#[test]
+fn stale_temporaries_of_killed_writers_are_removed() {
+    let dir = tmpdir("stale");
+    let stale = dir.join(".m.safetensors.tmp4999999");
+    let other = dir.join(".other.safetensors.tmp4999999");
+    std::fs::write(&stale, b"half a checkpoint").unwrap();
+    std::fs::write(&other, b"not ours").unwrap();
+    relulab::io::checkpoint::write_atomic(&dir.join("m.safetensors"), b"whole").unwrap();
+    assert_eq!(std::fs::read(dir.join("m.safetensors")).unwrap(), b"whole");
+    if std::path::Path::new("/proc/self").exists() {
+        assert!(!stale.exists(), "stale temporary kept");
+    }
+    assert!(other.exists(), "another file's temporary removed");
+}

@@ -33,8 +33,9 @@ pub const FORMAT: &str = "relulab-checkpoint";
 /// The checkpoint layout version.
 pub const VERSION: &str = "1";
 
-/// Write `bytes` to `path` atomically: temporary file in the same directory, fsync, rename,
-/// then fsync of the directory (best effort).
+/// Write `bytes` to `path` atomically: temporary file `.NAME.tmpPID` in the same directory,
+/// fsync, rename, then fsync of the directory (best effort). Temporary files of this name left
+/// by processes that no longer run (killed mid-write) are removed first, on Linux.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -43,11 +44,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::Invalid(format!("{}: not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = format!(".{}.tmp", name.to_string_lossy());
+    remove_stale_temporaries(&dir, &prefix);
+    let tmp = dir.join(format!("{prefix}{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
@@ -63,6 +62,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Remove `DIR/{prefix}PID` files whose process is gone (no `/proc/PID`): what a write killed
+/// between create and rename leaves. Best effort and Linux only (elsewhere nothing is removed);
+/// a live writer's file is never touched.
+fn remove_stale_temporaries(dir: &Path, prefix: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Shape, bias and activation of one layer, as stored in the `model` metadata.
