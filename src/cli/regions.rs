@@ -400,7 +400,7 @@ fn run_sweep(args: &Opts) -> anyhow::Result<ExitCode> {
     let depths = counts("depths", &args.depths)?;
     let sweep = init_sweep(&widths, &depths, [b[0], b[1], b[2], b[3]], args.seed)?;
     if let Some(f) = &args.svg {
-        write_atomic(f, sweep.to_svg().as_bytes())?;
+        write_atomic(f, sweep.to_svg()?.as_bytes())?;
     }
     if args.json {
         emit_json(&serde_json::to_value(&sweep)?)?;

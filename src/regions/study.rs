@@ -11,6 +11,7 @@ use super::segment::segment;
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::net::Mlp;
+use crate::plot::{Figure, LineChart};
 use crate::real::Real;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -133,133 +134,38 @@ pub fn snapshot_pictures<T: Real>(
 }
 
 impl Sweep {
-    /// A line chart (SVG text, no external fonts): activation regions vs depth on a log scale,
-    /// one line per width; a second panel: pieces along the diagonal vs total units.
-    pub fn to_svg(&self) -> String {
+    /// Two line charts as one SVG document (the shared [`crate::plot`] module): activation
+    /// regions vs depth on a log scale, one line per width; pieces along the box diagonal vs
+    /// total hidden units.
+    pub fn to_svg(&self) -> Result<String> {
         let mut widths: Vec<usize> = self.points.iter().map(|p| p.width).collect();
         widths.sort_unstable();
         widths.dedup();
-        let colours = [
-            "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
-        ];
-        let (w, h) = (900.0, 380.0);
-        let mut s = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
-             viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        );
-        // Panel 1: log10(regions) vs depth.
-        let max_depth = self.points.iter().map(|p| p.depth).max().unwrap_or(1) as f64;
-        let ymax = self
-            .points
-            .iter()
-            .map(|p| (p.activation_regions.max(1) as f64).log10())
-            .fold(1.0, f64::max)
-            .ceil();
-        let panel = |x0: f64, title: &str, xlabel: &str, ylabel: &str| {
-            format!(
-                "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{title}</text>\n\
-                 <line x1=\"{x0}\" y1=\"320\" x2=\"{}\" y2=\"320\" stroke=\"black\"/>\n\
-                 <line x1=\"{x0}\" y1=\"40\" x2=\"{x0}\" y2=\"320\" stroke=\"black\"/>\n\
-                 <text x=\"{}\" y=\"355\" text-anchor=\"middle\">{xlabel}</text>\n\
-                 <text x=\"{}\" y=\"180\" text-anchor=\"middle\" transform=\"rotate(-90 {} 180)\">{ylabel}</text>\n",
-                x0 + 170.0,
-                x0 + 340.0,
-                x0 + 170.0,
-                x0 - 45.0,
-                x0 - 45.0
-            )
+        let series = |x: fn(&SweepPoint) -> usize, y: fn(&SweepPoint) -> usize, w: usize| {
+            self.points
+                .iter()
+                .filter(|p| p.width == w)
+                .map(|p| (x(p) as f64, y(p) as f64))
+                .collect::<Vec<_>>()
         };
-        s += &panel(
-            70.0,
-            "activation regions at initialisation",
-            "depth (hidden layers)",
-            "regions (log scale)",
-        );
-        let px = |d: f64| 70.0 + 340.0 * d / max_depth;
-        let py = |r: f64| 320.0 - 280.0 * r / ymax;
-        for k in 0..=(ymax as usize) {
-            let y = py(k as f64);
-            s += &format!(
-                "<line x1=\"66\" y1=\"{y}\" x2=\"70\" y2=\"{y}\" stroke=\"black\"/>\
-                 <text x=\"62\" y=\"{}\" text-anchor=\"end\">1e{k}</text>\n",
-                y + 4.0
+        let mut regions = LineChart::new("Activation regions vs depth (He init)")
+            .labels("hidden layers L", "activation regions")
+            .log_y(true);
+        let mut pieces = LineChart::new("Pieces along the box diagonal vs units")
+            .labels("hidden units (w × L)", "activation pieces on the diagonal");
+        for &w in &widths {
+            regions = regions.series(
+                format!("w = {w}"),
+                series(|p| p.depth, |p| p.activation_regions, w),
+            );
+            pieces = pieces.series(
+                format!("w = {w}"),
+                series(|p| p.units, |p| p.diagonal_pieces, w),
             );
         }
-        let mut depths: Vec<usize> = self.points.iter().map(|p| p.depth).collect();
-        depths.sort_unstable();
-        depths.dedup();
-        for d in &depths {
-            let x = px(*d as f64);
-            s += &format!(
-                "<line x1=\"{x}\" y1=\"320\" x2=\"{x}\" y2=\"324\" stroke=\"black\"/>\
-                 <text x=\"{x}\" y=\"338\" text-anchor=\"middle\">{d}</text>\n"
-            );
-        }
-        // Panel 2: diagonal pieces vs units (linear axes).
-        let max_units = self.points.iter().map(|p| p.units).max().unwrap_or(1) as f64;
-        let max_pieces = self
-            .points
-            .iter()
-            .map(|p| p.diagonal_pieces)
-            .max()
-            .unwrap_or(1) as f64;
-        s += &panel(
-            520.0,
-            "pieces along the box diagonal",
-            "hidden units",
-            "pieces",
-        );
-        let qx = |u: f64| 520.0 + 340.0 * u / max_units;
-        let qy = |p: f64| 320.0 - 280.0 * p / max_pieces;
-        for k in 0..=4 {
-            let (u, p) = (max_units * k as f64 / 4.0, max_pieces * k as f64 / 4.0);
-            s += &format!(
-                "<text x=\"{}\" y=\"338\" text-anchor=\"middle\">{:.0}</text>\
-                 <text x=\"514\" y=\"{}\" text-anchor=\"end\">{:.0}</text>\n",
-                qx(u),
-                u,
-                qy(p) + 4.0,
-                p
-            );
-        }
-        for (k, wd) in widths.iter().enumerate() {
-            let c = colours[k % colours.len()];
-            let mut pts: Vec<&SweepPoint> = self.points.iter().filter(|p| p.width == *wd).collect();
-            pts.sort_by_key(|p| p.depth);
-            let line1: Vec<String> = pts
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{:.1},{:.1}",
-                        px(p.depth as f64),
-                        py((p.activation_regions.max(1) as f64).log10())
-                    )
-                })
-                .collect();
-            let line2: Vec<String> = pts
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{:.1},{:.1}",
-                        qx(p.units as f64),
-                        qy(p.diagonal_pieces as f64)
-                    )
-                })
-                .collect();
-            for line in [line1, line2] {
-                s += &format!(
-                    "<polyline points=\"{}\" fill=\"none\" stroke=\"{c}\" stroke-width=\"2\"/>\n",
-                    line.join(" ")
-                );
-            }
-            s += &format!(
-                "<text x=\"90\" y=\"{}\" fill=\"{c}\">width {wd}</text>\n",
-                50.0 + 16.0 * k as f64
-            );
-        }
-        s += "</svg>\n";
-        s
+        Figure::grid(vec![regions.into(), pieces.into()], 2)
+            .panel_size(480, 360)
+            .to_svg()
     }
 }
 
@@ -300,7 +206,7 @@ pub fn tour_regions(seed: u64) -> Result<TourRegions> {
         },
     )?;
     let sweep = init_sweep(&[8, 16, 32], &[1, 2, 3, 4], bbox, seed)?;
-    let sweep_svg = sweep.to_svg();
+    let sweep_svg = sweep.to_svg()?;
     Ok(TourRegions {
         widths,
         bbox,

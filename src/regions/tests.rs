@@ -665,12 +665,19 @@ fn study_sweep_snapshots_and_tour() {
         assert!(pt.activation_regions >= 1 && pt.linear_regions <= pt.activation_regions);
         assert!(pt.diagonal_pieces >= 1 && pt.diagonal_pieces <= pt.activation_regions);
     }
-    let svg = sweep.to_svg();
-    assert_eq!(
-        svg.matches("<polyline").count(),
-        4,
-        "two panels × two widths"
-    );
+    let svg = sweep.to_svg().unwrap();
+    let widths: Vec<usize> = {
+        let mut w: Vec<usize> = sweep.points.iter().map(|p| p.width).collect();
+        w.dedup();
+        w
+    };
+    for w in widths {
+        // One legend entry per width in each of the two panels.
+        let label = format!("w = {w}");
+        let n = svg.lines().filter(|l| l.trim() == label).count();
+        assert_eq!(n, 2, "width {w}");
+    }
+    assert!(svg.contains("Activation regions vs depth"));
     // Snapshots: the same numbers as a direct count.
     let nets = vec![
         (0usize, he_relu_net(&[2, 8, 8, 1], 5)),
