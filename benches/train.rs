@@ -114,6 +114,7 @@ fn time_relulab(
         kind,
         lr: 1e-3,
         weight_decay: 0.0,
+        decay_weights_only: false,
         clip_norm: None,
         schedule: Schedule::Constant,
         warmup_steps: 0,

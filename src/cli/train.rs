@@ -85,6 +85,9 @@ pub struct Opts {
     /// Weight decay (coupled for sgd/adam, decoupled for adamw).
     #[arg(long)]
     pub weight_decay: Option<f64>,
+    /// Apply --weight-decay to the weight matrices only, not to biases or PReLU slopes.
+    #[arg(long)]
+    pub decay_weights_only: bool,
     /// Clip the global gradient norm.
     #[arg(long)]
     pub clip_norm: Option<f64>,
@@ -284,6 +287,9 @@ impl Opts {
             s.nesterov = true;
         }
         set!(weight_decay);
+        if self.decay_weights_only {
+            s.decay_weights_only = true;
+        }
         if let Some(v) = self.clip_norm {
             s.clip_norm = Some(v);
         }

@@ -126,6 +126,11 @@ pub struct OptimizerConfig {
     /// λ: coupled L2 (SGD, Adam) or decoupled (AdamW) weight decay.
     #[serde(default)]
     pub weight_decay: f64,
+    /// Apply the weight decay to weight matrices only, not to biases or PReLU slopes (PyTorch:
+    /// a parameter group with `weight_decay=0` for those). Default false: every parameter, as
+    /// `torch.optim.*(net.parameters(), weight_decay=λ)`.
+    #[serde(default)]
+    pub decay_weights_only: bool,
     /// Clip the global gradient norm to this value.
     #[serde(default)]
     pub clip_norm: Option<f64>,
@@ -148,6 +153,7 @@ impl OptimizerConfig {
             kind: OptimKind::ADAM,
             lr,
             weight_decay: 0.0,
+            decay_weights_only: false,
             clip_norm: None,
             schedule: Schedule::Constant,
             warmup_steps: 0,
@@ -225,15 +231,21 @@ impl<T: Real> Optimizer<T> {
             .resize_with(mlp.layers.len(), LayerState::default);
         self.step += 1;
         let c = Coefs::new(self.config.kind, lr, self.config.weight_decay, self.step);
+        // Biases and PReLU slopes: the same update without decay when asked.
+        let c_rest = if self.config.decay_weights_only {
+            Coefs::new(self.config.kind, lr, 0.0, self.step)
+        } else {
+            Coefs::new(self.config.kind, lr, self.config.weight_decay, self.step)
+        };
         for (l, layer) in mlp.layers.iter_mut().enumerate() {
             let st = &mut self.state[l];
             update(&c, &mut layer.weight, &grads.weight[l], &mut st.weight);
             if let Some(b) = &mut layer.bias {
-                update(&c, b, &grads.bias[l], &mut st.bias);
+                update(&c_rest, b, &grads.bias[l], &mut st.bias);
             }
             if !layer.prelu_alpha.is_empty() {
                 update(
-                    &c,
+                    &c_rest,
                     &mut layer.prelu_alpha,
                     &grads.prelu_alpha[l],
                     &mut st.prelu_alpha,

@@ -52,6 +52,8 @@ pub struct TrainSpec {
     pub nesterov: bool,
     /// Weight decay (coupled for sgd/adam, decoupled for adamw).
     pub weight_decay: f64,
+    /// Decay the weight matrices only (not biases or PReLU slopes).
+    pub decay_weights_only: bool,
     /// Adam β1.
     pub beta1: f64,
     /// Adam β2.
@@ -97,6 +99,7 @@ impl Default for TrainSpec {
             momentum: 0.9,
             nesterov: false,
             weight_decay: 0.0,
+            decay_weights_only: false,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -230,6 +233,7 @@ impl TrainSpec {
             kind,
             lr: self.lr,
             weight_decay: self.weight_decay,
+            decay_weights_only: self.decay_weights_only,
             clip_norm: self.clip_norm,
             schedule: self.schedule,
             warmup_steps: self.warmup_steps,
