@@ -27,19 +27,10 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-const NAMES: [&str; 11] = [
-    "relu",
-    "leaky_relu",
-    "prelu",
-    "relu_eps",
-    "gelu",
-    "gelu_tanh",
-    "sigmoid",
-    "tanh",
-    "elu",
-    "silu",
-    "softplus",
-];
+/// The family without the identity (`ACTIVATION_NAMES` after its first entry).
+fn names() -> &'static [&'static str] {
+    &relulab::activation::ACTIVATION_NAMES[1..]
+}
 
 /// Best seconds per call of `f`: calibrate a repetition count to ~`target`/samples, then take
 /// the fastest of `samples` timed batches ([`best_times`] of one function).
@@ -290,7 +281,7 @@ fn main() {
     for &bytes in &sizes {
         let n = bytes / 4;
         let (xs, gs) = (&x[..n], &g[..n]);
-        for name in NAMES {
+        for &name in names() {
             if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
                 continue;
             }
@@ -423,7 +414,7 @@ fn cpu_time_table(x: &[f32], g: &[f32], y: &mut [f32], filter: Option<&str>, qui
     let peer = peer(1, &[bytes], quick, true);
     println!("\n| activation | fwd Gelem/s | fwd ×torch | bwd Gelem/s | bwd ×torch |");
     println!("|---|---|---|---|---|");
-    for name in NAMES {
+    for &name in names() {
         if filter.is_some_and(|f| !name.contains(f)) {
             continue;
         }
