@@ -298,21 +298,7 @@ pub(crate) fn claim11(seed: u64) -> Draft {
     // (a) Negative biases, decay on the weights only: dead fraction over training.
     let mut r = rng(seed, 11);
     let n = 256;
-    let x = uniform_vec(&mut r, n * 8, -1.0, 1.0);
-    let y: Vec<f64> = (0..n)
-        .map(|s| x[s * 8..s * 8 + 8].iter().map(|v| v.sin()).sum::<f64>())
-        .collect();
-    let mut base = gaussian_mlp(
-        &[8, 64, 64, 1],
-        Activation::RELU,
-        Activation::Identity,
-        true,
-        std::f64::consts::SQRT_2,
-        &mut r,
-    );
-    for l in 0..2 {
-        base.layers[l].bias = Some(vec![-0.1; 64]);
-    }
+    let (x, y, base) = super::util::sin_regression(&mut r, n);
     let steps = 1000;
     let mut finals = Vec::new();
     for wd in [0.0, 0.05] {

@@ -29,6 +29,28 @@ pub fn uniform_vec(r: &mut ChaCha8Rng, n: usize, lo: f64, hi: f64) -> Vec<f64> {
     (0..n).map(|_| lo + (hi - lo) * r.random::<f64>()).collect()
 }
 
+/// The regression of claim 11 and the tour's monitored run, drawn from `r` in this order:
+/// n inputs x ~ U(−1, 1)⁸, targets y = Σᵢ sin xᵢ, and an 8→64→64→1 ReLU net with Gaussian
+/// weights (gain √2) whose hidden biases are −0.1.
+pub fn sin_regression(r: &mut ChaCha8Rng, n: usize) -> (Vec<f64>, Vec<f64>, Mlp<f64>) {
+    let x = uniform_vec(r, n * 8, -1.0, 1.0);
+    let y: Vec<f64> = (0..n)
+        .map(|s| x[s * 8..s * 8 + 8].iter().map(|v| v.sin()).sum::<f64>())
+        .collect();
+    let mut mlp = gaussian_mlp(
+        &[8, 64, 64, 1],
+        Activation::RELU,
+        Activation::Identity,
+        true,
+        std::f64::consts::SQRT_2,
+        r,
+    );
+    for l in 0..2 {
+        mlp.layers[l].bias = Some(vec![-0.1; 64]);
+    }
+    (x, y, mlp)
+}
+
 /// A network with N(0, gain²/fan_in) weights (He normal for gain √2) and zero biases (or none).
 pub fn gaussian_mlp(
     widths: &[usize],

@@ -133,26 +133,12 @@ pub struct EpochHealth {
 /// and without L2 decay), health accumulated over every step of every epoch from the training
 /// passes' own traces and gradients.
 fn monitored_run(seed: u64, wd: f64, epochs: usize) -> Vec<EpochHealth> {
-    use crate::claims::util::{gaussian_mlp, mse_grads_traced, rng, uniform_vec, Sgd};
+    use crate::claims::util::{mse_grads_traced, rng, Sgd};
     use crate::net::{Grads, Trace};
     let mut r = rng(seed, 100);
     let n = 512;
     let batch = 64;
-    let x = uniform_vec(&mut r, n * 8, -1.0, 1.0);
-    let y: Vec<f64> = (0..n)
-        .map(|s| x[s * 8..s * 8 + 8].iter().map(|v| v.sin()).sum())
-        .collect();
-    let mut mlp = gaussian_mlp(
-        &[8, 64, 64, 1],
-        Activation::RELU,
-        Activation::Identity,
-        true,
-        std::f64::consts::SQRT_2,
-        &mut r,
-    );
-    for l in 0..2 {
-        mlp.layers[l].bias = Some(vec![-0.1; 64]);
-    }
+    let (x, y, mut mlp) = crate::claims::util::sin_regression(&mut r, n);
     let sgd = Sgd {
         lr: 0.05,
         wd_weight: wd,
