@@ -13,16 +13,8 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx")
 }
 
-/// The shared folder: $RELULAB_SHARED, else <crate>/../shared, else /work/shared.
 fn shared() -> Option<PathBuf> {
-    let mut c = Vec::new();
-    if let Ok(s) = std::env::var("RELULAB_SHARED") {
-        c.push(PathBuf::from(s));
-    }
-    c.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    c.push(PathBuf::from("/work/shared"));
-    c.into_iter()
-        .find(|p| p.join("benchmarks/vnncomp2021").is_dir())
+    relulab::verify::campaign::shared_benchmarks_root()
 }
 
 /// Tolerance on the relative error of each output, measured against the magnitude of what was

@@ -10,17 +10,7 @@ use relulab::verify::{load_network, load_vnnlib, VerifyOptions};
 use std::path::PathBuf;
 
 fn shared() -> Option<PathBuf> {
-    let mut c: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("RELULAB_SHARED") {
-        c.push(PathBuf::from(p));
-    }
-    c.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared"
-    )));
-    c.push(PathBuf::from("/work/shared"));
-    c.into_iter()
-        .find(|p| p.join("benchmarks/vnncomp2021").is_dir())
+    relulab::verify::campaign::shared_benchmarks_root()
 }
 
 /// The instances of `sub` (with expected answers), or `None` with a note.

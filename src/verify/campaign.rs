@@ -22,6 +22,23 @@ pub struct Instance {
     pub expected: Option<String>,
 }
 
+/// The project's shared folder holding `benchmarks/vnncomp2021` (read in place, never
+/// copied): `$RELULAB_SHARED`, else `<crate>/../shared`, else `/work/shared`; `None` when none
+/// has it (tests and benchmarks that need it then skip).
+pub fn shared_benchmarks_root() -> Option<PathBuf> {
+    let mut c: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("RELULAB_SHARED") {
+        c.push(PathBuf::from(p));
+    }
+    c.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared"
+    )));
+    c.push(PathBuf::from("/work/shared"));
+    c.into_iter()
+        .find(|p| p.join("benchmarks/vnncomp2021").is_dir())
+}
+
 /// Read an instances CSV. Errors name the file and line.
 pub fn read_instances(csv: &Path) -> Result<Vec<Instance>> {
     let text = std::fs::read_to_string(csv).map_err(|e| Error::io(csv, e))?;

@@ -3,20 +3,12 @@
 //! the temporary directory. Never a panic; every error has a message.
 #![no_main]
 
-/// A RAM-backed directory when there is one (file I/O dominates these targets).
-fn relulab_fuzz_tmp() -> std::path::PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}
 use relulab::io::checkpoint::{is_checkpoint, load_any, load_full, load_state_dict};
 use relulab::Activation;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let path = relulab_fuzz_tmp().join(format!("relulab_fuzz_{}.safetensors", std::process::id()));
+    let path =
+        relulab_fuzz::tmp_dir().join(format!("relulab_fuzz_{}.safetensors", std::process::id()));
     std::fs::write(&path, data).unwrap();
     let msgs = [
         load_full(&path).err(),
