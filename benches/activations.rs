@@ -116,7 +116,7 @@ fn peer(
     quick: bool,
     cpu_time: bool,
 ) -> Option<(String, PeerRates)> {
-    let python = std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "/work/venv/bin/python".into());
+    let python = std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/activations.py");
     let sizes_arg: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
     let out = std::process::Command::new(&python)
@@ -180,7 +180,7 @@ impl Peer {
     fn start(threads: usize, quick: bool) -> Option<Peer> {
         use std::process::{Command, Stdio};
         let python =
-            std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "/work/venv/bin/python".into());
+            std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".into());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/activations.py");
         let version = Command::new(&python)
             .args(["-c", "import torch; print(torch.__version__)"])

@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench lu_dying` (env: RELULAB_BENCH_RUNS relulab runs per init, default
 //! 1000; RELULAB_PEER_RUNS peer runs, default 20; RELULAB_PYTHON the Python with torch,
-//! default /work/venv/bin/python then python3).
+//! default python3 then python3).
 
 use relulab::net::Init;
 use relulab::remedy::lu::{dying_sweep, DyingSweep};
@@ -56,13 +56,7 @@ fn main() {
             per_run = o1.seconds_per_run;
         }
     }
-    let python = std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| {
-        if std::path::Path::new("/work/venv/bin/python").exists() {
-            "/work/venv/bin/python".into()
-        } else {
-            "python3".into()
-        }
-    });
+    let python = std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/lu_dying.py");
     match Command::new(&python)
         .args([script, &peer_runs.to_string(), "0"])

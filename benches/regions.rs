@@ -13,7 +13,7 @@
 //! usual way to look at regions without an exact tool — a dense R×R grid (R = 1024 and 2048),
 //! distinct activation patterns — on the anchor net; it finds only the regions that contain a
 //! grid point, so the bench prints its time and the fraction of the exact regions it found.
-//! Python: $RELULAB_PYTHON, else /work/venv/bin/python, else python3; skipped with a note when
+//! Python: $RELULAB_PYTHON, else python3, else python3; skipped with a note when
 //! torch is missing.
 //!
 //! Threads: rayon's default (all cores) or RAYON_NUM_THREADS. The machine may be shared: CPU
@@ -89,7 +89,6 @@ fn grid_peer(widths: &[usize], bbox: [f64; 4], res: usize, threads: usize) -> Op
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/regions_grid.py");
     let pythons = [
         std::env::var("RELULAB_PYTHON").unwrap_or_default(),
-        "/work/venv/bin/python".into(),
         "python3".into(),
     ];
     let mut result = None;

@@ -8,7 +8,7 @@
 //! Each figure is the fastest per-step time over many ≈2 ms blocks (the machine is shared);
 //! with `--cpu`, one thread on each side and the thread's CPU time per step instead, which
 //! does not count time spent preempted (the robust figure on a loaded machine). The peer runs when
-//! `RELULAB_PYTHON` (default /work/venv/bin/python) has torch. Prints a Markdown table with the
+//! `RELULAB_PYTHON` (default python3) has torch. Prints a Markdown table with the
 //! load average.
 
 use rand::{Rng, SeedableRng};
@@ -177,7 +177,7 @@ fn min_step_time(seconds: f64, step: &mut dyn FnMut()) -> f64 {
 
 fn peer(threads: usize, seconds: f64, only: &str, cpu: bool) -> Vec<(String, f64)> {
     let python =
-        std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "/work/venv/bin/python".to_string());
+        std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/train.py");
     let out = std::process::Command::new(&python)
         .args([

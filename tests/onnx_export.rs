@@ -8,7 +8,7 @@
 //!
 //! Regenerate after changing the exporter:
 //!   cargo test --release --test onnx_export -- --ignored write_export_fixtures
-//!   /work/venv/bin/python tests/fixtures/onnx/make_fixtures.py
+//!   python3 tests/fixtures/onnx/make_fixtures.py
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,5 +1,5 @@
 //! The VNN-COMP 2021 test set and ACAS Xu subset, read in place from the shared benchmark
-//! folder (`RELULAB_SHARED`, else `<crate>/../shared`, else `/work/shared`); skipped with a note
+//! folder (`RELULAB_SHARED`, else `<crate>/../shared`); skipped with a note
 //! when absent or when the models cannot be read.
 //!
 //! The whole ACAS Xu subset is an ignored test:

@@ -1,7 +1,7 @@
 """PyTorch CPU peer of benches/train.rs: time one training step (forward, loss, backward,
 optimizer) of the same four networks, same batch sizes, same thread count.
 
-    /work/venv/bin/python bench/peers/train.py --threads 2 [--seconds 2] [--cpu]
+    python3 bench/peers/train.py --threads 2 [--seconds 2] [--cpu]
 
 Prints one JSON line per case: {"case": ..., "us_per_step": ..., "steps_per_s": ...}.
 """

@@ -23,7 +23,7 @@ pub struct Instance {
 }
 
 /// The project's shared folder holding `benchmarks/vnncomp2021` (read in place, never
-/// copied): `$RELULAB_SHARED`, else `<crate>/../shared`, else `/work/shared`; `None` when none
+/// copied): `$RELULAB_SHARED`, else `<crate>/../shared`; `None` when neither
 /// has it (tests and benchmarks that need it then skip).
 pub fn shared_benchmarks_root() -> Option<PathBuf> {
     let mut c: Vec<PathBuf> = Vec::new();
@@ -34,7 +34,6 @@ pub fn shared_benchmarks_root() -> Option<PathBuf> {
         env!("CARGO_MANIFEST_DIR"),
         "/../shared"
     )));
-    c.push(PathBuf::from("/work/shared"));
     c.into_iter()
         .find(|p| p.join("benchmarks/vnncomp2021").is_dir())
 }

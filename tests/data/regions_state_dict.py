@@ -1,5 +1,5 @@
 # Makes tests/data/regions_state_dict.safetensors and prints the fixture points and outputs
-# quoted in tests/regions_cli.rs. Run: /work/venv/bin/python tests/data/regions_state_dict.py
+# quoted in tests/regions_cli.rs. Run: python3 tests/data/regions_state_dict.py
 import torch
 from safetensors.torch import save_file
 torch.manual_seed(5)

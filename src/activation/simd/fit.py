@@ -1,6 +1,6 @@
 """Least-squares fits of the f32 polynomial approximations used in src/activation/simd/math.rs.
 
-Run: /work/venv/bin/python src/activation/simd/fit.py   (numpy only; prints Rust constants and
+Run: python3 src/activation/simd/fit.py   (numpy only; prints Rust constants and
 the max error of each approximation evaluated in f32 with Horner, no FMA, against f64 math).
 Fits are weighted least squares on dense Chebyshev-distributed points (relative error where
 the target is relative), in the monomial basis; not minimax, but measured, not assumed.

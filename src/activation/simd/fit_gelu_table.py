@@ -1,6 +1,6 @@
 """Piecewise-polynomial tables for the AVX-512 GELU-erf kernels (src/activation/simd/gelu512.rs).
 
-Run: /work/venv/bin/python src/activation/simd/fit_gelu_table.py > src/activation/simd/gelu_table.rs
+Run: python3 src/activation/simd/fit_gelu_table.py > src/activation/simd/gelu_table.rs
 then `cargo fmt` (numpy and mpmath; mpmath comes with sympy, which torch installs). Prints the
 Rust table file on stdout and the measured errors on stderr.
 
