@@ -179,8 +179,7 @@ struct Peer {
 impl Peer {
     fn start(threads: usize, quick: bool) -> Option<Peer> {
         use std::process::{Command, Stdio};
-        let python =
-            std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".into());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/activations.py");
         let version = Command::new(&python)
             .args(["-c", "import torch; print(torch.__version__)"])

@@ -176,8 +176,7 @@ fn min_step_time(seconds: f64, step: &mut dyn FnMut()) -> f64 {
 }
 
 fn peer(threads: usize, seconds: f64, only: &str, cpu: bool) -> Vec<(String, f64)> {
-    let python =
-        std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let python = std::env::var("RELULAB_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/peers/train.py");
     let out = std::process::Command::new(&python)
         .args([

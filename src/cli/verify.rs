@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use relulab::verify::campaign::{read_instances, run_instance, shard, write_results, Summary};
-use relulab::verify::{load_network, load_vnnlib, verify, VerifyOptions};
+use relulab::verify::{load_network, load_vnnlib, verify, Strategy, VerifyOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -38,6 +38,10 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Branching: `input` (halve the input box), `relu` (split unstable ReLUs, β-CROWN-style)
+    /// or `auto` (input for at most 16 inputs, relu above).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "input", "relu"])]
+    strategy: String,
 }
 
 /// Run `relulab verify`.
@@ -57,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = VerifyOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         seed: args.seed,
+        strategy: Strategy::parse(&args.strategy).expect("clap checked the value"),
         ..Default::default()
     };
     match &args.instances {
@@ -79,7 +84,8 @@ fn single(args: &Args, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|w| serde_json::json!({"x": w.x, "y": w.y, "y_f32": w.y_f32}));
         let j = serde_json::json!({
-            "result": out.verdict.as_str(), "seconds": out.seconds, "domains": out.domains, "witness": w,
+            "result": out.verdict.as_str(), "seconds": out.seconds, "domains": out.domains,
+            "strategy": out.strategy.as_str(), "witness": w,
         });
         println!("{}", out.verdict.as_str());
         println!("{j}");
@@ -88,7 +94,12 @@ fn single(args: &Args, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
         if let Some(w) = &out.witness {
             println!("{}", w.vnncomp());
         }
-        eprintln!("{:.3} s, {} domains", out.seconds, out.domains);
+        eprintln!(
+            "{:.3} s, {} domains ({} split)",
+            out.seconds,
+            out.domains,
+            out.strategy.as_str()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,9 +16,11 @@
 //! after [`check_witness`] accepts it. Domains are processed in parallel batches (rayon) in a
 //! fixed order, so the answer does not depend on the thread count.
 
-use super::bounds::{crown_hidden, lower_bound_until, lower_bounds, output_interval};
+use super::bounds::{lower_bound_until, lower_bounds, output_interval};
+use super::engine::{optimized_hidden, Optim};
 use super::fp::{add_up, dot_err, next_down, next_up, sub_down};
 use super::net::PwlNet;
+use super::relu_bab::{decide_case, CaseResult, ReluSplitOptions};
 use super::vnnlib::{OutputAtom, Property};
 use crate::error::{Error, Result};
 use crate::net::Mlp;
@@ -99,7 +101,58 @@ pub struct VerifyOptions {
     pub alpha_combined_iters: usize,
     /// Split depth from which `alpha_combined_iters` applies.
     pub alpha_combined_depth: usize,
+    /// Input splitting or ReLU splitting (see [`Strategy`]).
+    pub strategy: Strategy,
+    /// Settings of the ReLU-split search.
+    pub relu_split: ReluSplitOptions,
 }
+
+/// How the branch and bound splits a domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Input splitting when the input has at most [`INPUT_SPLIT_MAX_DIM`] dimensions, ReLU
+    /// splitting otherwise.
+    Auto,
+    /// Halve the input box (ReluVal-style, with box tightening).
+    InputSplit,
+    /// Split unstable ReLUs (β-CROWN-style).
+    ReluSplit,
+}
+
+impl Strategy {
+    /// The name used on the command line and in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Auto => "auto",
+            Strategy::InputSplit => "input",
+            Strategy::ReluSplit => "relu",
+        }
+    }
+
+    /// Parse `auto`, `input` or `relu`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Strategy::Auto),
+            "input" => Some(Strategy::InputSplit),
+            "relu" => Some(Strategy::ReluSplit),
+            _ => None,
+        }
+    }
+
+    /// The strategy used for a network with `d` inputs.
+    pub fn resolve(self, d: usize) -> Strategy {
+        match self {
+            Strategy::Auto if d <= INPUT_SPLIT_MAX_DIM => Strategy::InputSplit,
+            Strategy::Auto => Strategy::ReluSplit,
+            s => s,
+        }
+    }
+}
+
+/// The widest input for which [`Strategy::Auto`] splits the input box: halving converges
+/// when every dimension can be halved a few times (ACAS Xu: 5 inputs), and not at all for
+/// images (MNIST: 784), where splitting ReLUs does.
+pub const INPUT_SPLIT_MAX_DIM: usize = 16;
 
 impl Default for VerifyOptions {
     fn default() -> Self {
@@ -112,6 +165,8 @@ impl Default for VerifyOptions {
             alpha_iters: 0,
             alpha_combined_iters: 10,
             alpha_combined_depth: 8,
+            strategy: Strategy::Auto,
+            relu_split: ReluSplitOptions::default(),
         }
     }
 }
@@ -127,6 +182,8 @@ pub struct Outcome {
     pub domains: usize,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// The strategy the branch and bound used (input or relu).
+    pub strategy: Strategy,
 }
 
 /// A checker of candidate counterexamples.
@@ -210,7 +267,7 @@ fn f32_next_down(v: f32) -> f32 {
 }
 
 /// max over atoms of `c·y − b` (≤ 0 means the term holds at y).
-fn term_value(atoms: &[OutputAtom], y: &[f64]) -> (f64, usize) {
+pub(super) fn term_value(atoms: &[OutputAtom], y: &[f64]) -> (f64, usize) {
     let mut best = (f64::NEG_INFINITY, 0);
     for (k, a) in atoms.iter().enumerate() {
         let m = a.margin(y);
@@ -226,7 +283,7 @@ fn term_value(atoms: &[OutputAtom], y: &[f64]) -> (f64, usize) {
 
 /// Projected sign-gradient descent on a term's most violated atom from `x`, inside [lo, hi].
 /// Returns the first point that the checker accepts.
-fn pgd(
+pub(super) fn pgd(
     net: &PwlNet,
     checker: &Checker,
     lo: &[f64],
@@ -305,18 +362,61 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
         )));
     }
     let checker = Checker::new(&net, mlp);
+    let strategy = opts.strategy.resolve(net.input_dim());
     let done = |verdict, witness, domains| Outcome {
         verdict,
         witness,
         domains,
         seconds: start.elapsed().as_secs_f64(),
+        strategy,
     };
-    // Falsifier first.
+    // Falsifier first: in full for input splitting; for ReLU splitting (wide inputs, where each
+    // step is costly and the root bound often settles the case) a short run here and the full
+    // one only for a case that the root bound leaves open.
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let quick = strategy == Strategy::ReluSplit;
     for case in &prop.cases {
-        if let Some(w) = falsify(&net, &checker, case, opts.samples, &mut rng) {
+        let found = if quick {
+            falsify(&net, &checker, case, 64, 2, 30, &mut rng)
+        } else {
+            falsify(&net, &checker, case, opts.samples, 8, 100, &mut rng)
+        };
+        if let Some(w) = found {
             return Ok(done(Verdict::Sat, Some(w), 0));
         }
+    }
+    if std::env::var_os("RELULAB_TRACE").is_some() {
+        eprintln!("falsifier done at {:.3} s", start.elapsed().as_secs_f64());
+    }
+    if strategy == Strategy::ReluSplit {
+        let deadline = start + opts.timeout;
+        let mut domains = 0;
+        let mut unknown = false;
+        for case in &prop.cases {
+            let mut full = |c: &super::vnnlib::Case| {
+                falsify(&net, &checker, c, opts.samples, 8, 100, &mut rng)
+            };
+            match decide_case(
+                &net,
+                &checker,
+                case,
+                &opts.relu_split,
+                deadline,
+                &mut domains,
+                &mut full,
+            ) {
+                CaseResult::Unsat => {}
+                CaseResult::Sat(w) => return Ok(done(Verdict::Sat, Some(w), domains)),
+                CaseResult::Timeout => return Ok(done(Verdict::Timeout, None, domains)),
+                CaseResult::Unknown => unknown = true,
+            }
+        }
+        let v = if unknown {
+            Verdict::Unknown
+        } else {
+            Verdict::Unsat
+        };
+        return Ok(done(v, None, domains));
     }
     let mut stack: Vec<Domain> = prop
         .cases
@@ -405,12 +505,15 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
     ))
 }
 
-/// Random sampling and gradient descent over one case's box.
-fn falsify(
+/// Random sampling and gradient descent over one case's box: `samples` uniform points, then
+/// `steps` of projected sign-gradient descent from the best `starts` of them per term.
+pub(super) fn falsify(
     net: &PwlNet,
     checker: &Checker,
     case: &super::vnnlib::Case,
     samples: usize,
+    starts: usize,
+    steps: usize,
     rng: &mut ChaCha8Rng,
 ) -> Option<Witness> {
     let d = case.lo.len();
@@ -439,16 +542,16 @@ fn falsify(
                 }
             }
             let b = &mut best[t];
-            if b.len() < 8 || v < b[b.len() - 1].0 {
+            if b.len() < starts || v < b[b.len() - 1].0 {
                 b.push((v, x.clone()));
                 b.sort_by(|p, q| p.0.total_cmp(&q.0));
-                b.truncate(8);
+                b.truncate(starts);
             }
         }
     }
     for (t, atoms) in case.terms.iter().enumerate() {
         for (_, x) in &best[t] {
-            if let Some(w) = pgd(net, checker, &case.lo, &case.hi, atoms, x, 100) {
+            if let Some(w) = pgd(net, checker, &case.lo, &case.hi, atoms, x, steps) {
                 return Some(w);
             }
         }
@@ -482,7 +585,11 @@ fn evaluate(
     alpha_iters: usize,
     alpha_combined: usize,
 ) -> Eval {
-    let inter = crown_hidden(net, lo, hi, known);
+    let crown_only = Optim {
+        iters: 0,
+        ..Optim::default()
+    };
+    let inter = optimized_hidden(net, lo, hi, known, &crown_only);
     let mut rows = Vec::new();
     let mut owner = Vec::new();
     for &t in terms {

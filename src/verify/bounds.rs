@@ -62,16 +62,16 @@ impl Method {
 
 /// A relaxation line s·z + t.
 #[derive(Clone, Copy, Debug)]
-struct Line {
-    s: f64,
-    t: f64,
+pub(crate) struct Line {
+    pub(crate) s: f64,
+    pub(crate) t: f64,
 }
 
 /// The line bounding σ (slopes `sl` left of 0, `sr` right) on [lo, hi] from below (`lower`)
 /// or above, valid in real arithmetic. `alpha` overrides the slope of the through-origin line
 /// of an unstable unit (clamped to the slopes' range).
 #[inline]
-fn relax(sl: f64, sr: f64, lo: f64, hi: f64, lower: bool, alpha: Option<f64>) -> Line {
+pub(crate) fn relax(sl: f64, sr: f64, lo: f64, hi: f64, lower: bool, alpha: Option<f64>) -> Line {
     if hi <= 0.0 {
         return Line { s: sl, t: 0.0 };
     }
@@ -115,7 +115,7 @@ fn relax(sl: f64, sr: f64, lo: f64, hi: f64, lower: bool, alpha: Option<f64>) ->
 
 /// σ([lo, hi]) with outward rounding.
 #[inline]
-fn act_interval(sl: f64, sr: f64, lo: f64, hi: f64) -> (f64, f64) {
+pub(crate) fn act_interval(sl: f64, sr: f64, lo: f64, hi: f64) -> (f64, f64) {
     let f = |z: f64| {
         if z < 0.0 {
             (mul_down(sl, z), mul_up(sl, z))
@@ -136,7 +136,11 @@ fn act_interval(sl: f64, sr: f64, lo: f64, hi: f64) -> (f64, f64) {
 
 /// Interval image of an affine layer: W·[alo, ahi] + b, rounded outward (centre–radius form:
 /// W·c + b ± |W|·r, both products through `faer`).
-fn affine_interval(layer: &super::net::Affine, alo: &[f64], ahi: &[f64]) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn affine_interval(
+    layer: &super::net::Affine,
+    alo: &[f64],
+    ahi: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
     let n = layer.n_in;
     let c: Vec<f64> = alo
         .iter()
@@ -146,7 +150,11 @@ fn affine_interval(layer: &super::net::Affine, alo: &[f64], ahi: &[f64]) -> (Vec
     // [c − r, c + r] ⊇ [lo, hi].
     let mut rc = vec![0.0; 2 * n];
     for i in 0..n {
-        rc[2 * i] = next_up(ahi[i] - c[i]).max(next_up(c[i] - alo[i])).max(0.0);
+        // A computed difference of 0 is exact (x − y rounds to 0 only when x = y), so it needs
+        // no rounding up; rounding it up would make a subnormal radius for every stably
+        // inactive unit, and subnormal products cost a hundred cycles each.
+        let up = |d: f64| if d == 0.0 { 0.0 } else { next_up(d) };
+        rc[2 * i] = up(ahi[i] - c[i]).max(up(c[i] - alo[i])).max(0.0);
         rc[2 * i + 1] = c[i].abs();
     }
     let mut zc = vec![0.0; layer.n_out];
@@ -189,16 +197,22 @@ pub fn ibp(net: &PwlNet, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
 }
 
 /// Magnitudes used by the rounding-error terms of a backward pass over one box.
-struct Mags {
+pub(crate) struct Mags {
     /// max |x_i| over the box.
-    xmag: Vec<f64>,
+    pub(crate) xmag: Vec<f64>,
     /// `zmag[h][j]` = max |z_h[j]| for hidden layers.
-    zmag: Vec<Vec<f64>>,
+    pub(crate) zmag: Vec<Vec<f64>>,
     /// `wa[l][j]` = Σ_i |W_l[j,i]|·max|a_{l−1}[i]|.
-    wa: Vec<Vec<f64>>,
+    pub(crate) wa: Vec<Vec<f64>>,
 }
 
-fn mags(net: &PwlNet, xlo: &[f64], xhi: &[f64], inter: &LayerBounds, upto: usize) -> Mags {
+pub(crate) fn mags(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    inter: &LayerBounds,
+    upto: usize,
+) -> Mags {
     let xmag: Vec<f64> = xlo
         .iter()
         .zip(xhi)
@@ -245,130 +259,13 @@ pub struct RowBound {
     pub corner: Vec<f64>,
 }
 
-/// What a backward pass used, for α gradients: per hidden layer, λ over a_h and the lines.
-struct BackTrace {
-    lam: Vec<Vec<f64>>,
-    lines: Vec<Vec<Line>>,
-    /// Whether unit j's line is the through-origin α line (its slope is a free parameter).
-    free: Vec<Vec<bool>>,
-}
-
-/// CROWN backward pass for one row over z_t (layer index `t`), with sound bounds of the
-/// hidden layers below `t` in `inter`. `alpha[h][j]` overrides lower slopes.
-#[allow(clippy::too_many_arguments)]
-fn backward_row(
-    net: &PwlNet,
-    t: usize,
-    row: &[f64],
-    xlo: &[f64],
-    xhi: &[f64],
-    inter: &LayerBounds,
-    m: &Mags,
-    alpha: Option<&[Vec<f64>]>,
-    want_trace: bool,
-) -> (RowBound, Option<BackTrace>) {
-    let mut g = row.to_vec();
-    let mut cst = 0.0f64;
-    let mut slack = 0.0f64;
-    let mut trace = want_trace.then(|| BackTrace {
-        lam: vec![Vec::new(); t],
-        lines: vec![Vec::new(); t],
-        free: vec![Vec::new(); t],
-    });
-    for l in (0..=t).rev() {
-        let layer = &net.layers[l];
-        // g·b
-        let (mut sb, mut mb) = (0.0, 0.0);
-        for (gj, bj) in g.iter().zip(&layer.b) {
-            sb += gj * bj;
-            mb += (gj * bj).abs();
-        }
-        cst += sb;
-        slack = add_up(slack, dot_err(layer.n_out + 2, mb + cst.abs()));
-        // λ = Wᵀ g, with its error bounded through |g|·(|W| max|a|).
-        let mut lam = vec![0.0; layer.n_in];
-        let mut mlam = 0.0;
-        for (j, &gj) in g.iter().enumerate() {
-            if gj != 0.0 {
-                for (li, w) in lam.iter_mut().zip(layer.row(j)) {
-                    *li += gj * w;
-                }
-                mlam += gj.abs() * m.wa[l][j];
-            }
-        }
-        slack = add_up(slack, dot_err(layer.n_in + layer.n_out, mlam));
-        if l == 0 {
-            let mut v = 0.0;
-            let mut mc = cst.abs();
-            let corner: Vec<f64> = lam
-                .iter()
-                .enumerate()
-                .map(|(i, &li)| {
-                    let c = if li >= 0.0 { xlo[i] } else { xhi[i] };
-                    v += li * c;
-                    mc += li.abs() * m.xmag[i];
-                    c
-                })
-                .collect();
-            // Before concretising: row·z ≥ λ·x + k for every x in the box.
-            let k = sub_down(cst, slack);
-            let total = cst + v;
-            slack = add_up(slack, dot_err(layer.n_in + 2, mc + total.abs()));
-            let lb = sub_down(total, slack);
-            return (
-                RowBound {
-                    lb,
-                    k,
-                    lambda0: lam,
-                    corner,
-                },
-                trace,
-            );
-        }
-        // Relax a_{l−1} = σ(z_{l−1}).
-        let h = l - 1;
-        let mut ng = vec![0.0; layer.n_in];
-        let (mut ct, mut mt) = (0.0, 0.0);
-        let mut mg = 0.0;
-        let mut lines = Vec::new();
-        let mut free = Vec::new();
-        for i in 0..layer.n_in {
-            let li = lam[i];
-            let (sl, sr) = net.slopes[h][i];
-            let (lo, hi) = (inter.lo[h][i], inter.hi[h][i]);
-            let a = alpha.map(|a| a[h][i]);
-            let line = if li == 0.0 {
-                Line { s: 0.0, t: 0.0 }
-            } else {
-                relax(sl, sr, lo, hi, li >= 0.0, a)
-            };
-            let p = li * line.s;
-            ng[i] = p;
-            mg += p.abs() * m.zmag[h][i];
-            let c = li * line.t;
-            ct += c;
-            mt += c.abs();
-            if want_trace {
-                lines.push(line);
-                free.push(lo < 0.0 && hi > 0.0 && li > 0.0 && sl <= sr);
-            }
-        }
-        cst += ct;
-        slack = add_up(slack, dot_err(layer.n_in + 2, mt + mg + cst.abs()));
-        if let Some(tr) = trace.as_mut() {
-            tr.lam[h] = lam;
-            tr.lines[h] = lines;
-            tr.free[h] = free;
-        }
-        g = ng;
-    }
-    unreachable!("the loop returns at l = 0")
-}
-
 /// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major, through `faer` (no threads: the
 /// callers already run in parallel). Rounding of any summation order is covered by
 /// [`dot_err`].
-fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64]) {
+/// Products of at most this many multiply-adds skip faer (see [`matmul`]).
+const SMALL_PRODUCT: usize = 1 << 14;
+
+pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64]) {
     assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
     if m == 0 || n == 0 {
         return;
@@ -377,111 +274,56 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64
         dst[..m * n].iter_mut().for_each(|v| *v = 0.0);
         return;
     }
+    if n <= 2 && m * k <= SMALL_PRODUCT {
+        // Matrix-vector products (interval centres and radii, magnitudes): dot products with
+        // eight accumulators.
+        for i in 0..m {
+            let a = &lhs[i * k..(i + 1) * k];
+            for c in 0..n {
+                let mut acc = [0.0f64; 8];
+                let mut kk = 0;
+                while kk + 8 <= k {
+                    for (l, av) in acc.iter_mut().enumerate() {
+                        *av += a[kk + l] * rhs[(kk + l) * n + c];
+                    }
+                    kk += 8;
+                }
+                let mut sum = 0.0;
+                while kk < k {
+                    sum += a[kk] * rhs[kk * n + c];
+                    kk += 1;
+                }
+                dst[i * n + c] = acc.iter().sum::<f64>() + sum;
+            }
+        }
+        return;
+    }
+    if m * n * k <= SMALL_PRODUCT {
+        // Small products (one row, ACAS Xu's 50-unit layers): plain row updates beat faer's
+        // dispatch and packing.
+        for i in 0..m {
+            let d = &mut dst[i * n..(i + 1) * n];
+            d.iter_mut().for_each(|v| *v = 0.0);
+            for (kk, &a) in lhs[i * k..(i + 1) * k].iter().enumerate() {
+                if a != 0.0 {
+                    for (dv, r) in d.iter_mut().zip(&rhs[kk * n..(kk + 1) * n]) {
+                        *dv += a * r;
+                    }
+                }
+            }
+        }
+        return;
+    }
     let d = faer::MatMut::from_row_major_slice_mut(&mut dst[..m * n], m, n);
     let l = faer::MatRef::from_row_major_slice(&lhs[..m * k], m, k);
     let r = faer::MatRef::from_row_major_slice(&rhs[..k * n], k, n);
     faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, r, 1.0, faer::Par::Seq);
 }
 
-/// The CROWN backward pass of [`backward_row`] (no α, no trace) for `r` rows at once
-/// (`rows` is r × n_t, row-major): the products with W run as one matrix product per layer and
-/// each unit's two relaxation lines are built once.
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-fn backward_batch(
-    net: &PwlNet,
-    t: usize,
-    rows: &[f64],
-    r: usize,
-    xlo: &[f64],
-    xhi: &[f64],
-    inter: &LayerBounds,
-    m: &Mags,
-) -> Vec<RowBound> {
-    let mut g = rows.to_vec();
-    let mut cst = vec![0.0f64; r];
-    let mut slack = vec![0.0f64; r];
-    let mut lam = Vec::new();
-    for l in (0..=t).rev() {
-        let layer = &net.layers[l];
-        let (n_out, n_in) = (layer.n_out, layer.n_in);
-        for k in 0..r {
-            let gk = &g[k * n_out..(k + 1) * n_out];
-            let (mut sb, mut mb, mut mlam) = (0.0, 0.0, 0.0);
-            for j in 0..n_out {
-                let p = gk[j] * layer.b[j];
-                sb += p;
-                mb += p.abs();
-                mlam += gk[j].abs() * m.wa[l][j];
-            }
-            cst[k] += sb;
-            slack[k] = add_up(slack[k], dot_err(n_out + 2, mb + cst[k].abs()));
-            slack[k] = add_up(slack[k], dot_err(n_in + n_out, mlam));
-        }
-        lam.resize(r * n_in, 0.0);
-        matmul(r, n_in, n_out, &mut lam, &g, &layer.w);
-        if l == 0 {
-            return (0..r)
-                .map(|k| {
-                    let lk = &lam[k * n_in..(k + 1) * n_in];
-                    let (mut v, mut mc) = (0.0, cst[k].abs());
-                    let corner: Vec<f64> = lk
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &li)| {
-                            let c = if li >= 0.0 { xlo[i] } else { xhi[i] };
-                            v += li * c;
-                            mc += li.abs() * m.xmag[i];
-                            c
-                        })
-                        .collect();
-                    let kk = sub_down(cst[k], slack[k]);
-                    let total = cst[k] + v;
-                    let sl = add_up(slack[k], dot_err(n_in + 2, mc + total.abs()));
-                    RowBound {
-                        lb: sub_down(total, sl),
-                        k: kk,
-                        lambda0: lk.to_vec(),
-                        corner,
-                    }
-                })
-                .collect();
-        }
-        let h = l - 1;
-        let lines: Vec<(Line, Line)> = (0..n_in)
-            .map(|i| {
-                let (sl, sr) = net.slopes[h][i];
-                let (lo, hi) = (inter.lo[h][i], inter.hi[h][i]);
-                (
-                    relax(sl, sr, lo, hi, true, None),
-                    relax(sl, sr, lo, hi, false, None),
-                )
-            })
-            .collect();
-        g.resize(r * n_in, 0.0);
-        for k in 0..r {
-            let (mut ct, mut mt, mut mg) = (0.0, 0.0, 0.0);
-            let lk = &lam[k * n_in..(k + 1) * n_in];
-            let gk = &mut g[k * n_in..(k + 1) * n_in];
-            for i in 0..n_in {
-                let li = lk[i];
-                let line = if li >= 0.0 { lines[i].0 } else { lines[i].1 };
-                let p = li * line.s;
-                gk[i] = p;
-                mg += p.abs() * m.zmag[h][i];
-                let c = li * line.t;
-                ct += c;
-                mt += c.abs();
-            }
-            cst[k] += ct;
-            slack[k] = add_up(slack[k], dot_err(n_in + 2, mt + mg + cst[k].abs()));
-        }
-    }
-    unreachable!("the loop returns at l = 0")
-}
-
 /// Lower bounds of `rows[k]·z_t` over the box (layer index `t`; `t = L−1` is the output),
 /// given sound bounds of hidden layers below `t`. `alpha_iters = 0` is CROWN; more runs
-/// α-CROWN's projected gradient for that many steps (each row its own slopes).
+/// α-CROWN's projected gradient for that many steps (each row its own slopes), through the
+/// engine ([`super::engine`]).
 pub fn lower_bounds(
     net: &PwlNet,
     t: usize,
@@ -491,29 +333,8 @@ pub fn lower_bounds(
     inter: &LayerBounds,
     alpha_iters: usize,
 ) -> Vec<RowBound> {
-    let m = mags(net, xlo, xhi, inter, t);
-    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    let first = backward_batch(net, t, &flat, rows.len(), xlo, xhi, inter, &m);
-    if alpha_iters == 0 {
-        return first;
-    }
-    rows.iter()
-        .zip(first)
-        .map(|(row, rb)| {
-            optimise_alpha(
-                net,
-                t,
-                row,
-                xlo,
-                xhi,
-                inter,
-                &m,
-                rb,
-                alpha_iters,
-                f64::INFINITY,
-            )
-        })
-        .collect()
+    let targets = vec![f64::INFINITY; rows.len()];
+    engine_rows(net, t, rows, &targets, xlo, xhi, inter, alpha_iters)
 }
 
 /// The lower bound of one row `row·z_t` over the box: CROWN first, and, only if its bound is
@@ -531,181 +352,84 @@ pub fn lower_bound_until(
     alpha_iters: usize,
     target: f64,
 ) -> RowBound {
-    let m = mags(net, xlo, xhi, inter, t);
-    let first = backward_batch(net, t, row, 1, xlo, xhi, inter, &m).remove(0);
-    if alpha_iters == 0 || first.lb > target {
-        return first;
-    }
-    optimise_alpha(net, t, row, xlo, xhi, inter, &m, first, alpha_iters, target)
+    engine_rows(
+        net,
+        t,
+        &[row.to_vec()],
+        &[target],
+        xlo,
+        xhi,
+        inter,
+        alpha_iters,
+    )
+    .remove(0)
 }
 
-/// α-CROWN for one row: Adam ascent on the lower slopes, keeping the best bound seen; stops
-/// early once the bound exceeds `target` (∞: never).
 #[allow(clippy::too_many_arguments)]
-fn optimise_alpha(
+fn engine_rows(
     net: &PwlNet,
     t: usize,
-    row: &[f64],
+    rows: &[Vec<f64>],
+    targets: &[f64],
     xlo: &[f64],
     xhi: &[f64],
     inter: &LayerBounds,
-    m: &Mags,
-    first: RowBound,
-    iters: usize,
-    target: f64,
-) -> RowBound {
-    // Start from CROWN's adaptive choice.
-    let mut alpha: Vec<Vec<f64>> = (0..t)
-        .map(|h| {
-            (0..net.layers[h].n_out)
-                .map(|j| {
-                    let (sl, sr) = net.slopes[h][j];
-                    let (lo, hi) = (inter.lo[h][j], inter.hi[h][j]);
-                    if hi > -lo {
-                        sr
-                    } else {
-                        sl
-                    }
-                })
-                .collect()
+    alpha_iters: usize,
+) -> Vec<RowBound> {
+    use super::engine::{bound_rows, Domain, Optim, Relaxation, Row};
+    let rel = Relaxation::new(net, t, xlo, xhi, inter);
+    let rows: Vec<Row> = rows
+        .iter()
+        .zip(targets)
+        .map(|(c, &target)| Row {
+            dom: 0,
+            c,
+            target,
+            alpha: None,
+            beta: None,
         })
         .collect();
-    let mut best = first;
-    let (lr, b1, b2) = (0.1, 0.9, 0.999);
-    let mut mom: Vec<Vec<f64>> = alpha.iter().map(|a| vec![0.0; a.len()]).collect();
-    let mut vel = mom.clone();
-    for it in 1..=iters {
-        let (rb, tr) = backward_row(net, t, row, xlo, xhi, inter, m, Some(&alpha), true);
-        let tr = tr.expect("trace requested");
-        if rb.lb > best.lb {
-            best = rb.clone();
-        }
-        if best.lb > target {
-            return best;
-        }
-        // δ_h = z_h of the relaxed network at the minimising corner; ∂B/∂α_{h,j} = λ_{h,j}·δ_{h,j}.
-        let mut rho = rb.corner.clone();
-        for h in 0..t {
-            let layer = &net.layers[h];
-            let delta: Vec<f64> = (0..layer.n_out)
-                .map(|j| {
-                    layer.b[j]
-                        + layer
-                            .row(j)
-                            .iter()
-                            .zip(&rho)
-                            .map(|(w, r)| w * r)
-                            .sum::<f64>()
-                })
-                .collect();
-            for j in 0..layer.n_out {
-                if tr.free[h][j] {
-                    let grad = tr.lam[h][j] * delta[j];
-                    mom[h][j] = b1 * mom[h][j] + (1.0 - b1) * grad;
-                    vel[h][j] = b2 * vel[h][j] + (1.0 - b2) * grad * grad;
-                    let mh = mom[h][j] / (1.0 - b1.powi(it as i32));
-                    let vh = vel[h][j] / (1.0 - b2.powi(it as i32));
-                    let (sl, sr) = net.slopes[h][j];
-                    alpha[h][j] =
-                        (alpha[h][j] + lr * mh / (vh.sqrt() + 1e-8)).clamp(sl.min(sr), sl.max(sr));
-                }
-            }
-            rho = delta
-                .iter()
-                .zip(&tr.lines[h])
-                .map(|(d, ln)| ln.s * d + ln.t)
-                .collect();
-        }
-    }
-    let (rb, _) = backward_row(net, t, row, xlo, xhi, inter, m, Some(&alpha), false);
-    if rb.lb > best.lb {
-        best = rb;
-    }
-    best
+    let opt = Optim {
+        iters: alpha_iters,
+        decay: 1.0,
+        ..Optim::default()
+    };
+    bound_rows(&rel, &[Domain::splits(&[])], &rows, &opt)
+        .into_iter()
+        .map(|r| RowBound {
+            lb: r.lb,
+            lambda0: r.lambda0,
+            k: r.k,
+            corner: r.corner,
+        })
+        .collect()
 }
 
 /// Bounds of every hidden layer by CROWN (layer by layer, each intersected with IBP), plus the
 /// output layer; `alpha_iters > 0` optimises the output rows with α-CROWN.
 pub fn crown(net: &PwlNet, xlo: &[f64], xhi: &[f64], alpha_iters: usize) -> LayerBounds {
-    let ib = ibp(net, xlo, xhi);
-    let mut inter = LayerBounds {
-        lo: Vec::new(),
-        hi: Vec::new(),
+    let crown_only = super::engine::Optim {
+        iters: 0,
+        ..Default::default()
     };
-    for t in 0..net.layers.len() {
-        let n = net.layers[t].n_out;
-        let rows: Vec<Vec<f64>> = (0..2 * n)
-            .map(|k| {
-                let mut r = vec![0.0; n];
-                r[k % n] = if k < n { 1.0 } else { -1.0 };
-                r
-            })
-            .collect();
-        let iters = if t + 1 == net.layers.len() {
-            alpha_iters
-        } else {
-            0
-        };
-        let rb = lower_bounds(net, t, &rows, xlo, xhi, &inter, iters);
-        let lo: Vec<f64> = (0..n).map(|j| rb[j].lb.max(ib.lo[t][j])).collect();
-        let hi: Vec<f64> = (0..n).map(|j| (-rb[n + j].lb).min(ib.hi[t][j])).collect();
-        inter.lo.push(lo);
-        inter.hi.push(hi);
-    }
+    let mut inter = super::engine::optimized_hidden(net, xlo, xhi, None, &crown_only);
+    let t = net.layers.len() - 1;
+    let n = net.layers[t].n_out;
+    let (ilo, ihi) = output_interval(net, xlo, xhi, &inter);
+    let rows: Vec<Vec<f64>> = (0..2 * n)
+        .map(|k| {
+            let mut r = vec![0.0; n];
+            r[k % n] = if k < n { 1.0 } else { -1.0 };
+            r
+        })
+        .collect();
+    let rb = lower_bounds(net, t, &rows, xlo, xhi, &inter, alpha_iters);
     inter
-}
-
-/// Hidden-layer bounds by CROWN, computed only for the units that IBP (from the already
-/// tightened layers below) and `known` (bounds valid on a larger box, e.g. the parent domain's)
-/// cannot show stable; the others keep their IBP ∩ `known` bounds. This is the
-/// intermediate-bound routine of the branch and bound.
-pub fn crown_hidden(
-    net: &PwlNet,
-    xlo: &[f64],
-    xhi: &[f64],
-    known: Option<&LayerBounds>,
-) -> LayerBounds {
-    let mut inter = LayerBounds {
-        lo: Vec::new(),
-        hi: Vec::new(),
-    };
-    let (mut alo, mut ahi) = (xlo.to_vec(), xhi.to_vec());
-    for t in 0..net.slopes.len() {
-        let layer = &net.layers[t];
-        let (mut lo, mut hi) = affine_interval(layer, &alo, &ahi);
-        if let Some(k) = known {
-            for j in 0..layer.n_out {
-                lo[j] = lo[j].max(k.lo[t][j]);
-                hi[j] = hi[j].min(k.hi[t][j]);
-            }
-        }
-        if t > 0 {
-            let open: Vec<usize> = (0..layer.n_out)
-                .filter(|&j| lo[j] < 0.0 && hi[j] > 0.0)
-                .collect();
-            let n = layer.n_out;
-            let mut rows = Vec::with_capacity(2 * open.len());
-            for &j in &open {
-                let mut r = vec![0.0; n];
-                r[j] = 1.0;
-                rows.push(r.clone());
-                r[j] = -1.0;
-                rows.push(r);
-            }
-            let rb = lower_bounds(net, t, &rows, xlo, xhi, &inter, 0);
-            for (k, &j) in open.iter().enumerate() {
-                lo[j] = lo[j].max(rb[2 * k].lb);
-                hi[j] = hi[j].min(-rb[2 * k + 1].lb);
-            }
-        }
-        let (nl, nh): (Vec<f64>, Vec<f64>) = (0..layer.n_out)
-            .map(|j| act_interval(net.slopes[t][j].0, net.slopes[t][j].1, lo[j], hi[j]))
-            .unzip();
-        alo = nl;
-        ahi = nh;
-        inter.lo.push(lo);
-        inter.hi.push(hi);
-    }
+        .lo
+        .push((0..n).map(|j| rb[j].lb.max(ilo[j])).collect());
+    inter
+        .hi
+        .push((0..n).map(|j| (-rb[n + j].lb).min(ihi[j])).collect());
     inter
 }
 

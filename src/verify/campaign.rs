@@ -218,29 +218,32 @@ impl Summary {
 }
 
 /// Write the results CSV atomically (temporary file in the same folder, fsync, rename):
-/// `model,property,expected,answer,seconds,domains,witness_or_error`.
+/// `model,property,expected,answer,seconds,strategy,domains,witness_or_error`.
 pub fn write_results(path: &Path, results: &[InstanceResult]) -> Result<()> {
-    let mut text = String::from("model,property,expected,answer,seconds,domains,detail\n");
+    let mut text = String::from("model,property,expected,answer,seconds,strategy,domains,detail\n");
     for r in results {
-        let (secs, doms, detail) = match &r.outcome {
+        let (secs, strategy, doms, detail) = match &r.outcome {
             Ok(o) => (
                 format!("{:.4}", o.seconds),
+                o.strategy.as_str(),
                 o.domains.to_string(),
                 o.witness.as_ref().map(|w| w.vnncomp()).unwrap_or_default(),
             ),
             Err(e) => (
                 String::new(),
+                "",
                 String::new(),
                 format!("\"{}\"", e.replace('"', "'")),
             ),
         };
         text.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{}\n",
             r.instance.model.display(),
             r.instance.property.display(),
             r.instance.expected.as_deref().unwrap_or(""),
             r.answer(),
             secs,
+            strategy,
             doms,
             detail
         ));

@@ -15,13 +15,16 @@
 pub mod bab;
 pub mod bounds;
 pub mod campaign;
+pub mod engine;
 pub mod fp;
 pub mod net;
+pub mod relu_bab;
 pub mod vnnlib;
 
-pub use bab::{verify, Outcome, Verdict, VerifyOptions, Witness};
+pub use bab::{verify, Outcome, Strategy, Verdict, VerifyOptions, Witness};
 pub use bounds::{output_bounds, LayerBounds, Method};
 pub use net::PwlNet;
+pub use relu_bab::ReluSplitOptions;
 pub use vnnlib::{load_vnnlib, parse_vnnlib, Property};
 
 use crate::error::{Error, Result};

@@ -1,0 +1,677 @@
+//! The bound engine every proof in relulab goes through: lower bounds of linear objectives
+//! `c·z_t` over an input box, for many domains at once, by CROWN with optimised slopes (α) and
+//! split multipliers (β).
+//!
+//! A *domain* is the input box intersected with split constraints on hidden units
+//! (`z ≥ 0`, active, or `z ≤ 0`, inactive; [`Split`]). A split unit is linear on its domain,
+//! and its constraint enters the backward pass through a multiplier β ≥ 0: for an active split
+//! `f(x) ≥ f(x) − β·z(x)` on the domain, for an inactive one `f(x) ≥ f(x) + β·z(x)`, so any
+//! β ≥ 0 gives a valid bound and the best β tightens it (β-CROWN: Wang et al. 2021,
+//! "Beta-CROWN: efficient bound propagation with per-neuron split constraints for complete
+//! and incomplete neural network verification", Thm 3.1). The lower slopes α of the unstable,
+//! unsplit units are free in their slope range (α-CROWN: Xu et al. 2021, "Fast and complete",
+//! §3.1). Both are optimised by projected Adam ascent on the bound (Danskin: at the box
+//! corner x* that minimises the linear bound, ∂B/∂α_{h,j} = λ_{h,j}·δ_{h,j} and
+//! ∂B/∂β_{h,j} = ∓δ_{h,j}, with δ the pre-activations of the relaxed network at x* and λ the
+//! coefficient on the unit's output), keeping the best bound seen: every iterate is sound, so
+//! stopping early only costs tightness.
+//!
+//! Rows are bounded in fixed chunks of [`CHUNK`] rows spread over rayon; a row's result does not
+//! depend on the thread count. Rounding is charged exactly as in [`super::bounds`]: every sum
+//! adds a bound of its error to a slack subtracted, rounded down, at the end; β enters the
+//! coefficient vectors with its magnitude charged through the unit's root bound magnitude.
+//!
+//! Used by `verify` (ReLU-split branch and bound, [`super::relu_bab`]), by the intermediate
+//! bounds of [`optimized_hidden`], and through them by every application that asks how small a
+//! linear expression of a network's outputs can get over a set of inputs.
+
+use super::bounds::{act_interval, affine_interval, mags, matmul, relax, LayerBounds, Line, Mags};
+use super::fp::{add_up, dot_err, sub_down};
+use super::net::PwlNet;
+use rayon::prelude::*;
+
+/// Rows bounded together (one matrix product per layer); chunks run in parallel.
+pub const CHUNK: usize = 48;
+
+/// A split constraint on hidden unit `unit` of hidden layer `layer`: `z ≥ 0` when `active`,
+/// else `z ≤ 0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Hidden layer index (the pre-activation `z_layer`).
+    pub layer: u32,
+    /// Unit within the layer.
+    pub unit: u32,
+    /// `z ≥ 0` (true) or `z ≤ 0` (false).
+    pub active: bool,
+}
+
+/// One domain: split constraints, and optionally a sub-box of the relaxation's input box (the
+/// relaxation's bounds and rounding magnitudes stay valid on any sub-box).
+#[derive(Clone, Copy, Debug)]
+pub struct Domain<'a> {
+    /// The split constraints.
+    pub splits: &'a [Split],
+    /// A sub-box `(lo, hi)` of the input box, or `None` for the whole box.
+    pub bbox: Option<(&'a [f64], &'a [f64])>,
+}
+
+impl<'a> Domain<'a> {
+    /// The whole box with `splits`.
+    pub fn splits(splits: &'a [Split]) -> Self {
+        Domain { splits, bbox: None }
+    }
+}
+
+/// Optimiser settings of the engine.
+#[derive(Clone, Copy, Debug)]
+pub struct Optim {
+    /// Projected-gradient iterations (0: CROWN with the given or default slopes).
+    pub iters: usize,
+    /// Adam step for α.
+    pub lr_alpha: f64,
+    /// Adam step for β.
+    pub lr_beta: f64,
+    /// Step decay per iteration.
+    pub decay: f64,
+    /// Compute each row's branching choice ([`RowResult::branch`]).
+    pub branch: bool,
+}
+
+impl Default for Optim {
+    fn default() -> Self {
+        Optim {
+            iters: 20,
+            lr_alpha: 0.1,
+            lr_beta: 0.05,
+            decay: 0.98,
+            branch: false,
+        }
+    }
+}
+
+/// The fixed part of a bounding problem: the network, the input box, sound bounds of every
+/// hidden layer below the target layer `t` on the whole box, and the relaxation lines they give.
+pub struct Relaxation<'a> {
+    /// The network.
+    pub net: &'a PwlNet,
+    /// Target layer (rows are over `z_t`; `t = L − 1` is the output).
+    pub t: usize,
+    /// Input box.
+    pub xlo: Vec<f64>,
+    /// Input box.
+    pub xhi: Vec<f64>,
+    /// Bounds of the hidden layers `0..t` on the box.
+    pub inter: LayerBounds,
+    mags: Mags,
+    /// Offsets of hidden layer h in a flat α vector; `off[t]` is its length.
+    off: Vec<usize>,
+    /// Default lower line (CROWN's adaptive choice), upper line, and whether the lower slope is
+    /// free (unstable convex kink), per hidden unit.
+    lower: Vec<Vec<Line>>,
+    upper: Vec<Vec<Line>>,
+    free: Vec<Vec<bool>>,
+}
+
+impl<'a> Relaxation<'a> {
+    /// Build from sound bounds `inter` of (at least) the hidden layers below `t`.
+    pub fn new(net: &'a PwlNet, t: usize, xlo: &[f64], xhi: &[f64], inter: &LayerBounds) -> Self {
+        let inter = LayerBounds {
+            lo: inter.lo[..t].to_vec(),
+            hi: inter.hi[..t].to_vec(),
+        };
+        let mags = mags(net, xlo, xhi, &inter, t);
+        let mut off = vec![0];
+        let (mut lower, mut upper, mut free) = (Vec::new(), Vec::new(), Vec::new());
+        for h in 0..t {
+            let n = net.layers[h].n_out;
+            off.push(off[h] + n);
+            let mut lw = Vec::with_capacity(n);
+            let mut up = Vec::with_capacity(n);
+            let mut fr = Vec::with_capacity(n);
+            for j in 0..n {
+                let (sl, sr) = net.slopes[h][j];
+                let (lo, hi) = (inter.lo[h][j], inter.hi[h][j]);
+                lw.push(relax(sl, sr, lo, hi, true, None));
+                up.push(relax(sl, sr, lo, hi, false, None));
+                fr.push(lo < 0.0 && hi > 0.0 && sl < sr);
+            }
+            lower.push(lw);
+            upper.push(up);
+            free.push(fr);
+        }
+        Relaxation {
+            net,
+            t,
+            xlo: xlo.to_vec(),
+            xhi: xhi.to_vec(),
+            inter,
+            mags,
+            off,
+            lower,
+            upper,
+            free,
+        }
+    }
+
+    /// Length of a flat α vector.
+    pub fn alpha_len(&self) -> usize {
+        self.off[self.t]
+    }
+
+    /// Whether unit j of hidden layer h is unstable on the box.
+    pub fn unstable(&self, h: usize, j: usize) -> bool {
+        self.inter.lo[h][j] < 0.0 && self.inter.hi[h][j] > 0.0
+    }
+
+    /// CROWN's default α (the adaptive lower slope), flat.
+    pub fn default_alpha(&self) -> Vec<f64> {
+        self.lower.iter().flatten().map(|l| l.s).collect()
+    }
+}
+
+/// One objective row to bound: `c·z_t` on domain `dom` (an index into the caller's domain
+/// list), stopping its optimisation once the bound exceeds `target`.
+#[derive(Clone, Debug)]
+pub struct Row<'r> {
+    /// Index of the domain.
+    pub dom: usize,
+    /// Coefficients over z_t.
+    pub c: &'r [f64],
+    /// Refutation threshold: no more optimisation once `lb > target` (∞: never stop).
+    pub target: f64,
+    /// Warm start for α (flat, [`Relaxation::alpha_len`]); `None`: CROWN's choice.
+    pub alpha: Option<&'r [f32]>,
+    /// Warm start for β, one per split of the domain; `None`: zeros.
+    pub beta: Option<&'r [f32]>,
+}
+
+/// The result for one row.
+#[derive(Clone, Debug)]
+pub struct RowResult {
+    /// A sound lower bound of `c·z_t` over the domain.
+    pub lb: f64,
+    /// Input coefficients λ of the best linear bound: `c·z_t ≥ λ·x + k` on the domain.
+    pub lambda0: Vec<f64>,
+    /// The constant of that bound (sound).
+    pub k: f64,
+    /// The box corner minimising the linear bound (a falsification candidate).
+    pub corner: Vec<f64>,
+    /// The α of the best bound.
+    pub alpha: Vec<f32>,
+    /// The β of the best bound.
+    pub beta: Vec<f32>,
+    /// With [`Optim::branch`]: the unsplit unstable unit whose relaxation costs this row most
+    /// (hidden layer, unit, score), by the BaBSR intercept score (Bunel et al. 2020, "Branch and bound for piecewise
+    /// linear neural network verification", §5.1).
+    pub branch: Option<(usize, usize, f64)>,
+}
+
+/// Lower bounds of every row, in order. Each split of a domain must name an unstable unit of a
+/// layer below `rel.t` (others are ignored).
+pub fn bound_rows(
+    rel: &Relaxation,
+    splits: &[Domain],
+    rows: &[Row],
+    opt: &Optim,
+) -> Vec<RowResult> {
+    let chunks: Vec<&[Row]> = rows.chunks(CHUNK).collect();
+    chunks
+        .par_iter()
+        .flat_map_iter(|ch| bound_chunk(rel, splits, ch, opt))
+        .collect()
+}
+
+/// Per-row scratch of a backward pass: for each hidden layer, λ (coefficients on a_h), and
+/// the line slopes and intercepts used.
+struct Trace {
+    lam: Vec<Vec<f64>>,
+    s: Vec<Vec<f64>>,
+    t: Vec<Vec<f64>>,
+}
+
+/// Results of one backward pass for the active rows.
+struct Pass {
+    lb: Vec<f64>,
+    k: Vec<f64>,
+    lam0: Vec<f64>,
+    corner: Vec<f64>,
+}
+
+/// Split lookup for a row: per hidden layer, (unit, sign S, index of β) with S = −1 for an
+/// active split (the term −β·z) and +1 for an inactive one.
+type SplitMap = Vec<Vec<(usize, f64, usize)>>;
+
+fn split_map(rel: &Relaxation, splits: &[Split]) -> SplitMap {
+    let mut m: SplitMap = vec![Vec::new(); rel.t];
+    for (k, s) in splits.iter().enumerate() {
+        let (h, j) = (s.layer as usize, s.unit as usize);
+        if h < rel.t && j < rel.net.layers[h].n_out {
+            m[h].push((j, if s.active { -1.0 } else { 1.0 }, k));
+        }
+    }
+    m
+}
+
+/// The CROWN backward pass with slopes `alpha` (rows × A) and multipliers `beta` for the rows
+/// `act` of the chunk.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+fn backward(
+    rel: &Relaxation,
+    maps: &[&SplitMap],
+    boxes: &[(&[f64], &[f64])],
+    c: &[&[f64]],
+    act: &[usize],
+    (alpha, a_stride): (&[f64], usize),
+    beta: &[Vec<f64>],
+    trace: Option<&mut Trace>,
+) -> Pass {
+    let net = rel.net;
+    let t = rel.t;
+    let r = act.len();
+    let m = &rel.mags;
+    let nt = net.layers[t].n_out;
+    let mut g = vec![0.0; r * nt];
+    for (q, &i) in act.iter().enumerate() {
+        g[q * nt..(q + 1) * nt].copy_from_slice(c[i]);
+    }
+    let mut cst = vec![0.0f64; r];
+    let mut slack = vec![0.0f64; r];
+    let mut lam = Vec::new();
+    let mut trace = trace;
+    // Split kind per unit of the layer being relaxed: 0 none, 1 active, 2 inactive.
+    let mut kind: Vec<u8> = Vec::new();
+    for l in (0..=t).rev() {
+        let layer = &net.layers[l];
+        let (n_out, n_in) = (layer.n_out, layer.n_in);
+        for q in 0..r {
+            let gq = &g[q * n_out..(q + 1) * n_out];
+            let (mut sb, mut mb, mut mlam) = (0.0, 0.0, 0.0);
+            for j in 0..n_out {
+                let p = gq[j] * layer.b[j];
+                sb += p;
+                mb += p.abs();
+                mlam += gq[j].abs() * m.wa[l][j];
+            }
+            cst[q] += sb;
+            slack[q] = add_up(slack[q], dot_err(n_out + 2, mb + cst[q].abs()));
+            slack[q] = add_up(slack[q], dot_err(n_in + n_out, mlam));
+        }
+        lam.resize(r * n_in, 0.0);
+        matmul(r, n_in, n_out, &mut lam, &g, &layer.w);
+        if l == 0 {
+            let mut out = Pass {
+                lb: vec![0.0; r],
+                k: vec![0.0; r],
+                lam0: lam.clone(),
+                corner: vec![0.0; r * n_in],
+            };
+            for q in 0..r {
+                let lq = &lam[q * n_in..(q + 1) * n_in];
+                let (mut v, mut mc) = (0.0, cst[q].abs());
+                let (xlo, xhi) = boxes[act[q]];
+                for i in 0..n_in {
+                    let x = if lq[i] >= 0.0 { xlo[i] } else { xhi[i] };
+                    out.corner[q * n_in + i] = x;
+                    v += lq[i] * x;
+                    mc += lq[i].abs() * m.xmag[i];
+                }
+                out.k[q] = sub_down(cst[q], slack[q]);
+                let total = cst[q] + v;
+                let sl = add_up(slack[q], dot_err(n_in + 2, mc + total.abs()));
+                out.lb[q] = sub_down(total, sl);
+            }
+            return out;
+        }
+        let h = l - 1;
+        g.resize(r * n_in, 0.0);
+        if let Some(tr) = trace.as_deref_mut() {
+            tr.lam[h].clear();
+            tr.lam[h].extend_from_slice(&lam);
+            tr.s[h].resize(r * n_in, 0.0);
+            tr.t[h].resize(r * n_in, 0.0);
+        }
+        kind.clear();
+        kind.resize(n_in, 0);
+        let (lower, upper, free) = (&rel.lower[h], &rel.upper[h], &rel.free[h]);
+        let (sl_h, zmag) = (&net.slopes[h], &m.zmag[h]);
+        for q in 0..r {
+            let row = act[q];
+            let map = &maps[row][h];
+            for &(j, sgn, _) in map {
+                kind[j] = if sgn < 0.0 { 1 } else { 2 };
+            }
+            let al = &alpha[row * a_stride + rel.off[h]..row * a_stride + rel.off[h + 1]];
+            let (mut ct, mut mt, mut mg) = (0.0, 0.0, 0.0);
+            let lq = &lam[q * n_in..(q + 1) * n_in];
+            let gq = &mut g[q * n_in..(q + 1) * n_in];
+            for i in 0..n_in {
+                let li = lq[i];
+                let line = match kind[i] {
+                    1 => Line {
+                        s: sl_h[i].1,
+                        t: 0.0,
+                    },
+                    2 => Line {
+                        s: sl_h[i].0,
+                        t: 0.0,
+                    },
+                    _ if li >= 0.0 => {
+                        if free[i] {
+                            Line { s: al[i], t: 0.0 }
+                        } else {
+                            lower[i]
+                        }
+                    }
+                    _ => upper[i],
+                };
+                let p = li * line.s;
+                gq[i] = p;
+                mg += p.abs() * zmag[i];
+                let cc = li * line.t;
+                ct += cc;
+                mt += cc.abs();
+                if let Some(tr) = trace.as_deref_mut() {
+                    tr.s[h][q * n_in + i] = line.s;
+                    tr.t[h][q * n_in + i] = line.t;
+                }
+            }
+            for &(j, sgn, k) in map {
+                let b = beta[row][k];
+                gq[j] += sgn * b;
+                mg += b * zmag[j];
+                kind[j] = 0;
+            }
+            cst[q] += ct;
+            slack[q] = add_up(slack[q], dot_err(n_in + 2, mt + mg + cst[q].abs()));
+        }
+    }
+    unreachable!("the loop returns at l = 0")
+}
+
+/// Pre-activations δ_h (h < t) of the relaxed network (the lines in `tr`) at each row's corner.
+fn relaxed_forward(rel: &Relaxation, corner: &[f64], r: usize, tr: &Trace) -> Vec<Vec<f64>> {
+    let net = rel.net;
+    let mut out = Vec::with_capacity(rel.t);
+    let mut a = corner.to_vec();
+    for h in 0..rel.t {
+        let layer = &net.layers[h];
+        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let mut z = vec![0.0; r * n_out];
+        matmul(r, n_out, n_in, &mut z, &a, &layer.wt);
+        for q in 0..r {
+            for j in 0..n_out {
+                z[q * n_out + j] += layer.b[j];
+            }
+        }
+        a = z
+            .iter()
+            .zip(&tr.s[h])
+            .zip(&tr.t[h])
+            .map(|((z, s), t)| s * z + t)
+            .collect();
+        out.push(z);
+    }
+    out
+}
+
+/// The BaBSR-style branching choice of row q of the trace.
+#[allow(clippy::needless_range_loop)]
+fn branch_choice(
+    rel: &Relaxation,
+    map: &SplitMap,
+    tr: &Trace,
+    q: usize,
+) -> Option<(usize, usize, f64)> {
+    let mut best: Option<(usize, usize, f64)> = None;
+    for h in 0..rel.t {
+        let n = rel.net.layers[h].n_out;
+        let lam = &tr.lam[h][q * n..(q + 1) * n];
+        for j in 0..n {
+            if !rel.unstable(h, j) || map[h].iter().any(|&(u, _, _)| u == j) {
+                continue;
+            }
+            let (lo, hi) = (rel.inter.lo[h][j], rel.inter.hi[h][j]);
+            let li = lam[j];
+            // The upper line's intercept is what a negative coefficient pays; a positive one pays
+            // the lower line's gap, at most min(u, −l)·(s⁺ − s⁻) at the worst point.
+            let (sl, sr) = rel.net.slopes[h][j];
+            let score = if li < 0.0 {
+                -li * rel.upper[h][j].t
+            } else {
+                1e-3 * li * hi.min(-lo) * (sr - sl).abs()
+            };
+            if best.is_none_or(|(_, _, b)| score > b) {
+                best = Some((h, j, score));
+            }
+        }
+    }
+    best
+}
+
+fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -> Vec<RowResult> {
+    let n = rows.len();
+    let a_len = rel.alpha_len();
+    let d = rel.xlo.len();
+    // One split map per distinct domain of the chunk.
+    let mut maps_own: Vec<SplitMap> = Vec::new();
+    let mut map_of: Vec<usize> = Vec::with_capacity(n);
+    let mut seen: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for rw in rows {
+        let k = *seen.entry(rw.dom).or_insert_with(|| {
+            maps_own.push(split_map(rel, splits[rw.dom].splits));
+            maps_own.len() - 1
+        });
+        map_of.push(k);
+    }
+    let boxes: Vec<(&[f64], &[f64])> = rows
+        .iter()
+        .map(|rw| {
+            splits[rw.dom]
+                .bbox
+                .unwrap_or((rel.xlo.as_slice(), rel.xhi.as_slice()))
+        })
+        .collect();
+    let maps: Vec<&SplitMap> = map_of.iter().map(|&k| &maps_own[k]).collect();
+    let cs: Vec<&[f64]> = rows.iter().map(|rw| rw.c).collect();
+    let default = rel.default_alpha();
+    // Rows share CROWN's slopes unless they are optimised or warm-started.
+    let own_alpha = opt.iters > 0 || rows.iter().any(|r| r.alpha.is_some());
+    let a_stride = if own_alpha { a_len } else { 0 };
+    let mut alpha = if own_alpha {
+        vec![0.0; n * a_len]
+    } else {
+        default.clone()
+    };
+    let mut beta: Vec<Vec<f64>> = Vec::with_capacity(n);
+    for (q, rw) in rows.iter().enumerate() {
+        let ns = splits[rw.dom].splits.len();
+        beta.push(match rw.beta {
+            Some(b) if b.len() == ns => b.iter().map(|&v| (v as f64).max(0.0)).collect(),
+            _ => vec![0.0; ns],
+        });
+        if !own_alpha {
+            continue;
+        }
+        let dst = &mut alpha[q * a_len..(q + 1) * a_len];
+        match rw.alpha {
+            Some(a) if a.len() == a_len => {
+                for (h, _) in rel.free.iter().enumerate() {
+                    for j in 0..rel.free[h].len() {
+                        let i = rel.off[h] + j;
+                        dst[i] = if rel.free[h][j] {
+                            let (sl, sr) = rel.net.slopes[h][j];
+                            (a[i] as f64).clamp(sl, sr)
+                        } else {
+                            default[i]
+                        };
+                    }
+                }
+            }
+            _ => dst.copy_from_slice(&default),
+        }
+    }
+    let mut best: Vec<RowResult> = (0..n)
+        .map(|_| RowResult {
+            lb: f64::NEG_INFINITY,
+            lambda0: Vec::new(),
+            k: f64::NEG_INFINITY,
+            corner: Vec::new(),
+            alpha: Vec::new(),
+            beta: Vec::new(),
+            branch: None,
+        })
+        .collect();
+    let mut act: Vec<usize> = (0..n).collect();
+    let adam_len = if opt.iters > 0 { n * a_len } else { 0 };
+    let mut m_a = vec![0.0; adam_len];
+    let mut v_a = vec![0.0; adam_len];
+    let mut m_b: Vec<Vec<f64>> = beta.iter().map(|b| vec![0.0; b.len()]).collect();
+    let mut v_b = m_b.clone();
+    let (b1, b2) = (0.9f64, 0.999f64);
+    let mut tr = Trace {
+        lam: vec![Vec::new(); rel.t],
+        s: vec![Vec::new(); rel.t],
+        t: vec![Vec::new(); rel.t],
+    };
+    for it in 0..=opt.iters {
+        if act.is_empty() {
+            break;
+        }
+        let traced = opt.branch || it < opt.iters;
+        let pass = backward(
+            rel,
+            &maps,
+            &boxes,
+            &cs,
+            &act,
+            (&alpha, a_stride),
+            &beta,
+            traced.then_some(&mut tr),
+        );
+        let r = act.len();
+        for (q, &row) in act.iter().enumerate() {
+            if pass.lb[q] > best[row].lb || best[row].lambda0.is_empty() {
+                let b = &mut best[row];
+                b.lb = pass.lb[q];
+                b.k = pass.k[q];
+                b.lambda0 = pass.lam0[q * d..(q + 1) * d].to_vec();
+                b.corner = pass.corner[q * d..(q + 1) * d].to_vec();
+                if own_alpha {
+                    b.alpha = alpha[row * a_len..(row + 1) * a_len]
+                        .iter()
+                        .map(|&v| v as f32)
+                        .collect();
+                }
+                b.beta = beta[row].iter().map(|&v| v as f32).collect();
+                if opt.branch {
+                    b.branch = branch_choice(rel, maps[row], &tr, q);
+                }
+            }
+        }
+        if it == opt.iters {
+            break;
+        }
+        // Gradients at each row's minimising corner.
+        let delta = relaxed_forward(rel, &pass.corner, r, &tr);
+        let step = it as i32 + 1;
+        let lr_scale = opt.decay.powi(it as i32);
+        let (c1, c2) = (1.0 - b1.powi(step), 1.0 - b2.powi(step));
+        for (q, &row) in act.iter().enumerate() {
+            for h in 0..rel.t {
+                let nh = rel.net.layers[h].n_out;
+                let dq = &delta[h][q * nh..(q + 1) * nh];
+                let lq = &tr.lam[h][q * nh..(q + 1) * nh];
+                for j in 0..nh {
+                    if !rel.free[h][j] {
+                        continue;
+                    }
+                    let i = row * a_len + rel.off[h] + j;
+                    let grad = if lq[j] >= 0.0 { lq[j] * dq[j] } else { 0.0 };
+                    m_a[i] = b1 * m_a[i] + (1.0 - b1) * grad;
+                    v_a[i] = b2 * v_a[i] + (1.0 - b2) * grad * grad;
+                    let upd =
+                        opt.lr_alpha * lr_scale * (m_a[i] / c1) / ((v_a[i] / c2).sqrt() + 1e-8);
+                    let (sl, sr) = rel.net.slopes[h][j];
+                    alpha[i] = (alpha[i] + upd).clamp(sl, sr);
+                }
+                for &(j, sgn, k) in &maps[row][h] {
+                    let grad = sgn * dq[j];
+                    let (mb, vb) = (&mut m_b[row][k], &mut v_b[row][k]);
+                    *mb = b1 * *mb + (1.0 - b1) * grad;
+                    *vb = b2 * *vb + (1.0 - b2) * grad * grad;
+                    let upd = opt.lr_beta * lr_scale * (*mb / c1) / ((*vb / c2).sqrt() + 1e-8);
+                    beta[row][k] = (beta[row][k] + upd).max(0.0);
+                }
+            }
+        }
+        act.retain(|&row| best[row].lb <= rows[row].target);
+    }
+    best
+}
+
+/// Bounds of every hidden layer on the box: IBP, then for each layer the units IBP (from the
+/// already tightened layers below) and `known` (bounds valid on a larger set, e.g. the parent
+/// domain's) leave unstable are bounded by CROWN, with `opt.iters` steps of α optimisation
+/// when `opt.iters > 0` (α-CROWN for intermediate layers: each bound row its own slopes).
+/// This is the one intermediate-bound routine: `bounds::crown`, the input-split branch and bound
+/// and the ReLU-split branch and bound's root all call it.
+pub fn optimized_hidden(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    known: Option<&LayerBounds>,
+    opt: &Optim,
+) -> LayerBounds {
+    let mut inter = LayerBounds {
+        lo: Vec::new(),
+        hi: Vec::new(),
+    };
+    let (mut alo, mut ahi) = (xlo.to_vec(), xhi.to_vec());
+    for t in 0..net.slopes.len() {
+        let layer = &net.layers[t];
+        let n = layer.n_out;
+        let (mut lo, mut hi) = affine_interval(layer, &alo, &ahi);
+        if let Some(k) = known {
+            for j in 0..n {
+                lo[j] = lo[j].max(k.lo[t][j]);
+                hi[j] = hi[j].min(k.hi[t][j]);
+            }
+        }
+        if t > 0 {
+            let open: Vec<usize> = (0..n).filter(|&j| lo[j] < 0.0 && hi[j] > 0.0).collect();
+            let mut coef = Vec::with_capacity(2 * open.len());
+            for &j in &open {
+                let mut r = vec![0.0; n];
+                r[j] = 1.0;
+                coef.push(r.clone());
+                r[j] = -1.0;
+                coef.push(r);
+            }
+            let rel = Relaxation::new(net, t, xlo, xhi, &inter);
+            // A unit whose sign is settled needs no more work: stop its rows at 0.
+            let rows: Vec<Row> = coef
+                .iter()
+                .map(|c| Row {
+                    dom: 0,
+                    c,
+                    target: 0.0,
+                    alpha: None,
+                    beta: None,
+                })
+                .collect();
+            let res = bound_rows(&rel, &[Domain::splits(&[])], &rows, opt);
+            for (k, &j) in open.iter().enumerate() {
+                lo[j] = lo[j].max(res[2 * k].lb);
+                hi[j] = hi[j].min(-res[2 * k + 1].lb);
+            }
+        }
+        let (nl, nh): (Vec<f64>, Vec<f64>) = (0..n)
+            .map(|j| act_interval(net.slopes[t][j].0, net.slopes[t][j].1, lo[j], hi[j]))
+            .unzip();
+        alo = nl;
+        ahi = nh;
+        inter.lo.push(lo);
+        inter.hi.push(hi);
+    }
+    inter
+}

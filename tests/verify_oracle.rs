@@ -1,0 +1,225 @@
+//! A differential test that cannot share a bug with the verifier: on random networks with two
+//! inputs, the exact maximum of an output over a box comes from the exact linear-region
+//! partition (`regions`: the maximum of an affine map over a convex polygon is at a vertex),
+//! and `verify` (every strategy) and `bounds` (every method) are checked on properties set
+//! just above and just below it.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use relulab::regions::{partition, GeoNet, PlaneOptions, Slice};
+use relulab::verify::engine::{
+    bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, Split,
+};
+use relulab::verify::{
+    output_bounds, parse_vnnlib, verify, Method, PwlNet, Strategy, Verdict, VerifyOptions,
+};
+use relulab::{Activation, Layer, Mlp};
+use std::time::Duration;
+
+fn random_net(rng: &mut ChaCha8Rng, widths: &[usize], act: Activation) -> Mlp<f32> {
+    let mut layers = Vec::new();
+    for l in 0..widths.len() - 1 {
+        let (i, o) = (widths[l], widths[l + 1]);
+        let mut layer = Layer::<f32>::zeros(
+            i,
+            o,
+            true,
+            if l + 2 == widths.len() {
+                Activation::Identity
+            } else {
+                act
+            },
+        );
+        let s = (2.0 / i as f64).sqrt();
+        layer.weight = (0..i * o)
+            .map(|_| (rng.random_range(-1.5..1.5) * s) as f32)
+            .collect();
+        layer.bias = Some((0..o).map(|_| rng.random_range(-0.5..0.5) as f32).collect());
+        layers.push(layer);
+    }
+    Mlp { layers }
+}
+
+/// (min, max) of output `o` over the box, exactly (up to the partition's vertex rounding).
+fn exact_range(mlp: &Mlp<f32>, bbox: [f64; 4], o: usize) -> (f64, f64) {
+    let geo = GeoNet::new(mlp).unwrap();
+    let part = partition(&geo, &Slice::plane(bbox), PlaneOptions::default()).unwrap();
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for i in 0..part.len() {
+        let m = part.output_map(i, o);
+        for v in part.polygon(i) {
+            let y = m[0] + m[1] * v[0] + m[2] * v[1];
+            lo = lo.min(y);
+            hi = hi.max(y);
+        }
+    }
+    (lo, hi)
+}
+
+/// The unsafe set `Y_o ≥ level` on the box.
+fn above(bbox: [f64; 4], n_out: usize, o: usize, level: f64) -> relulab::verify::Property {
+    let mut s = String::from("(declare-const X_0 Real)(declare-const X_1 Real)");
+    for j in 0..n_out {
+        s.push_str(&format!("(declare-const Y_{j} Real)"));
+    }
+    s.push_str(&format!(
+        "(assert (>= X_0 {:e}))(assert (<= X_0 {:e}))(assert (>= X_1 {:e}))(assert (<= X_1 {:e}))(assert (>= Y_{o} {:e}))",
+        bbox[0], bbox[1], bbox[2], bbox[3], level
+    ));
+    parse_vnnlib(&s, "oracle").unwrap()
+}
+
+fn opts(strategy: Strategy) -> VerifyOptions {
+    VerifyOptions {
+        timeout: Duration::from_secs(60),
+        strategy,
+        samples: 200,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn verify_and_bounds_agree_with_the_exact_maximum() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let acts = [Activation::RELU, Activation::leaky(0.1), Activation::RELU];
+    let mut checked = 0;
+    for trial in 0..36 {
+        let widths: Vec<usize> = match trial % 3 {
+            0 => vec![2, 8, 8, 2],
+            1 => vec![2, 12, 1],
+            _ => vec![2, 6, 6, 6, 1],
+        };
+        let mlp = random_net(&mut rng, &widths, acts[trial % acts.len()]);
+        let net = PwlNet::from_mlp(&mlp).unwrap();
+        let (x0, x1) = (rng.random_range(-1.0..0.5), rng.random_range(-1.0..0.5));
+        let bbox = [
+            x0,
+            x0 + rng.random_range(0.2..1.5),
+            x1,
+            x1 + rng.random_range(0.2..1.5),
+        ];
+        let (xlo, xhi) = (vec![bbox[0], bbox[2]], vec![bbox[1], bbox[3]]);
+        let n_out = *widths.last().unwrap();
+        let o = trial % n_out;
+        let (min, max) = exact_range(&mlp, bbox, o);
+        // Sound bounds contain the exact range (the partition's vertices are rounded: 1e-9).
+        let tol = 1e-9 * (1.0 + max.abs().max(min.abs()));
+        for m in [Method::Ibp, Method::Crown, Method::AlphaCrown] {
+            let (l, h) = output_bounds(&net, &xlo, &xhi, m);
+            assert!(
+                l[o] <= min + tol && h[o] >= max - tol,
+                "trial {trial} {m:?}: [{}, {}] does not contain [{min}, {max}]",
+                l[o],
+                h[o]
+            );
+        }
+        let delta = 1e-4 * (1.0 + max.abs());
+        for strategy in [Strategy::InputSplit, Strategy::ReluSplit] {
+            let up = verify(&mlp, &above(bbox, n_out, o, max + delta), &opts(strategy)).unwrap();
+            assert_eq!(
+                up.verdict,
+                Verdict::Unsat,
+                "trial {trial} {strategy:?}: nothing reaches max + δ = {}",
+                max + delta
+            );
+            let down = verify(&mlp, &above(bbox, n_out, o, max - delta), &opts(strategy)).unwrap();
+            assert_ne!(
+                down.verdict,
+                Verdict::Unsat,
+                "trial {trial} {strategy:?}: max − δ is reached, so unsat is wrong"
+            );
+            if let Some(w) = &down.witness {
+                assert!(w.y[o] >= max - delta && w.y[o] <= max + tol);
+            }
+            if strategy == Strategy::InputSplit {
+                assert_eq!(down.verdict, Verdict::Sat, "trial {trial}");
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 36);
+}
+
+#[test]
+fn split_domains_bound_the_exact_range_on_their_region() {
+    // The engine's β-CROWN bound of a domain (box ∧ splits) is below the exact minimum of the
+    // output over the points of the box that satisfy the splits (found on the partition: a
+    // cell's pattern fixes every unit's sign).
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for trial in 0..10 {
+        let mlp = random_net(&mut rng, &[2, 6, 6, 1], Activation::RELU);
+        let net = PwlNet::from_mlp(&mlp).unwrap();
+        let bbox = [-1.0, 1.0, -1.0, 1.0];
+        let (xlo, xhi) = (vec![-1.0, -1.0], vec![1.0, 1.0]);
+        let inter = optimized_hidden(&net, &xlo, &xhi, None, &Optim::default());
+        let rel = Relaxation::new(&net, 2, &xlo, &xhi, &inter);
+        // Split the first two unstable units each way.
+        let unstable: Vec<(usize, usize)> = (0..2)
+            .flat_map(|h| (0..6).map(move |j| (h, j)))
+            .filter(|&(h, j)| rel.unstable(h, j))
+            .take(2)
+            .collect();
+        let mut doms: Vec<Vec<Split>> = Vec::new();
+        for mask in 0..(1usize << unstable.len()) {
+            doms.push(
+                unstable
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &(h, j))| Split {
+                        layer: h as u32,
+                        unit: j as u32,
+                        active: mask >> k & 1 == 1,
+                    })
+                    .collect(),
+            );
+        }
+        let c = [1.0];
+        let rows: Vec<Row> = (0..doms.len())
+            .map(|d| Row {
+                dom: d,
+                c: &c,
+                target: f64::INFINITY,
+                alpha: None,
+                beta: None,
+            })
+            .collect();
+        let dv: Vec<Domain> = doms.iter().map(|s| Domain::splits(s)).collect();
+        let res = bound_rows(&rel, &dv, &rows, &Optim::default());
+        // Exact minimum per domain over a dense grid of points that satisfy its splits, and over
+        // the partition's vertices (the minimum of each cell is at a vertex).
+        let geo = GeoNet::new(&mlp).unwrap();
+        let part = partition(&geo, &Slice::plane(bbox), PlaneOptions::default()).unwrap();
+        for (d, splits) in doms.iter().enumerate() {
+            let mut exact = f64::INFINITY;
+            for i in 0..part.len() {
+                let poly = part.polygon(i);
+                let (cu, cv) = poly
+                    .iter()
+                    .fold((0.0, 0.0), |a, v| (a.0 + v[0], a.1 + v[1]));
+                let centre = [cu / poly.len() as f64, cv / poly.len() as f64];
+                let zs = net.forward_trace(&centre);
+                let inside = splits.iter().all(|s| {
+                    let z = zs[s.layer as usize][s.unit as usize];
+                    if s.active {
+                        z >= 0.0
+                    } else {
+                        z <= 0.0
+                    }
+                });
+                if inside {
+                    let m = part.output_map(i, 0);
+                    for v in poly {
+                        exact = exact.min(m[0] + m[1] * v[0] + m[2] * v[1]);
+                    }
+                }
+            }
+            if exact.is_finite() {
+                assert!(
+                    res[d].lb <= exact + 1e-9 * (1.0 + exact.abs()),
+                    "trial {trial} domain {d}: bound {} above the exact minimum {exact}",
+                    res[d].lb
+                );
+            }
+        }
+    }
+}
