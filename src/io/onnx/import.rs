@@ -978,38 +978,7 @@ fn binary(ctx: &Ctx, op: &str, x: &Value, y: &Value) -> std::result::Result<Valu
             }))
         }
         (Value::Dyn(d), Value::Const(k)) | (Value::Const(k), Value::Dyn(d)) => {
-            let dyn_first = matches!(x, Value::Dyn(_));
-            let kv = expand(k, &d.shape).ok_or_else(|| {
-                format!(
-                    "constant of shape {:?} does not broadcast to the network tensor's shape {:?}",
-                    k.shape, d.shape
-                )
-            })?;
-            let mut d = d.clone();
-            match (op, dyn_first) {
-                ("Add", _) | ("Sub", true) => {
-                    let sign = if op == "Sub" { -1.0 } else { 1.0 };
-                    d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += sign * v);
-                    d.has_bias = true;
-                    Ok(Value::Dyn(d))
-                }
-                ("Sub", false) => {
-                    let neg = vec![-1.0; d.n()];
-                    let mut d = d.scale(&neg, ctx.m);
-                    d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += v);
-                    d.has_bias = true;
-                    Ok(Value::Dyn(d))
-                }
-                ("Mul", _) => Ok(Value::Dyn(d.scale(&kv, ctx.m))),
-                ("Div", true) => {
-                    if kv.contains(&0.0) {
-                        return Err("division by a constant that contains 0".into());
-                    }
-                    let inv: Vec<f64> = kv.iter().map(|v| 1.0 / v).collect();
-                    Ok(Value::Dyn(d.scale(&inv, ctx.m)))
-                }
-                _ => Err("division of a constant by the network's tensor is not affine".into()),
-            }
+            binary_dyn_const(ctx, op, d, k, matches!(x, Value::Dyn(_)))
         }
         (Value::Dyn(a), Value::Dyn(b)) => {
             if op == "Mul" || op == "Div" {
@@ -1038,6 +1007,49 @@ fn binary(ctx: &Ctx, op: &str, x: &Value, y: &Value) -> std::result::Result<Valu
     }
 }
 
+/// `op` between the network's tensor `d` and a constant `k` (`dyn_first`: d is the left
+/// operand): Add/Sub shift c, Mul/Div by the constant scale the rows; k − d and k / d are
+/// handled where affine (k − d) or refused (k / d).
+fn binary_dyn_const(
+    ctx: &Ctx,
+    op: &str,
+    d: &Affine,
+    k: &Tensor,
+    dyn_first: bool,
+) -> std::result::Result<Value, String> {
+    let kv = expand(k, &d.shape).ok_or_else(|| {
+        format!(
+            "constant of shape {:?} does not broadcast to the network tensor's shape {:?}",
+            k.shape, d.shape
+        )
+    })?;
+    let mut d = d.clone();
+    match (op, dyn_first) {
+        ("Add", _) | ("Sub", true) => {
+            let sign = if op == "Sub" { -1.0 } else { 1.0 };
+            d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += sign * v);
+            d.has_bias = true;
+            Ok(Value::Dyn(d))
+        }
+        ("Sub", false) => {
+            let neg = vec![-1.0; d.n()];
+            let mut d = d.scale(&neg, ctx.m);
+            d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += v);
+            d.has_bias = true;
+            Ok(Value::Dyn(d))
+        }
+        ("Mul", _) => Ok(Value::Dyn(d.scale(&kv, ctx.m))),
+        ("Div", true) => {
+            if kv.contains(&0.0) {
+                return Err("division by a constant that contains 0".into());
+            }
+            let inv: Vec<f64> = kv.iter().map(|v| 1.0 / v).collect();
+            Ok(Value::Dyn(d.scale(&inv, ctx.m)))
+        }
+        _ => Err("division of a constant by the network's tensor is not affine".into()),
+    }
+}
+
 /// Row-major matrix of a 2-D tensor, transposed when `t`.
 fn mat(t: &Tensor, trans: bool) -> std::result::Result<(usize, usize, Vec<f64>), String> {
     if t.shape.len() != 2 {
@@ -1053,108 +1065,115 @@ fn mat(t: &Tensor, trans: bool) -> std::result::Result<(usize, usize, Vec<f64>),
 
 fn matmul(ctx: &Ctx, x: &Value, y: &Value) -> std::result::Result<Value, String> {
     match (x, y) {
-        (Value::Const(a), Value::Const(b)) => {
-            let (m, k, av) = mat(a, false)?;
-            let (k2, n, bv) = mat(b, false)?;
-            if k != k2 {
-                return Err(format!("inner dimensions {k} and {k2} differ"));
-            }
-            check_elems(m, n)?;
-            let mut out = vec![0.0; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    out[i * n + j] = (0..k).map(|p| av[i * k + p] * bv[p * n + j]).sum();
-                }
-            }
-            Ok(Value::Const(Tensor {
-                shape: vec![m, n],
-                data: out,
-            }))
-        }
-        // X·W: the features are X's last axis; every other axis of X must have size 1.
-        (Value::Dyn(d), Value::Const(w)) => {
-            let r = d.shape.len();
-            let kx = *d.shape.last().ok_or("MatMul of a scalar")?;
-            if d.n() != kx {
-                return Err(format!(
-                    "the network tensor has shape {:?}: MatMul over an axis other than the \
-                     feature axis is not a dense layer",
-                    d.shape
-                ));
-            }
-            let (kw, n, wv, drop) = match w.shape.len() {
-                1 => (w.shape[0], 1, w.data.clone(), true),
-                2 => (w.shape[0], w.shape[1], w.data.clone(), false),
-                _ => {
-                    return Err(format!(
-                        "weight of shape {:?} is not a vector or matrix",
-                        w.shape
-                    ))
-                }
-            };
-            if kw != kx {
-                return Err(format!("inner dimensions {kx} and {kw} differ"));
-            }
-            // y_j = Σ_k x_k W[k, j]: the layer matrix is Wᵀ.
-            let wt = transpose(
-                &Tensor {
-                    shape: vec![kw, n],
-                    data: wv,
-                },
-                &[1, 0],
-            )
-            .data;
-            let mut shape = d.shape[..r - 1].to_vec();
-            if !drop {
-                shape.push(n);
-            }
-            Ok(Value::Dyn(ctx.linear(d, &wt, n, shape)?))
-        }
-        // W·X: X is a column ([k] or [..., k, 1]).
-        (Value::Const(w), Value::Dyn(d)) => {
-            let (m, kw, wv) = match w.shape.len() {
-                1 => (1, w.shape[0], w.data.clone()),
-                2 => (w.shape[0], w.shape[1], w.data.clone()),
-                _ => {
-                    return Err(format!(
-                        "weight of shape {:?} is not a vector or matrix",
-                        w.shape
-                    ))
-                }
-            };
-            let r = d.shape.len();
-            let (kx, col) = if r == 0 {
-                return Err("MatMul of a scalar".into());
-            } else if r == 1 {
-                (d.shape[0], false)
-            } else {
-                if d.shape[r - 1] != 1 || d.n() != d.shape[r - 2] {
-                    return Err(format!(
-                        "W·X with X of shape {:?}: only a column vector X is a dense layer",
-                        d.shape
-                    ));
-                }
-                (d.shape[r - 2], true)
-            };
-            if kw != kx {
-                return Err(format!("inner dimensions {kw} and {kx} differ"));
-            }
-            let shape = if col {
-                let mut s = d.shape[..r - 2].to_vec();
-                if w.shape.len() == 2 {
-                    s.push(m);
-                }
-                s.push(1);
-                s
-            } else if w.shape.len() == 2 {
-                vec![m]
-            } else {
-                vec![]
-            };
-            Ok(Value::Dyn(ctx.linear(d, &wv, m, shape)?))
-        }
+        (Value::Const(a), Value::Const(b)) => matmul_const(a, b),
+        (Value::Dyn(d), Value::Const(w)) => matmul_dyn_const(ctx, d, w),
+        (Value::Const(w), Value::Dyn(d)) => matmul_const_dyn(ctx, w, d),
         (Value::Dyn(_), Value::Dyn(_)) => Err("MatMul of two network tensors is not affine".into()),
     }
+}
+
+/// A·B of two constant matrices.
+fn matmul_const(a: &Tensor, b: &Tensor) -> std::result::Result<Value, String> {
+    let (m, k, av) = mat(a, false)?;
+    let (k2, n, bv) = mat(b, false)?;
+    if k != k2 {
+        return Err(format!("inner dimensions {k} and {k2} differ"));
+    }
+    check_elems(m, n)?;
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[i * n + j] = (0..k).map(|p| av[i * k + p] * bv[p * n + j]).sum();
+        }
+    }
+    Ok(Value::Const(Tensor {
+        shape: vec![m, n],
+        data: out,
+    }))
+}
+
+/// X·W: the features are X's last axis; every other axis of X must have size 1.
+fn matmul_dyn_const(ctx: &Ctx, d: &Affine, w: &Tensor) -> std::result::Result<Value, String> {
+    let r = d.shape.len();
+    let kx = *d.shape.last().ok_or("MatMul of a scalar")?;
+    if d.n() != kx {
+        return Err(format!(
+            "the network tensor has shape {:?}: MatMul over an axis other than the \
+             feature axis is not a dense layer",
+            d.shape
+        ));
+    }
+    let (kw, n, wv, drop) = match w.shape.len() {
+        1 => (w.shape[0], 1, w.data.clone(), true),
+        2 => (w.shape[0], w.shape[1], w.data.clone(), false),
+        _ => {
+            return Err(format!(
+                "weight of shape {:?} is not a vector or matrix",
+                w.shape
+            ))
+        }
+    };
+    if kw != kx {
+        return Err(format!("inner dimensions {kx} and {kw} differ"));
+    }
+    // y_j = Σ_k x_k W[k, j]: the layer matrix is Wᵀ.
+    let wt = transpose(
+        &Tensor {
+            shape: vec![kw, n],
+            data: wv,
+        },
+        &[1, 0],
+    )
+    .data;
+    let mut shape = d.shape[..r - 1].to_vec();
+    if !drop {
+        shape.push(n);
+    }
+    Ok(Value::Dyn(ctx.linear(d, &wt, n, shape)?))
+}
+
+/// W·X: X is a column ([k] or [..., k, 1]).
+fn matmul_const_dyn(ctx: &Ctx, w: &Tensor, d: &Affine) -> std::result::Result<Value, String> {
+    let (m, kw, wv) = match w.shape.len() {
+        1 => (1, w.shape[0], w.data.clone()),
+        2 => (w.shape[0], w.shape[1], w.data.clone()),
+        _ => {
+            return Err(format!(
+                "weight of shape {:?} is not a vector or matrix",
+                w.shape
+            ))
+        }
+    };
+    let r = d.shape.len();
+    let (kx, col) = if r == 0 {
+        return Err("MatMul of a scalar".into());
+    } else if r == 1 {
+        (d.shape[0], false)
+    } else {
+        if d.shape[r - 1] != 1 || d.n() != d.shape[r - 2] {
+            return Err(format!(
+                "W·X with X of shape {:?}: only a column vector X is a dense layer",
+                d.shape
+            ));
+        }
+        (d.shape[r - 2], true)
+    };
+    if kw != kx {
+        return Err(format!("inner dimensions {kw} and {kx} differ"));
+    }
+    let shape = if col {
+        let mut s = d.shape[..r - 2].to_vec();
+        if w.shape.len() == 2 {
+            s.push(m);
+        }
+        s.push(1);
+        s
+    } else if w.shape.len() == 2 {
+        vec![m]
+    } else {
+        vec![]
+    };
+    Ok(Value::Dyn(ctx.linear(d, &wv, m, shape)?))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1169,33 +1188,7 @@ fn gemm(
     tb: bool,
 ) -> std::result::Result<Value, String> {
     let (mut y, shape) = match (a, b) {
-        (Value::Const(a), Value::Const(b)) => {
-            let (m, k, av) = mat(a, ta)?;
-            let (k2, n, bv) = mat(b, tb)?;
-            let prod = matmul(
-                ctx,
-                &Value::Const(Tensor {
-                    shape: vec![m, k],
-                    data: av,
-                }),
-                &Value::Const(Tensor {
-                    shape: vec![k2, n],
-                    data: bv,
-                }),
-            )?;
-            let Value::Const(mut t) = prod else {
-                unreachable!("constant product")
-            };
-            t.data.iter_mut().for_each(|v| *v *= alpha);
-            if let Some(c) = c {
-                let cv = expand(c, &t.shape).ok_or("C does not broadcast to the output")?;
-                t.data
-                    .iter_mut()
-                    .zip(cv)
-                    .for_each(|(v, cc)| *v += beta * cc);
-            }
-            return Ok(Value::Const(t));
-        }
+        (Value::Const(a), Value::Const(b)) => return gemm_const((a, ta), (b, tb), c, alpha, beta),
         // A is the network's row vector [1, K] (or [K, 1] with transA).
         (Value::Dyn(d), Value::Const(w)) => {
             let want = if ta { [d.n(), 1] } else { [1, d.n()] };
@@ -1251,6 +1244,40 @@ fn gemm(
         y.has_bias = true;
     }
     Ok(Value::Dyn(y))
+}
+
+/// Gemm of two constants: alpha·A'·B' + beta·C, folded.
+fn gemm_const(
+    (a, ta): (&Tensor, bool),
+    (b, tb): (&Tensor, bool),
+    c: Option<&Tensor>,
+    alpha: f64,
+    beta: f64,
+) -> std::result::Result<Value, String> {
+    let (m, k, av) = mat(a, ta)?;
+    let (k2, n, bv) = mat(b, tb)?;
+    let prod = matmul_const(
+        &Tensor {
+            shape: vec![m, k],
+            data: av,
+        },
+        &Tensor {
+            shape: vec![k2, n],
+            data: bv,
+        },
+    )?;
+    let Value::Const(mut t) = prod else {
+        unreachable!("constant product")
+    };
+    t.data.iter_mut().for_each(|v| *v *= alpha);
+    if let Some(c) = c {
+        let cv = expand(c, &t.shape).ok_or("C does not broadcast to the output")?;
+        t.data
+            .iter_mut()
+            .zip(cv)
+            .for_each(|(v, cc)| *v += beta * cc);
+    }
+    Ok(Value::Const(t))
 }
 
 /// Rewrite the GELU subgraph that PyTorch's exporters emit below opset 20,
