@@ -41,9 +41,8 @@ pub fn cannot_run(check: &str, reason: &str) {
     println!("SKIP {check}: {reason}");
 }
 
-/// The shared folder (`RELULAB_SHARED`, `../shared` or /work/shared, see
-/// `verify::campaign::shared_benchmarks_root`), or `None` after [`cannot_run`] for `check`
-/// (a failure under CI).
+/// The shared folder (where `verify::campaign::shared_benchmarks_root` finds it), or `None`
+/// after [`cannot_run`] for `check` (a failure under CI).
 pub fn shared_or_skip(check: &str) -> Option<std::path::PathBuf> {
     let root = relulab::verify::campaign::shared_benchmarks_root();
     if root.is_none() {
