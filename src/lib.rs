@@ -7,6 +7,8 @@
 //! See ARCHITECTURE.md for the module map.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod activation;
 pub mod claims;
@@ -20,6 +22,7 @@ pub mod real;
 pub mod regions;
 pub mod remedy;
 pub mod report;
+pub mod simd;
 pub mod train;
 pub mod verify;
 

@@ -4,9 +4,22 @@ use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
+mod sealed {
+    /// Implemented for f32 and f64 only: the kernels reinterpret `&[T]` as `&[f32]` or
+    /// `&[f64]` after comparing `TypeId`s, which is sound only because no other type can be
+    /// `Real`.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
 /// f32 or f64. Conversions to and from f64 are the only casts numeric code needs.
+///
+/// The trait is sealed: no type outside relulab can implement it (the fast paths assume
+/// f32 or f64).
 pub trait Real:
-    num_traits::Float
+    sealed::Sealed
+    + num_traits::Float
     + Default
     + Debug
     + Display

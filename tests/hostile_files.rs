@@ -2,8 +2,9 @@
 //! allocation sized by a header's claim.
 //!
 //! * Every file under tests/fixtures/hostile/{npy,npz,onnx}/ (crashes and slow units found by
-//!   the fuzzers in fuzz/, kept as regressions; see README "Hostile files") must be rejected or
-//!   read without panicking.
+//!   the fuzzers in fuzz/, kept as regressions, see README "Hostile files"; and hand-made
+//!   invalid files, which must be rejected) must be rejected or read without panicking; each
+//!   folder must hold at least one file.
 //! * Hand-made files that claim huge tensors are rejected before allocating.
 //! * Every truncation and many single-byte corruptions of the ONNX fixtures are handled (a
 //!   deterministic stand-in for the fuzzer that runs in `cargo test`).
@@ -23,34 +24,49 @@ fn dir(sub: &str) -> PathBuf {
         .join(sub)
 }
 
-fn each_file(sub: &str, f: impl Fn(&[u8], &str)) -> usize {
+/// Runs `f(bytes, path, made_by_hand)` on every file of tests/fixtures/`sub` and returns how
+/// many there were. The folder is part of the repository: a missing or empty folder fails the
+/// test instead of passing with nothing checked. Files the fuzzers found are named `crash-…`,
+/// `slow-unit-…`, `timeout-…` or `oom-…`; the others were made by hand to be invalid.
+fn each_file(sub: &str, f: impl Fn(&[u8], &str, bool)) -> usize {
     let mut n = 0;
-    if let Ok(rd) = std::fs::read_dir(dir(sub)) {
-        for e in rd {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                f(&std::fs::read(&p).unwrap(), &p.display().to_string());
-                n += 1;
-            }
+    let rd = std::fs::read_dir(dir(sub)).unwrap_or_else(|e| panic!("{}: {e}", dir(sub).display()));
+    for e in rd {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            let file = p.file_name().unwrap().to_string_lossy().into_owned();
+            let fuzzed = ["crash-", "slow-unit-", "timeout-", "oom-"]
+                .iter()
+                .any(|pre| file.starts_with(pre));
+            f(
+                &std::fs::read(&p).unwrap(),
+                &p.display().to_string(),
+                !fuzzed,
+            );
+            n += 1;
         }
     }
+    assert!(n > 0, "no hostile files under {}", dir(sub).display());
     n
+}
+
+/// The outcome of parsing one hostile file: an error must name the file; a hand-made file (all
+/// of them invalid) must be an error.
+fn check<T>(r: relulab::Result<T>, name: &str, made_by_hand: bool) {
+    match r {
+        Err(e) => assert!(e.to_string().contains(name), "{name}: {e}"),
+        Ok(_) => assert!(!made_by_hand, "{name}: an invalid file was accepted"),
+    }
 }
 
 #[test]
 fn fuzzer_regressions_do_not_panic() {
-    let n = each_file("hostile/npy", |b, name| {
-        if let Err(e) = parse_npy_f64(b, name) {
-            assert!(e.to_string().contains(name));
-        }
-    }) + each_file("hostile/npz", |b, name| {
-        if let Err(e) = parse_npz_f64(b, name) {
-            assert!(e.to_string().contains(name));
-        }
-    }) + each_file("hostile/onnx", |b, name| {
-        if let Err(e) = parse_onnx(b, name) {
-            assert!(e.to_string().contains(name));
-        }
+    let n = each_file("hostile/npy", |b, name, hand| {
+        check(parse_npy_f64(b, name), name, hand)
+    }) + each_file("hostile/npz", |b, name, hand| {
+        check(parse_npz_f64(b, name), name, hand)
+    }) + each_file("hostile/onnx", |b, name, hand| {
+        check(parse_onnx(b, name), name, hand)
     });
     println!("{n} regression files");
 }

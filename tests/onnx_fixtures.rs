@@ -1,7 +1,8 @@
 //! ONNX import against onnxruntime: every fixture under tests/fixtures/onnx (made by
 //! tests/fixtures/onnx/make_fixtures.py with PyTorch's exporter and onnx.helper) and the
-//! vnncomp 2021 networks (ACAS Xu and the test set, read in place from the shared folder,
-//! skipped when absent) are imported and evaluated on the inputs saved next to them; the
+//! vnncomp 2021 networks (ACAS Xu and the test set, read in place from the shared folder; when
+//! it or a network is absent the check is reported as not run, a failure under `CI=true`) are
+//! imported and evaluated on the inputs saved next to them; the
 //! outputs must equal onnxruntime's within 1e-5 relative.
 
 use relulab::io::npy::{read_npy_f64, read_npz_f64, NpyArray};
@@ -13,9 +14,7 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx")
 }
 
-fn shared() -> Option<PathBuf> {
-    relulab::verify::campaign::shared_benchmarks_root()
-}
+mod common;
 
 /// Tolerance on the relative error of each output, measured against the magnitude of what was
 /// summed to make it: rel_i = |ours_i − ort_i| / max(|ort_i|, μ_i), where μ is the running
@@ -89,9 +88,8 @@ fn fixtures_match_onnxruntime() {
 
 #[test]
 fn vnncomp_networks_match_onnxruntime() {
-    let Some(shared) = shared() else {
-        println!("note: shared benchmarks absent, skipping the vnncomp networks");
-        return;
+    let Some(shared) = common::shared_or_skip("vnncomp_networks_match_onnxruntime") else {
+        return; // reported by shared_or_skip (a failure under CI)
     };
     let refs = read_npz_f64(&fixtures().join("vnncomp_outputs.npz")).unwrap();
     let mut seen = 0;
@@ -109,7 +107,10 @@ fn vnncomp_networks_match_onnxruntime() {
             .map(|d| shared.join("benchmarks/vnncomp2021").join(d).join(net))
             .find(|p| p.is_file());
         let Some(path) = path else {
-            println!("note: {net} absent, skipped");
+            common::cannot_run(
+                &format!("vnncomp_networks_match_onnxruntime/{net}"),
+                "the network is not in the shared folder",
+            );
             continue;
         };
         let mlp = load_onnx(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -125,16 +126,12 @@ fn vnncomp_networks_match_onnxruntime() {
 
 #[test]
 fn acas_xu_structure_is_folded() {
-    let Some(shared) = shared() else {
-        println!("note: shared benchmarks absent, skipping");
-        return;
+    let Some(shared) = common::shared_or_skip("acas_xu_structure_is_folded") else {
+        return; // reported by shared_or_skip (a failure under CI)
     };
     let p = shared.join("benchmarks/vnncomp2021/acasxu/ACASXU_run2a_1_1_batch_2000.onnx");
-    if !p.is_file() {
-        println!("note: {} absent, skipping", p.display());
-        return;
-    }
-    let mlp = load_onnx(&p).unwrap();
+    // A missing file is a load error, and a load error is a failure.
+    let mlp = load_onnx(&p).unwrap_or_else(|e| panic!("{e}"));
     // 5 inputs, six hidden ReLU layers of 50, 5 outputs; the input Sub folds into layer 0.
     assert_eq!(mlp.widths(), vec![5, 50, 50, 50, 50, 50, 50, 5]);
     for l in &mlp.layers[..6] {

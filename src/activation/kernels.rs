@@ -71,9 +71,14 @@ fn as_f32_mut<T: Real>(x: &mut [T]) -> Option<&mut [f32]> {
 
 /// y\[i\] = f(x\[i\]).
 pub fn forward<T: Real>(act: &Activation, x: &[T], y: &mut [T]) {
+    forward_at(Level::current(), act, x, y)
+}
+
+/// [`forward`] with the f32 kernels at `level` (the batched passes use their workspace's).
+pub(crate) fn forward_at<T: Real>(level: Level, act: &Activation, x: &[T], y: &mut [T]) {
     assert_eq!(x.len(), y.len(), "forward: length mismatch");
     match (as_f32(x), as_f32_mut(y)) {
-        (Some(x), Some(y)) => forward_f32(Level::current(), Par::Auto, act, x, y),
+        (Some(x), Some(y)) => forward_f32(level, Par::Auto, act, x, y),
         _ => generic_forward(act, Par::Auto, x, y),
     }
 }
@@ -109,9 +114,19 @@ pub fn backward<T: Real>(act: &Activation, x: &[T], grad_out: &[T], grad_in: &mu
 
 /// grad\[i\] *= f'(x\[i\]).
 pub fn backward_inplace<T: Real>(act: &Activation, x: &[T], grad: &mut [T]) {
+    backward_inplace_at(Level::current(), act, x, grad)
+}
+
+/// [`backward_inplace`] with the f32 kernels at `level`.
+pub(crate) fn backward_inplace_at<T: Real>(
+    level: Level,
+    act: &Activation,
+    x: &[T],
+    grad: &mut [T],
+) {
     assert_eq!(x.len(), grad.len(), "backward: length mismatch");
     match (as_f32(x), as_f32_mut(grad)) {
-        (Some(x), Some(g)) => backward_inplace_f32(Level::current(), Par::Auto, act, x, g),
+        (Some(x), Some(g)) => backward_inplace_f32(level, Par::Auto, act, x, g),
         _ => {
             let par = use_threads(act, Par::Auto, x.len());
             let f = |(xc, gc): (&[T], &mut [T])| {
@@ -564,7 +579,8 @@ fn run2_inplace<M: Map2>(level: Level, par: bool, map: M, x: &[f32], g: &mut [f3
 }
 
 /// f32 forward at an explicit SIMD level and parallelism (tests and benchmarks; [`forward`]
-/// picks [`Level::current`] and [`Par::Auto`]). Panics if `level` is not supported.
+/// picks [`Level::current`] and [`Par::Auto`]). A [`Level`] exists only for levels this CPU
+/// supports, so any level may be passed.
 pub fn forward_f32(level: Level, par: Par, act: &Activation, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "forward: length mismatch");
     let p = use_threads(act, par, x.len());

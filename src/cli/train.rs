@@ -135,7 +135,7 @@ pub struct Opts {
     #[arg(long)]
     pub quiet: bool,
     /// Activation health every epoch (sparsity, dead and dormant units, pre-activation
-    /// statistics, gradient norms per layer) in the metrics JSON lines (issue 4).
+    /// statistics, gradient norms per layer) in the metrics JSON lines.
     #[arg(long)]
     pub monitor: bool,
     /// τ of the dormant test (ReDo score ≤ τ) for --monitor and --redo-every.
@@ -151,7 +151,7 @@ pub struct Opts {
     pub swap_activation: Option<String>,
     /// Count the linear regions of the network on its 2-D input plane before training and every
     /// N epochs ("regions" in the metrics JSON lines, and the counts in the summary); needs 2
-    /// inputs and piecewise-linear hidden units (issue 5).
+    /// inputs and piecewise-linear hidden units.
     #[arg(long, value_name = "N")]
     pub regions_every: Option<usize>,
     /// The box counted on, in the network's input coordinates (standardised features unless

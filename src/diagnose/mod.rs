@@ -26,9 +26,9 @@ pub use homogeneity::homogeneity_error;
 pub use monitor::HealthMonitor;
 pub use objective::Objective;
 
-use crate::net::kernels::Simd;
 use crate::net::{Grads, Mlp, Trace};
 use crate::real::Real;
+use crate::simd::Level;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -169,6 +169,17 @@ impl HealthAccumulator {
 
     /// Add one traced batch, and its gradients when given (same batch).
     pub fn observe<T: Real>(&mut self, trace: &Trace<T>, grads: Option<&Grads<T>>) {
+        self.observe_at(Level::current(), trace, grads)
+    }
+
+    /// [`Self::observe`] with the per-block statistics run at `level` (the same bits at every
+    /// level and thread count).
+    pub fn observe_at<T: Real>(
+        &mut self,
+        level: Level,
+        trace: &Trace<T>,
+        grads: Option<&Grads<T>>,
+    ) {
         assert_eq!(
             trace.pre.len(),
             self.layers.len(),
@@ -176,7 +187,6 @@ impl HealthAccumulator {
         );
         let batch = trace.batch;
         let bins = self.layers.first().map_or(1, |l| l.hist.len());
-        let simd = Simd::detect();
         for (l, acc) in self.layers.iter_mut().enumerate() {
             let h = acc.units;
             let z = &trace.pre[l];
@@ -188,7 +198,7 @@ impl HealthAccumulator {
             let block = |r0: usize| {
                 let r1 = (r0 + BLOCK_ROWS).min(batch);
                 block_stats(
-                    simd,
+                    level,
                     &z[r0 * h..r1 * h],
                     &a[r0 * h..r1 * h],
                     h,
@@ -340,34 +350,19 @@ struct RowBlock {
     sp_max: f64,
 }
 
-/// [`block_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`.
+/// [`block_body`] compiled for each [`Level`], run at `level`.
 fn block_stats<T: Real>(
-    simd: Simd,
+    level: Level,
     z: &[T],
     a: &[T],
     h: usize,
     rows: usize,
     bins: usize,
 ) -> RowBlock {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn v512<T: Real>(z: &[T], a: &[T], h: usize, rows: usize, bins: usize) -> RowBlock {
-            block_body(z, a, h, rows, bins)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn v256<T: Real>(z: &[T], a: &[T], h: usize, rows: usize, bins: usize) -> RowBlock {
-            block_body(z, a, h, rows, bins)
-        }
-        match simd {
-            // SAFETY: the features were detected at run time by `Simd::detect`.
-            Simd::Avx512 => return unsafe { v512(z, a, h, rows, bins) },
-            Simd::Avx2 => return unsafe { v256(z, a, h, rows, bins) },
-            Simd::Plain => {}
-        }
-    }
-    let _ = simd;
-    block_body(z, a, h, rows, bins)
+    level.run(
+        #[inline(always)]
+        || block_body(z, a, h, rows, bins),
+    )
 }
 
 /// Statistics of the `rows` rows of `z` (pre-activations) and `a` (outputs), `h` units per row.

@@ -3,8 +3,9 @@
 //! Two paths, chosen per product by size:
 //! * small products (the tiny and deep-narrow networks of the seed's experiments) run in
 //!   register-blocked loops (16 outputs held in registers across the reduction), with no allocation, no thread dispatch and no
-//!   per-call set-up; they are compiled three times (AVX-512, AVX2, baseline x86-64) and the
-//!   widest the CPU supports is picked once per [`Simd::detect`]. These loops never reassociate
+//!   per-call set-up; they are compiled for each [`Level`] (AVX-512, AVX2, baseline x86-64) and
+//!   run at the level the caller passes (the checked token: only levels this CPU supports
+//!   exist, [`Level::current`] by default). These loops never reassociate
 //!   a sum (each runs over k or s in order), so every path gives the same bits;
 //! * large products go to `faer`'s matmul (its runtime-dispatched packed micro-kernels, which
 //!   include AVX-512 ones on stable Rust; rayon threads when `threads > 1`), chosen over the
@@ -14,6 +15,7 @@
 //! Layouts: activations are sample-major (batch × width), W is out × in row-major.
 
 use crate::real::Real;
+pub use crate::simd::Level;
 
 /// Products with m·n·k below this run in the small loops (measured crossover, benches/train.rs).
 pub const SMALL_MAX: usize = 1 << 16;
@@ -22,61 +24,16 @@ pub const PARALLEL_MIN: usize = 1 << 21;
 /// Threaded products give each thread a block of output rows, a multiple of this many.
 const ROW_BLOCK: usize = 16;
 
-/// The widest vector instruction set the small loops are compiled for on this CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Simd {
-    /// AVX-512F (512-bit vectors).
-    Avx512,
-    /// AVX2 + FMA (256-bit vectors).
-    Avx2,
-    /// The target's baseline (SSE2 on x86-64).
-    Plain,
-}
-
-impl Simd {
-    /// Detect once at run time.
-    pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Simd::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Simd::Avx2;
-            }
-        }
-        Simd::Plain
-    }
-}
-
+/// Compile a loop body once per [`Level`] and run the version `level` names.
 macro_rules! multiversion {
     ($(#[$doc:meta])* $name:ident => $body:ident ( $($p:ident : $t:ty),* )) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments)]
-        fn $name<T: Real>(simd: Simd, $($p: $t),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn v512<T: Real>($($p: $t),*) {
-                    $body($($p),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn v256<T: Real>($($p: $t),*) {
-                    $body($($p),*)
-                }
-                match simd {
-                    // SAFETY: the features were detected at run time by `Simd::detect`.
-                    Simd::Avx512 => return unsafe { v512($($p),*) },
-                    Simd::Avx2 => return unsafe { v256($($p),*) },
-                    Simd::Plain => {}
-                }
-            }
-            let _ = simd;
-            $body($($p),*)
+        fn $name<T: Real>(level: Level, $($p: $t),*) {
+            level.run(
+                #[inline(always)]
+                || $body($($p),*),
+            )
         }
     };
 }
@@ -355,7 +312,7 @@ fn gemm_into<T: Real>(
 /// batch·i·o < `small_max` use the small loops.
 #[allow(clippy::too_many_arguments)]
 pub fn dense_forward<T: Real>(
-    simd: Simd,
+    level: Level,
     batch: usize,
     i: usize,
     o: usize,
@@ -378,7 +335,7 @@ pub fn dense_forward<T: Real>(
                 wt[k * o + j] = w[j * i + k];
             }
         }
-        forward_small(simd, batch, i, o, a, wt, bias, shift, z);
+        forward_small(level, batch, i, o, a, wt, bias, shift, z);
     } else {
         for zrow in z.chunks_exact_mut(o) {
             match bias {
@@ -399,7 +356,7 @@ pub fn dense_forward<T: Real>(
 /// ∂L/∂W (o × i) = gzᵀ · a and ∂L/∂b = Σ_s gz (`gb` empty for bias-free layers).
 #[allow(clippy::too_many_arguments)]
 pub fn dense_backward_params<T: Real>(
-    simd: Simd,
+    level: Level,
     batch: usize,
     i: usize,
     o: usize,
@@ -414,7 +371,7 @@ pub fn dense_backward_params<T: Real>(
     assert_eq!(gz.len(), batch * o);
     assert_eq!(gw.len(), o * i);
     if batch * i * o < small_max {
-        grad_w_small(simd, batch, i, o, a, gz, gw, gb);
+        grad_w_small(level, batch, i, o, a, gz, gw, gb);
     } else {
         gb.iter_mut().for_each(|g| *g = T::zero());
         if !gb.is_empty() {
@@ -436,7 +393,7 @@ pub fn dense_backward_params<T: Real>(
 /// ∂L/∂a_prev (batch × i) = gz (batch × o) · W (o × i).
 #[allow(clippy::too_many_arguments)]
 pub fn dense_backward_input<T: Real>(
-    simd: Simd,
+    level: Level,
     batch: usize,
     i: usize,
     o: usize,
@@ -450,7 +407,7 @@ pub fn dense_backward_input<T: Real>(
     assert_eq!(w.len(), o * i);
     assert_eq!(down.len(), batch * i);
     if batch * i * o < small_max {
-        grad_in_small(simd, batch, i, o, gz, w, down);
+        grad_in_small(level, batch, i, o, gz, w, down);
     } else {
         if o == 0 {
             down.iter_mut().for_each(|d| *d = T::zero());

@@ -14,9 +14,9 @@
 //! State is kept per parameter tensor ([`ParamState`]) so that remedies can reset the moments
 //! of chosen units (ReDo re-initialises a unit and zeroes its optimizer state).
 
-use super::kernels::Simd;
 use super::{Grads, Mlp};
 use crate::real::Real;
+use crate::simd::Level;
 use serde::{Deserialize, Serialize};
 
 /// Which update rule.
@@ -227,15 +227,33 @@ impl<T: Real> Optimizer<T> {
 
     /// One update of every parameter of `mlp` at learning rate `lr` (clip first if wanted).
     pub fn step(&mut self, mlp: &mut Mlp<T>, grads: &Grads<T>, lr: f64) {
+        self.step_at(Level::current(), mlp, grads, lr)
+    }
+
+    /// [`Optimizer::step`] with the update loops run at `level` (the same bits at every
+    /// level: each element's update is the same sequence of IEEE operations).
+    pub fn step_at(&mut self, level: Level, mlp: &mut Mlp<T>, grads: &Grads<T>, lr: f64) {
         self.state
             .resize_with(mlp.layers.len(), LayerState::default);
         self.step += 1;
-        let c = Coefs::new(self.config.kind, lr, self.config.weight_decay, self.step);
+        let c = Coefs::new(
+            level,
+            self.config.kind,
+            lr,
+            self.config.weight_decay,
+            self.step,
+        );
         // Biases and PReLU slopes: the same update without decay when asked.
         let c_rest = if self.config.decay_weights_only {
-            Coefs::new(self.config.kind, lr, 0.0, self.step)
+            Coefs::new(level, self.config.kind, lr, 0.0, self.step)
         } else {
-            Coefs::new(self.config.kind, lr, self.config.weight_decay, self.step)
+            Coefs::new(
+                level,
+                self.config.kind,
+                lr,
+                self.config.weight_decay,
+                self.step,
+            )
         };
         for (l, layer) in mlp.layers.iter_mut().enumerate() {
             let st = &mut self.state[l];
@@ -271,12 +289,11 @@ struct Coefs<T> {
     b2c: T,
     eps: T,
     decay: T,
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    simd: Simd,
+    level: Level,
 }
 
 impl<T: Real> Coefs<T> {
-    fn new(kind: OptimKind, lr: f64, wd: f64, t: u64) -> Self {
+    fn new(level: Level, kind: OptimKind, lr: f64, wd: f64, t: u64) -> Self {
         let (mut mu, mut damp, mut step_size, mut bc2_sqrt) = (0.0, 0.0, 0.0, 1.0);
         let (mut b1c, mut b2, mut b2c, mut eps) = (0.0, 0.0, 0.0, 0.0);
         match kind {
@@ -322,35 +339,21 @@ impl<T: Real> Coefs<T> {
             b2c: T::of_f64(b2c),
             eps: T::of_f64(eps),
             decay: T::of_f64(1.0 - lr * wd),
-            simd: Simd::detect(),
+            level,
         }
     }
 }
 
-/// One parameter tensor's update, compiled for AVX-512 and AVX2 as well as the baseline and
-/// dispatched at run time (the loop is memory-bound; wider loads keep more of it in flight).
+/// One parameter tensor's update, compiled for each [`Level`] and run at the optimizer's
+/// (default [`Level::current`]) (the loop is memory-bound; wider loads keep more of it in flight).
 /// The paths give the same bits: each element's arithmetic is the same sequence of IEEE
 /// operations (Rust never contracts a·b + c into an FMA on its own).
 fn update<T: Real>(c: &Coefs<T>, p: &mut [T], g: &[T], st: &mut ParamState<T>) {
     assert_eq!(p.len(), g.len(), "optimizer: gradient shape");
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn v512<T: Real>(c: &Coefs<T>, p: &mut [T], g: &[T], st: &mut ParamState<T>) {
-            update_body(c, p, g, st)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn v256<T: Real>(c: &Coefs<T>, p: &mut [T], g: &[T], st: &mut ParamState<T>) {
-            update_body(c, p, g, st)
-        }
-        match c.simd {
-            // SAFETY: the features were detected at run time by `Simd::detect`.
-            Simd::Avx512 => return unsafe { v512(c, p, g, st) },
-            Simd::Avx2 => return unsafe { v256(c, p, g, st) },
-            Simd::Plain => {}
-        }
-    }
-    update_body(c, p, g, st)
+    c.level.run(
+        #[inline(always)]
+        || update_body(c, p, g, st),
+    )
 }
 
 #[inline(always)]

@@ -11,7 +11,7 @@
 //! ones. Bias, the optional bias warm-up shift and the activation are applied in one pass over
 //! each layer's output. The plain-loop oracle is in [`super::reference`].
 
-use super::kernels::{self, Simd};
+use super::kernels::{self, Level};
 use super::Mlp;
 use crate::activation::{kernels as act_kernels, Activation};
 use crate::real::Real;
@@ -86,7 +86,7 @@ pub struct Workspace<T = f32> {
     /// Products with batch·in·out below this use the small loops, the others `faer`
     /// (default [`kernels::SMALL_MAX`]; benches/train.rs varies it to compare the two).
     pub small_max: usize,
-    simd: Simd,
+    level: Level,
 }
 
 impl<T: Real> Workspace<T> {
@@ -96,8 +96,20 @@ impl<T: Real> Workspace<T> {
             wt: Vec::new(),
             threads: threads.max(1),
             small_max: kernels::SMALL_MAX,
-            simd: Simd::detect(),
+            level: Level::current(),
         }
+    }
+
+    /// The same workspace running its kernels at `level` (default [`Level::current`]): tests
+    /// compare levels with it.
+    pub fn with_level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// The SIMD level the passes run at.
+    pub fn level(&self) -> Level {
+        self.level
     }
 }
 
@@ -144,7 +156,7 @@ impl<T: Real> Mlp<T> {
         trace.pre.resize_with(nl, Vec::new);
         trace.post.resize_with(nl, Vec::new);
         ws.wt.resize_with(nl, Vec::new);
-        let simd = ws.simd;
+        let level = ws.level;
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, after) = trace.post.split_at_mut(l);
             let a_prev: &[T] = if l == 0 { &trace.input } else { &before[l - 1] };
@@ -153,7 +165,7 @@ impl<T: Real> Mlp<T> {
             z.resize(batch * o, T::zero());
             let shift = if l + 1 < nl { hidden_shift } else { T::zero() };
             kernels::dense_forward(
-                simd,
+                level,
                 batch,
                 i,
                 o,
@@ -168,7 +180,7 @@ impl<T: Real> Mlp<T> {
             );
             let a = &mut after[0];
             a.resize(batch * o, T::zero());
-            activation_forward(simd, layer.activation, &layer.prelu_alpha, o, z, a);
+            activation_forward(level, layer.activation, &layer.prelu_alpha, o, z, a);
         }
     }
 
@@ -193,7 +205,7 @@ impl<T: Real> Mlp<T> {
         grads.bias.resize_with(nl, Vec::new);
         grads.prelu_alpha.resize_with(nl, Vec::new);
         grads.pre.resize_with(nl, Vec::new);
-        let simd = ws.simd;
+        let level = ws.level;
         {
             let last = &self.layers[nl - 1];
             let gz = &mut grads.pre[nl - 1];
@@ -201,7 +213,7 @@ impl<T: Real> Mlp<T> {
             gz.extend_from_slice(grad_output);
             let ga = &mut grads.prelu_alpha[nl - 1];
             activation_backward(
-                simd,
+                level,
                 last.activation,
                 &last.prelu_alpha,
                 last.out_dim,
@@ -225,7 +237,7 @@ impl<T: Real> Mlp<T> {
             let gb = &mut grads.bias[l];
             gb.resize(if layer.bias.is_some() { o } else { 0 }, T::zero());
             kernels::dense_backward_params(
-                simd,
+                level,
                 batch,
                 i,
                 o,
@@ -246,7 +258,7 @@ impl<T: Real> Mlp<T> {
             if let Some(down) = down {
                 down.resize(batch * i, T::zero());
                 kernels::dense_backward_input(
-                    simd,
+                    level,
                     batch,
                     i,
                     o,
@@ -259,7 +271,7 @@ impl<T: Real> Mlp<T> {
                 if l > 0 {
                     let below_layer = &self.layers[l - 1];
                     activation_backward(
-                        simd,
+                        level,
                         below_layer.activation,
                         &below_layer.prelu_alpha,
                         below_layer.out_dim,
@@ -276,41 +288,27 @@ impl<T: Real> Mlp<T> {
     }
 }
 
-/// [`activation_forward_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`
-/// (the piecewise-linear loops vectorise as compare-and-blend; same bits on every path).
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+/// [`activation_forward_body`] compiled for each [`Level`], run at `level` (the
+/// piecewise-linear loops vectorise as compare-and-blend; same bits at every level).
 fn activation_forward<T: Real>(
-    simd: Simd,
+    level: Level,
     act: Activation,
     alpha: &[T],
     width: usize,
     z: &[T],
     a: &mut [T],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn v512<T: Real>(act: Activation, alpha: &[T], width: usize, z: &[T], a: &mut [T]) {
-            activation_forward_body(act, alpha, width, z, a)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn v256<T: Real>(act: Activation, alpha: &[T], width: usize, z: &[T], a: &mut [T]) {
-            activation_forward_body(act, alpha, width, z, a)
-        }
-        match simd {
-            // SAFETY: the features were detected at run time by `Simd::detect`.
-            Simd::Avx512 => return unsafe { v512(act, alpha, width, z, a) },
-            Simd::Avx2 => return unsafe { v256(act, alpha, width, z, a) },
-            Simd::Plain => {}
-        }
-    }
-    activation_forward_body(act, alpha, width, z, a)
+    level.run(
+        #[inline(always)]
+        || activation_forward_body(level, act, alpha, width, z, a),
+    )
 }
 
 /// a = f(z) over a batch of `width`-unit rows. Piecewise-linear members are fused here (one
 /// branch-free pass); the others go through the activation slice kernels.
 #[inline(always)]
 fn activation_forward_body<T: Real>(
+    level: Level,
     act: Activation,
     alpha: &[T],
     width: usize,
@@ -347,14 +345,13 @@ fn activation_forward_body<T: Real>(
                 }
             }
         }
-        other => act_kernels::forward(&other, z, a),
+        other => act_kernels::forward_at(level, &other, z, a),
     }
 }
 
-/// [`activation_backward_body`] compiled for AVX-512, AVX2 and the baseline, picked by `simd`.
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+/// [`activation_backward_body`] compiled for each [`Level`], run at `level`.
 fn activation_backward<T: Real>(
-    simd: Simd,
+    level: Level,
     act: Activation,
     alpha: &[T],
     width: usize,
@@ -362,44 +359,17 @@ fn activation_backward<T: Real>(
     g: &mut [T],
     galpha: &mut Vec<T>,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn v512<T: Real>(
-            act: Activation,
-            alpha: &[T],
-            width: usize,
-            z: &[T],
-            g: &mut [T],
-            galpha: &mut Vec<T>,
-        ) {
-            activation_backward_body(act, alpha, width, z, g, galpha)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn v256<T: Real>(
-            act: Activation,
-            alpha: &[T],
-            width: usize,
-            z: &[T],
-            g: &mut [T],
-            galpha: &mut Vec<T>,
-        ) {
-            activation_backward_body(act, alpha, width, z, g, galpha)
-        }
-        match simd {
-            // SAFETY: the features were detected at run time by `Simd::detect`.
-            Simd::Avx512 => return unsafe { v512(act, alpha, width, z, g, galpha) },
-            Simd::Avx2 => return unsafe { v256(act, alpha, width, z, g, galpha) },
-            Simd::Plain => {}
-        }
-    }
-    activation_backward_body(act, alpha, width, z, g, galpha)
+    level.run(
+        #[inline(always)]
+        || activation_backward_body(level, act, alpha, width, z, g, galpha),
+    )
 }
 
 /// g ← g·f'(z) in place (g holds ∂L/∂a on entry, ∂L/∂z on exit); for PReLU also
 /// dα = Σ ∂L/∂a · min(0, z) into `galpha` (resized; empty for other activations).
 #[inline(always)]
 fn activation_backward_body<T: Real>(
+    level: Level,
     act: Activation,
     alpha: &[T],
     width: usize,
@@ -488,7 +458,7 @@ fn activation_backward_body<T: Real>(
         other => {
             // The slice kernel has no in-place-with-distinct-output form for our layout
             // beyond this one; it reads z and scales g.
-            act_kernels::backward_inplace(&other, z, g);
+            act_kernels::backward_inplace_at(level, &other, z, g);
         }
     }
 }

@@ -31,6 +31,7 @@
 
 use super::net::GeoNet;
 use crate::error::{Error, Result};
+use crate::simd::Level as SimdLevel;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -250,6 +251,10 @@ pub struct PlaneOptions {
     /// Stop with an error once more than this many cells are found (`None`: no limit), so a
     /// huge network fails cleanly instead of exhausting memory.
     pub max_cells: Option<usize>,
+    /// The SIMD level of the map products (`None`: [`SimdLevel::current`]). With FMA (AVX2,
+    /// AVX-512) products round once instead of twice, so the portable level may differ in the
+    /// last bits of the maps (ARCHITECTURE.md, "Same bits").
+    pub simd: Option<SimdLevel>,
 }
 
 /// Partition `slice` into the activation regions of `net` (see the module documentation).
@@ -294,7 +299,8 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions) -> Result<Part
         cells: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
     };
-    let mut top = Worker::new(net, scale, pattern_words, opts.boundary, 0, 5, &limit);
+    let simd = opts.simd.unwrap_or_else(SimdLevel::current);
+    let mut top = Worker::new(net, scale, pattern_words, opts.boundary, 0, 5, &limit, simd);
     let mut tasks: Vec<Task> = Vec::new();
     let pattern = vec![0u64; pattern_words];
     top.descend(0, &box_poly, &box_ids, &maps0, &pattern, Some(&mut tasks));
@@ -311,6 +317,7 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions) -> Result<Part
                 (t as u64 + 1) << 40,
                 0,
                 &limit,
+                simd,
             );
             w.descend(1, &task.poly, &task.ids, &task.maps, &task.pattern, None);
             w.out
@@ -415,9 +422,11 @@ struct Worker<'a> {
     /// Scratch for the boundary cut.
     last: Level,
     out: Out,
+    simd: SimdLevel,
 }
 
 impl<'a> Worker<'a> {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         net: &'a GeoNet,
         scale: [f64; 2],
@@ -426,6 +435,7 @@ impl<'a> Worker<'a> {
         id_prefix: u64,
         first_id: u64,
         limit: &'a Limit,
+        simd: SimdLevel,
     ) -> Self {
         Worker {
             net,
@@ -439,6 +449,7 @@ impl<'a> Worker<'a> {
             levels: (0..net.layers.len()).map(|_| Level::default()).collect(),
             last: Level::default(),
             out: Out::default(),
+            simd,
         }
     }
 
@@ -503,6 +514,7 @@ impl<'a> Worker<'a> {
             lv.zmax.clear();
             lv.zmax.resize(n, f64::NEG_INFINITY);
             value_range(
+                self.simd,
                 &lv.verts[s0..s0 + len],
                 (&m0[j0..], &mu[j0..], &mv[j0..]),
                 &mut lv.zmin[j0..],
@@ -661,7 +673,7 @@ impl<'a> Worker<'a> {
             lv.next.clear();
             lv.next.extend_from_slice(&nx.b);
             lv.next.resize(3 * m, 0.0);
-            full_product(&nx.wt, &lv.slopes, maps, &mut lv.next);
+            full_product(self.simd, &nx.wt, &lv.slopes, maps, &mut lv.next);
         }
     }
 
@@ -806,23 +818,28 @@ enum Side {
 }
 
 /// out += Wᵀ-columns · (slopes ∘ maps) for the three map components: the next layer's maps
-/// (without bias) from this layer's. Dispatches at run time to an AVX2+FMA build of the same
-/// code; its fused multiply-adds round once instead of twice, so CPUs with and without FMA may
-/// differ in the last bits (one CPU always gives the same bits, whatever the thread count).
-fn full_product(wt: &[f64], slopes: &[f64], maps: &[f64], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-        unsafe { full_product_avx2(wt, slopes, maps, out) };
-        return;
+/// (without bias) from this layer's, at `level`. The levels with FMA (AVX2, AVX-512) fuse each
+/// multiply-add, rounding once instead of twice, so they may differ from the portable level in
+/// the last bits (ARCHITECTURE.md, "Same bits"); levels with FMA agree with each other, and one
+/// level always gives the same bits, whatever the thread count.
+pub(crate) fn full_product(
+    level: SimdLevel,
+    wt: &[f64],
+    slopes: &[f64],
+    maps: &[f64],
+    out: &mut [f64],
+) {
+    if level.has_fma() {
+        level.run(
+            #[inline(always)]
+            || full_product_body::<true>(wt, slopes, maps, out),
+        )
+    } else {
+        level.run(
+            #[inline(always)]
+            || full_product_body::<false>(wt, slopes, maps, out),
+        )
     }
-    full_product_body::<false>(wt, slopes, maps, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn full_product_avx2(wt: &[f64], slopes: &[f64], maps: &[f64], out: &mut [f64]) {
-    full_product_body::<true>(wt, slopes, maps, out);
 }
 
 #[inline(always)]
@@ -891,27 +908,19 @@ fn axpy3x4<const FUSED: bool>(
     }
 }
 
-/// Min and max over the vertices of every unit's value c0 + cu·u + cv·v (AVX2 when available;
-/// same bits either way).
-fn value_range(verts: &[[f64; 2]], m: (&[f64], &[f64], &[f64]), lo: &mut [f64], hi: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        unsafe { value_range_avx2(verts, m, lo, hi) };
-        return;
-    }
-    value_range_body(verts, m, lo, hi);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn value_range_avx2(
+/// Min and max over the vertices of every unit's value c0 + cu·u + cv·v, at `level` (no
+/// multiply-add is fused: the same bits at every level).
+fn value_range(
+    level: SimdLevel,
     verts: &[[f64; 2]],
     m: (&[f64], &[f64], &[f64]),
     lo: &mut [f64],
     hi: &mut [f64],
 ) {
-    value_range_body(verts, m, lo, hi);
+    level.run(
+        #[inline(always)]
+        || value_range_body(verts, m, lo, hi),
+    )
 }
 
 #[inline(always)]

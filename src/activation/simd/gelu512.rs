@@ -48,17 +48,20 @@ struct Regs<const K: usize> {
 }
 
 impl<const K: usize> Regs<K> {
-    /// Load the tables. Safety: AVX-512F is available.
+    /// Load the tables (callable from AVX-512F code only).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn load(t: &[[f32; 32]; K]) -> Self {
+    fn load(t: &[[f32; 32]; K]) -> Self {
         let zero = _mm512_setzero_ps();
         let mut c = [Table32(zero, zero); K];
         for (ck, tk) in c.iter_mut().zip(t) {
-            *ck = Table32(
-                _mm512_loadu_ps(tk.as_ptr()),
-                _mm512_loadu_ps(tk.as_ptr().add(16)),
-            );
+            // SAFETY: `tk` holds 32 f32; the two unaligned loads read elements 0..16 and 16..32.
+            *ck = unsafe {
+                Table32(
+                    _mm512_loadu_ps(tk.as_ptr()),
+                    _mm512_loadu_ps(tk.as_ptr().add(16)),
+                )
+            };
         }
         Regs {
             c,
@@ -70,11 +73,10 @@ impl<const K: usize> Regs<K> {
         }
     }
 
-    /// The piecewise polynomial at min(a, BC) for a = |x| (NaN in gives NaN out). Safety:
-    /// AVX-512F is available.
+    /// The piecewise polynomial at min(a, BC) for a = |x| (NaN in gives NaN out).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn poly(&self, a: __m512) -> __m512 {
+    fn poly(&self, a: __m512) -> __m512 {
         let a = _mm512_min_ps(self.bc, a);
         let s = _mm512_fmadd_ps(a, self.inv_h, self.off);
         let m = _mm512_add_ps(s, self.shift);
@@ -89,10 +91,10 @@ impl<const K: usize> Regs<K> {
     }
 }
 
-/// GELU of 16 lanes. Safety: AVX-512F is available.
+/// GELU of 16 lanes.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn gelu(r: &Regs<4>, x: __m512) -> __m512 {
+fn gelu(r: &Regs<4>, x: __m512) -> __m512 {
     let xb = _mm512_max_ps(_mm512_set1_ps(-B), x);
     let a = _mm512_abs_ps(xb);
     let y = _mm512_fmadd_ps(a, r.poly(a), _mm512_mul_ps(xb, _mm512_set1_ps(0.5)));
@@ -104,10 +106,10 @@ unsafe fn gelu(r: &Regs<4>, x: __m512) -> __m512 {
     ))
 }
 
-/// grad·GELU'(x) of 16 lanes. Safety: AVX-512F is available.
+/// grad·GELU'(x) of 16 lanes.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn gelu_grad(r: &Regs<5>, x: __m512, g: __m512) -> __m512 {
+fn gelu_grad(r: &Regs<5>, x: __m512, g: __m512) -> __m512 {
     let p = r.poly(_mm512_abs_ps(x));
     // sign(x)·R: flip R's sign bit where x's is set; 0x6A is c ^ (a & b).
     let p = _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0x6A>(
@@ -139,33 +141,38 @@ macro_rules! drive1 {
         let n = x.len();
         let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
         let mut i = 0;
-        if $stream {
-            let h = head_len(yp, n);
-            if h > 0 {
-                let k = first(h);
-                let $v = _mm512_maskz_loadu_ps(k, xp);
-                _mm512_mask_storeu_ps(yp, k, $f);
-                i = h;
+        // SAFETY: full-vector loads and stores touch elements i..i+16 only when i + 16 <= n,
+        // masked ones only the first h or n − i lanes from i, all inside both slices; streamed
+        // stores start after the head that brings `yp + i` to a 64-byte boundary.
+        unsafe {
+            if $stream {
+                let h = head_len(yp, n);
+                if h > 0 {
+                    let k = first(h);
+                    let $v = _mm512_maskz_loadu_ps(k, xp);
+                    _mm512_mask_storeu_ps(yp, k, $f);
+                    i = h;
+                }
+                while i + 16 <= n {
+                    let $v = _mm512_loadu_ps(xp.add(i));
+                    _mm512_stream_ps(yp.add(i), $f);
+                    i += 16;
+                }
+            } else {
+                while i + 16 <= n {
+                    let $v = _mm512_loadu_ps(xp.add(i));
+                    _mm512_storeu_ps(yp.add(i), $f);
+                    i += 16;
+                }
             }
-            while i + 16 <= n {
-                let $v = _mm512_loadu_ps(xp.add(i));
-                _mm512_stream_ps(yp.add(i), $f);
-                i += 16;
+            if i < n {
+                let k = first(n - i);
+                let $v = _mm512_maskz_loadu_ps(k, xp.add(i));
+                _mm512_mask_storeu_ps(yp.add(i), k, $f);
             }
-        } else {
-            while i + 16 <= n {
-                let $v = _mm512_loadu_ps(xp.add(i));
-                _mm512_storeu_ps(yp.add(i), $f);
-                i += 16;
+            if $stream {
+                _mm_sfence();
             }
-        }
-        if i < n {
-            let k = first(n - i);
-            let $v = _mm512_maskz_loadu_ps(k, xp.add(i));
-            _mm512_mask_storeu_ps(yp.add(i), k, $f);
-        }
-        if $stream {
-            _mm_sfence();
         }
     }};
 }
@@ -179,36 +186,40 @@ macro_rules! drive2 {
         let n = x.len();
         let (xp, gp, op) = (x.as_ptr(), g.as_ptr(), o.as_mut_ptr());
         let mut i = 0;
-        if $stream {
-            let h = head_len(op, n);
-            if h > 0 {
-                let k = first(h);
-                let ($v, $w) = (_mm512_maskz_loadu_ps(k, xp), _mm512_maskz_loadu_ps(k, gp));
-                _mm512_mask_storeu_ps(op, k, $f);
-                i = h;
+        // SAFETY: as in `drive1`: every access is inside the three slices (all n long), and
+        // streamed stores are 64-byte aligned.
+        unsafe {
+            if $stream {
+                let h = head_len(op, n);
+                if h > 0 {
+                    let k = first(h);
+                    let ($v, $w) = (_mm512_maskz_loadu_ps(k, xp), _mm512_maskz_loadu_ps(k, gp));
+                    _mm512_mask_storeu_ps(op, k, $f);
+                    i = h;
+                }
+                while i + 16 <= n {
+                    let ($v, $w) = (_mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(gp.add(i)));
+                    _mm512_stream_ps(op.add(i), $f);
+                    i += 16;
+                }
+            } else {
+                while i + 16 <= n {
+                    let ($v, $w) = (_mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(gp.add(i)));
+                    _mm512_storeu_ps(op.add(i), $f);
+                    i += 16;
+                }
             }
-            while i + 16 <= n {
-                let ($v, $w) = (_mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(gp.add(i)));
-                _mm512_stream_ps(op.add(i), $f);
-                i += 16;
+            if i < n {
+                let k = first(n - i);
+                let ($v, $w) = (
+                    _mm512_maskz_loadu_ps(k, xp.add(i)),
+                    _mm512_maskz_loadu_ps(k, gp.add(i)),
+                );
+                _mm512_mask_storeu_ps(op.add(i), k, $f);
             }
-        } else {
-            while i + 16 <= n {
-                let ($v, $w) = (_mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(gp.add(i)));
-                _mm512_storeu_ps(op.add(i), $f);
-                i += 16;
+            if $stream {
+                _mm_sfence();
             }
-        }
-        if i < n {
-            let k = first(n - i);
-            let ($v, $w) = (
-                _mm512_maskz_loadu_ps(k, xp.add(i)),
-                _mm512_maskz_loadu_ps(k, gp.add(i)),
-            );
-            _mm512_mask_storeu_ps(op.add(i), k, $f);
-        }
-        if $stream {
-            _mm_sfence();
         }
     }};
 }
@@ -227,14 +238,18 @@ pub(super) unsafe fn forward_inplace(x: &mut [f32]) {
     let n = x.len();
     let p = x.as_mut_ptr();
     let mut i = 0;
-    while i + 16 <= n {
-        _mm512_storeu_ps(p.add(i), gelu(&r, _mm512_loadu_ps(p.add(i))));
-        i += 16;
-    }
-    if i < n {
-        let k = first(n - i);
-        let v = _mm512_maskz_loadu_ps(k, p.add(i));
-        _mm512_mask_storeu_ps(p.add(i), k, gelu(&r, v));
+    // SAFETY: full vectors only while i + 16 <= n, then the first n − i lanes masked: every
+    // access is inside `x`.
+    unsafe {
+        while i + 16 <= n {
+            _mm512_storeu_ps(p.add(i), gelu(&r, _mm512_loadu_ps(p.add(i))));
+            i += 16;
+        }
+        if i < n {
+            let k = first(n - i);
+            let v = _mm512_maskz_loadu_ps(k, p.add(i));
+            _mm512_mask_storeu_ps(p.add(i), k, gelu(&r, v));
+        }
     }
 }
 
@@ -253,18 +268,21 @@ pub(super) unsafe fn backward_inplace(x: &[f32], g: &mut [f32]) {
     let n = x.len();
     let (xp, gp) = (x.as_ptr(), g.as_mut_ptr());
     let mut i = 0;
-    while i + 16 <= n {
-        let v = gelu_grad(&r, _mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(gp.add(i)));
-        _mm512_storeu_ps(gp.add(i), v);
-        i += 16;
-    }
-    if i < n {
-        let k = first(n - i);
-        let v = gelu_grad(
-            &r,
-            _mm512_maskz_loadu_ps(k, xp.add(i)),
-            _mm512_maskz_loadu_ps(k, gp.add(i)),
-        );
-        _mm512_mask_storeu_ps(gp.add(i), k, v);
+    // SAFETY: as in `forward_inplace`, inside `x` and `g` (both n long).
+    unsafe {
+        while i + 16 <= n {
+            let v = gelu_grad(&r, _mm512_loadu_ps(xp.add(i)), _mm512_loadu_ps(gp.add(i)));
+            _mm512_storeu_ps(gp.add(i), v);
+            i += 16;
+        }
+        if i < n {
+            let k = first(n - i);
+            let v = gelu_grad(
+                &r,
+                _mm512_maskz_loadu_ps(k, xp.add(i)),
+                _mm512_maskz_loadu_ps(k, gp.add(i)),
+            );
+            _mm512_mask_storeu_ps(gp.add(i), k, v);
+        }
     }
 }

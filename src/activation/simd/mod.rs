@@ -4,9 +4,10 @@
 //! activation and compiled three times on x86-64: for the baseline target (SSE2; this is the
 //! portable fallback, and on aarch64 the baseline is NEON), inside `#[target_feature(enable =
 //! "avx2,fma")]` and inside `#[target_feature(enable = "avx512f")]`. LLVM vectorizes each at
-//! the width its features allow. The level is detected once (`is_x86_feature_detected!`) and
-//! cached; `RELULAB_SIMD=portable|avx2|avx512` caps it (for tests and benchmarks). The build
-//! never uses `target-cpu=native`, so the binary runs on any x86-64.
+//! the width its features allow. The level is the crate's checked token ([`crate::simd::Level`]:
+//! detected once, `RELULAB_SIMD=portable|avx2|avx512` caps the default), so the kernels need no
+//! check of their own. The build never uses `target-cpu=native`, so the binary runs on any
+//! x86-64.
 
 #[cfg(target_arch = "x86_64")]
 mod gelu512;
@@ -14,85 +15,15 @@ mod gelu512;
 mod gelu_table;
 pub mod math;
 
-use std::sync::OnceLock;
-
-/// An instruction-set level the f32 kernels are compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// The build target's baseline (SSE2 on x86-64, NEON with FMA on aarch64, scalar
-    /// elsewhere).
-    Portable,
-    /// x86-64 AVX2 + FMA (8 f32 lanes).
-    Avx2,
-    /// x86-64 AVX-512F (16 f32 lanes).
-    Avx512,
-}
-
-impl Level {
-    /// Every level, lowest first.
-    pub const ALL: [Level; 3] = [Level::Portable, Level::Avx2, Level::Avx512];
-
-    /// Lower-case name ("portable", "avx2", "avx512").
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Portable => "portable",
-            Level::Avx2 => "avx2",
-            Level::Avx512 => "avx512",
-        }
-    }
-
-    /// Whether this CPU can run the level.
-    pub fn is_supported(self) -> bool {
-        match self {
-            Level::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => {
-                is_x86_feature_detected!("avx512f")
-                    && is_x86_feature_detected!("avx2")
-                    && is_x86_feature_detected!("fma")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
-
-    /// The levels this CPU supports, lowest first.
-    pub fn supported() -> Vec<Level> {
-        Level::ALL
-            .into_iter()
-            .filter(|l| l.is_supported())
-            .collect()
-    }
-
-    /// The level the kernels use: the best supported, capped by `RELULAB_SIMD` if set.
-    /// Detected once per process.
-    pub fn current() -> Level {
-        static LEVEL: OnceLock<Level> = OnceLock::new();
-        *LEVEL.get_or_init(|| {
-            let best = *Level::supported().last().unwrap_or(&Level::Portable);
-            let cap = match std::env::var("RELULAB_SIMD").ok().as_deref() {
-                Some("portable") | Some("scalar") => Level::Portable,
-                Some("avx2") => Level::Avx2,
-                _ => Level::Avx512,
-            };
-            best.min(cap)
-        })
-    }
-}
-
-/// Whether the portable level uses fused multiply-add: on aarch64 FMA is part of the baseline
-/// (NEON), so `f32::mul_add` is one instruction; on x86-64 the baseline (SSE2) has none and a
-/// software `fmaf` would be far slower.
-const PORTABLE_FMA: bool = cfg!(target_arch = "aarch64");
+use crate::simd::PORTABLE_FMA;
+pub use crate::simd::{Isa, Level};
 
 /// An element-wise map y = f(x) (a forward kernel).
 pub trait Map1: Copy + Send + Sync {
     /// The element function; `F`: fused multiply-add available.
     fn apply<const F: bool>(&self, x: f32) -> f32;
     /// Hand-written AVX-512F slice kernels that replace the compiled loop of [`Map1::apply`]
-    /// at [`Level::Avx512`] (GELU-erf has them: [`GELU_AVX512`]).
+    /// at [`Isa::Avx512`] (GELU-erf has them: [`GELU_AVX512`]).
     const AVX512: Option<Slice1> = None;
 }
 
@@ -257,7 +188,10 @@ fn stage_of(v: &[f32], i: usize) -> &[f32; STAGE] {
 unsafe fn stream_avx2(dst: *mut f32, src: &[f32; STAGE]) {
     use std::arch::x86_64::*;
     for k in (0..STAGE).step_by(8) {
-        _mm256_stream_ps(dst.add(k), _mm256_loadu_ps(src.as_ptr().add(k)));
+        // SAFETY: k + 8 <= STAGE, so both addresses are in bounds (the caller's contract for
+        // `dst`); `dst + k` is 32-byte aligned since `dst` is 64-byte aligned and k·4 is a
+        // multiple of 32.
+        unsafe { _mm256_stream_ps(dst.add(k), _mm256_loadu_ps(src.as_ptr().add(k))) };
     }
 }
 
@@ -268,7 +202,9 @@ unsafe fn stream_avx2(dst: *mut f32, src: &[f32; STAGE]) {
 unsafe fn stream_avx512(dst: *mut f32, src: &[f32; STAGE]) {
     use std::arch::x86_64::*;
     for k in (0..STAGE).step_by(16) {
-        _mm512_stream_ps(dst.add(k), _mm512_loadu_ps(src.as_ptr().add(k)));
+        // SAFETY: k + 16 <= STAGE, so both addresses are in bounds (the caller's contract for
+        // `dst`); `dst + k` is 64-byte aligned since `dst` is and k·4 is a multiple of 64.
+        unsafe { _mm512_stream_ps(dst.add(k), _mm512_loadu_ps(src.as_ptr().add(k))) };
     }
 }
 
@@ -318,24 +254,19 @@ streamed_levels!(
 /// [`map1`] with non-temporal stores on the AVX levels (same results; see [`STREAM_MIN_LEN`]).
 pub fn map1_streamed<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "kernel: length mismatch");
-    match level {
+    match level.isa() {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe { body1s_avx2(m, x, y) }
-        }
+        // SAFETY: the token proves AVX2 and FMA were detected.
+        Isa::Avx2 => unsafe { body1s_avx2(m, x, y) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            assert_supported(level);
-            // SAFETY: checked above (the slice kernels need AVX-512F only).
-            unsafe {
-                match M::AVX512 {
-                    Some(k) => (k.run)(x, y, true),
-                    None => body1s_avx512(m, x, y),
-                }
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA were detected (the hand-written slice
+        // kernels need AVX-512F only).
+        Isa::Avx512 => unsafe {
+            match M::AVX512 {
+                Some(k) => (k.run)(x, y, true),
+                None => body1s_avx512(m, x, y),
             }
-        }
+        },
         _ => map1(level, m, x, y),
     }
 }
@@ -344,89 +275,55 @@ pub fn map1_streamed<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
 pub fn map2_streamed<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     assert_eq!(x.len(), out.len(), "kernel: length mismatch");
-    match level {
+    match level.isa() {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe { body2s_avx2(m, x, g, out) }
-        }
+        // SAFETY: the token proves AVX2 and FMA were detected.
+        Isa::Avx2 => unsafe { body2s_avx2(m, x, g, out) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe {
-                match M::AVX512 {
-                    Some(k) => (k.run)(x, g, out, true),
-                    None => body2s_avx512(m, x, g, out),
-                }
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA were detected.
+        Isa::Avx512 => unsafe {
+            match M::AVX512 {
+                Some(k) => (k.run)(x, g, out, true),
+                None => body2s_avx512(m, x, g, out),
             }
-        }
+        },
         _ => map2(level, m, x, g, out),
     }
-}
-
-/// Panics if `level` is not supported: running AVX code on a CPU without it is undefined
-/// behaviour, so this is checked on every call (the check is a cached atomic load).
-#[inline]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn assert_supported(level: Level) {
-    assert!(
-        level.is_supported(),
-        "SIMD level {} is not supported by this CPU",
-        level.name()
-    );
 }
 
 /// y\[i\] = m(x\[i\]) at `level` (lengths must match).
 pub fn map1<M: Map1>(level: Level, m: M, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "kernel: length mismatch");
-    match level {
-        Level::Portable => body1::<PORTABLE_FMA, M>(m, x, y),
+    match level.isa() {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            assert_supported(level);
-            // SAFETY: the CPU supports AVX2 and FMA (checked above).
-            unsafe { body1_avx2(m, x, y) }
-        }
+        // SAFETY: the token proves AVX2 and FMA were detected.
+        Isa::Avx2 => unsafe { body1_avx2(m, x, y) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            assert_supported(level);
-            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked above).
-            unsafe {
-                match M::AVX512 {
-                    Some(k) => (k.run)(x, y, false),
-                    None => body1_avx512(m, x, y),
-                }
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA were detected.
+        Isa::Avx512 => unsafe {
+            match M::AVX512 {
+                Some(k) => (k.run)(x, y, false),
+                None => body1_avx512(m, x, y),
             }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
+        },
         _ => body1::<PORTABLE_FMA, M>(m, x, y),
     }
 }
 
 /// x\[i\] = m(x\[i\]) at `level`.
 pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
-    match level {
-        Level::Portable => body1_inplace::<PORTABLE_FMA, M>(m, x),
+    match level.isa() {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe { body1i_avx2(m, x) }
-        }
+        // SAFETY: the token proves AVX2 and FMA were detected.
+        Isa::Avx2 => unsafe { body1i_avx2(m, x) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe {
-                match M::AVX512 {
-                    Some(k) => (k.inplace)(x),
-                    None => body1i_avx512(m, x),
-                }
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA were detected.
+        Isa::Avx512 => unsafe {
+            match M::AVX512 {
+                Some(k) => (k.inplace)(x),
+                None => body1i_avx512(m, x),
             }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
+        },
         _ => body1_inplace::<PORTABLE_FMA, M>(m, x),
     }
 }
@@ -435,26 +332,18 @@ pub fn map1_inplace<M: Map1>(level: Level, m: M, x: &mut [f32]) {
 pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
     assert_eq!(x.len(), out.len(), "kernel: length mismatch");
-    match level {
-        Level::Portable => body2::<PORTABLE_FMA, M>(m, x, g, out),
+    match level.isa() {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe { body2_avx2(m, x, g, out) }
-        }
+        // SAFETY: the token proves AVX2 and FMA were detected.
+        Isa::Avx2 => unsafe { body2_avx2(m, x, g, out) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe {
-                match M::AVX512 {
-                    Some(k) => (k.run)(x, g, out, false),
-                    None => body2_avx512(m, x, g, out),
-                }
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA were detected.
+        Isa::Avx512 => unsafe {
+            match M::AVX512 {
+                Some(k) => (k.run)(x, g, out, false),
+                None => body2_avx512(m, x, g, out),
             }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
+        },
         _ => body2::<PORTABLE_FMA, M>(m, x, g, out),
     }
 }
@@ -462,26 +351,18 @@ pub fn map2<M: Map2>(level: Level, m: M, x: &[f32], g: &[f32], out: &mut [f32]) 
 /// g\[i\] = m(x\[i\], g\[i\]) at `level` (lengths must match).
 pub fn map2_inplace<M: Map2>(level: Level, m: M, x: &[f32], g: &mut [f32]) {
     assert_eq!(x.len(), g.len(), "kernel: length mismatch");
-    match level {
-        Level::Portable => body2_inplace::<PORTABLE_FMA, M>(m, x, g),
+    match level.isa() {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe { body2i_avx2(m, x, g) }
-        }
+        // SAFETY: the token proves AVX2 and FMA were detected.
+        Isa::Avx2 => unsafe { body2i_avx2(m, x, g) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => {
-            assert_supported(level);
-            // SAFETY: checked above.
-            unsafe {
-                match M::AVX512 {
-                    Some(k) => (k.inplace)(x, g),
-                    None => body2i_avx512(m, x, g),
-                }
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA were detected.
+        Isa::Avx512 => unsafe {
+            match M::AVX512 {
+                Some(k) => (k.inplace)(x, g),
+                None => body2i_avx512(m, x, g),
             }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
+        },
         _ => body2_inplace::<PORTABLE_FMA, M>(m, x, g),
     }
 }

@@ -469,410 +469,108 @@ impl Ctx<'_> {
     }
 }
 
-/// Apply one node. `Err(String)` is turned into an error naming the node by the caller.
-fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
-    let file = ctx.file;
-    let bad = |m: String| Error::format(file, loc, m);
-    let op = node.op_type.as_str();
-    let n_in = node.input.len();
-    let mut ins = Vec::with_capacity(n_in);
-    for name in &node.input {
-        if name.is_empty() {
-            ins.push(None);
-        } else {
-            ins.push(Some(ctx.get(name, loc)?));
+/// One node being applied: its inputs (taken from the context) and where it is, for errors.
+struct Node<'a> {
+    file: &'a str,
+    loc: &'a str,
+    node: &'a NodeProto,
+    ins: Vec<Option<Value>>,
+}
+
+impl<'a> Node<'a> {
+    /// Take the node's inputs from `ctx`. A network tensor from before the last nonlinearity
+    /// is a skip connection (its A is over an older state): only `Shape` may read it.
+    fn take<'c: 'a>(ctx: &mut Ctx<'c>, node: &'a NodeProto, loc: &'a str) -> Result<Self> {
+        let mut ins = Vec::with_capacity(node.input.len());
+        for name in &node.input {
+            ins.push(if name.is_empty() {
+                None
+            } else {
+                Some(ctx.get(name, loc)?)
+            });
         }
-    }
-    // A network tensor from before the last nonlinearity is a skip connection; its A is over an
-    // older state. Only its shape may be read.
-    if op != "Shape" {
-        for v in ins.iter().flatten() {
-            if let Value::Dyn(y) = v {
-                if y.gen != ctx.gen {
-                    return Err(bad(
-                        "uses a tensor computed before an earlier nonlinearity: skip or \
-                         residual connections are not a feed-forward MLP"
-                            .into(),
-                    ));
+        let n = Node {
+            file: ctx.file,
+            loc,
+            node,
+            ins,
+        };
+        if node.op_type != "Shape" {
+            for v in n.ins.iter().flatten() {
+                if let Value::Dyn(y) = v {
+                    n.same_gen(y, ctx)?;
                 }
             }
         }
+        Ok(n)
     }
-    let input = |k: usize| -> Result<&Value> {
-        ins.get(k)
+
+    /// An error at this node.
+    fn bad(&self, m: impl Into<String>) -> Error {
+        Error::format(self.file, self.loc, m)
+    }
+
+    /// Input `k` (present).
+    fn input(&self, k: usize) -> Result<&Value> {
+        self.ins
+            .get(k)
             .and_then(|v| v.as_ref())
-            .ok_or_else(|| Error::format(file, loc, format!("missing input {k}")))
-    };
-    let konst = |k: usize, what: &str| -> Result<&Tensor> {
-        match input(k)? {
+            .ok_or_else(|| self.bad(format!("missing input {k}")))
+    }
+
+    /// Input `k`, which must be a constant (`what` names it in the error).
+    fn konst(&self, k: usize, what: &str) -> Result<&Tensor> {
+        match self.input(k)? {
             Value::Const(t) => Ok(t),
-            Value::Dyn(_) => Err(Error::format(
-                file,
-                loc,
-                format!("{what} (input {k}) must be a constant"),
-            )),
+            Value::Dyn(_) => Err(self.bad(format!("{what} (input {k}) must be a constant"))),
         }
-    };
-    let same_gen = |y: &Affine, ctx: &Ctx| -> Result<()> {
+    }
+
+    /// The shape of input `k`, constant or not.
+    fn shape_of(&self, k: usize) -> Result<Vec<usize>> {
+        Ok(match self.input(k)? {
+            Value::Const(t) => t.shape.clone(),
+            Value::Dyn(y) => y.shape.clone(),
+        })
+    }
+
+    /// The network tensor `y` must be over the current state (no skip connection).
+    fn same_gen(&self, y: &Affine, ctx: &Ctx) -> Result<()> {
         if y.gen != ctx.gen {
-            return Err(Error::format(
-                file,
-                loc,
+            return Err(self.bad(
                 "uses a tensor computed before an earlier nonlinearity: skip or residual \
                  connections are not a feed-forward MLP",
             ));
         }
         Ok(())
-    };
-    let activation = |act: Activation| -> Result<Option<Activation>> { Ok(Some(act)) };
-
-    // Activations: close a layer.
-    let act = match op {
-        "Relu" => activation(Activation::RELU)?,
-        "LeakyRelu" => activation(Activation::leaky(attr_f(node, "alpha", 0.01)))?,
-        "Sigmoid" => activation(Activation::Sigmoid)?,
-        "Tanh" => activation(Activation::Tanh)?,
-        "Elu" => activation(Activation::Elu {
-            alpha: attr_f(node, "alpha", 1.0),
-        })?,
-        "Softplus" => activation(Activation::Softplus {
-            beta: 1.0,
-            threshold: 20.0,
-        })?,
-        "Gelu" => {
-            let approx = attr(node, "approximate").map_or(b"none".as_slice(), |a| a.s.as_slice());
-            match approx {
-                b"none" => Some(Activation::Gelu),
-                b"tanh" => Some(Activation::GeluTanh),
-                other => {
-                    return Err(bad(format!(
-                        "unknown approximate='{}'",
-                        String::from_utf8_lossy(other)
-                    )))
-                }
-            }
-        }
-        "relulab.Silu" => Some(Activation::Silu),
-        "PRelu" => Some(Activation::Prelu { alpha: 0.25 }),
-        _ => None,
-    };
-    if let Some(act) = act {
-        let y = match input(0)? {
-            Value::Dyn(y) => y.clone(),
-            Value::Const(_) => {
-                return Err(bad(
-                    "activation of a constant tensor is not supported".into()
-                ))
-            }
-        };
-        same_gen(&y, ctx)?;
-        let (act, slopes) = if op == "PRelu" {
-            let s = konst(1, "the slope")?;
-            let v = expand(s, &y.shape).ok_or_else(|| {
-                bad(format!(
-                    "slope of shape {:?} does not broadcast to the input shape {:?}",
-                    s.shape, y.shape
-                ))
-            })?;
-            // One shared slope stays one parameter; a per-channel tensor becomes per-unit.
-            let slopes = if s.data.len() == 1 { s.data.clone() } else { v };
-            let first = slopes.first().copied().unwrap_or(0.25);
-            (Activation::Prelu { alpha: first }, slopes)
-        } else {
-            (act, Vec::new())
-        };
-        act.validate().map_err(bad)?;
-        return Ok(vec![Value::Dyn(
-            ctx.close_layer(y, act, slopes).map_err(bad)?,
-        )]);
     }
+}
 
+/// Apply one node: dispatch by operator family. Each family's function reads its inputs
+/// through [`Node`], whose errors name the node.
+fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
+    let n = Node::take(ctx, node, loc)?;
+    let op = node.op_type.as_str();
     let out = match op {
-        "Identity" | "Dropout" => input(0)?.clone(),
-        "Constant" => {
-            let a = node
-                .attribute
-                .first()
-                .ok_or_else(|| bad("Constant without a value".into()))?;
-            let t = match a.name.as_str() {
-                "value" => decode_tensor(
-                    a.t.as_ref()
-                        .ok_or_else(|| bad("'value' holds no tensor".into()))?,
-                )
-                .map_err(bad)?,
-                "value_float" => Tensor {
-                    shape: vec![],
-                    data: vec![a.f as f64],
-                },
-                "value_floats" => Tensor {
-                    shape: vec![a.floats.len()],
-                    data: a.floats.iter().map(|&v| v as f64).collect(),
-                },
-                "value_int" => Tensor {
-                    shape: vec![],
-                    data: vec![a.i as f64],
-                },
-                "value_ints" => Tensor {
-                    shape: vec![a.ints.len()],
-                    data: a.ints.iter().map(|&v| v as f64).collect(),
-                },
-                other => {
-                    return Err(bad(format!(
-                        "Constant attribute '{other}' is not supported"
-                    )))
-                }
-            };
-            Value::Const(t)
+        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" | "Softplus" | "Gelu"
+        | "relulab.Silu" | "PRelu" => apply_activation(ctx, &n)?,
+        "Identity" | "Dropout" => n.input(0)?.clone(),
+        "Constant" => apply_constant(&n)?,
+        "Cast" => apply_cast(&n)?,
+        "Add" | "Sub" | "Mul" | "Div" => {
+            binary(ctx, op, n.input(0)?, n.input(1)?).map_err(|m| n.bad(m))?
         }
-        "Cast" => {
-            let to = attr_i(node, "to", dt::FLOAT as i64) as i32;
-            match (input(0)?, to) {
-                (Value::Const(t), _) => {
-                    let mut t = t.clone();
-                    if matches!(
-                        to,
-                        dt::INT64 | dt::INT32 | dt::INT16 | dt::INT8 | dt::UINT8 | dt::UINT16
-                    ) {
-                        t.data.iter_mut().for_each(|v| *v = v.trunc());
-                    }
-                    Value::Const(t)
-                }
-                (Value::Dyn(y), dt::FLOAT | dt::DOUBLE) => Value::Dyn(y.clone()),
-                _ => {
-                    return Err(bad(
-                        "cast of the network's tensor to a non-float type".into()
-                    ))
-                }
-            }
-        }
-        "Add" | "Sub" | "Mul" | "Div" => binary(ctx, op, input(0)?, input(1)?).map_err(bad)?,
-        "Neg" => match input(0)? {
-            Value::Const(t) => Value::Const(Tensor {
-                shape: t.shape.clone(),
-                data: t.data.iter().map(|v| -v).collect(),
-            }),
-            Value::Dyn(y) => {
-                let s = vec![-1.0; y.n()];
-                Value::Dyn(y.clone().scale(&s, ctx.m))
-            }
-        },
-        // Inference-mode batch normalisation is affine per channel (axis 1):
-        // y = scale·(x − mean)/√(var + ε) + B (ONNX operator spec, BatchNormalization).
-        "BatchNormalization" => {
-            let Value::Dyn(y) = input(0)? else {
-                return Err(bad("batch normalisation of a constant is not supported".into()));
-            };
-            if y.shape.len() < 2 {
-                return Err(bad(format!("input of rank {} has no channel axis", y.shape.len())));
-            }
-            let eps = attr_f(node, "epsilon", 1e-5);
-            let c = y.shape[1];
-            let mut per_channel = Vec::with_capacity(4);
-            for (k, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
-                let t = konst(k, what)?;
-                if t.data.len() != c {
-                    return Err(bad(format!("{what} has {} values for {c} channels", t.data.len())));
-                }
-                per_channel.push(&t.data);
-            }
-            let mut cshape = vec![c];
-            cshape.resize(y.shape.len() - 1, 1);
-            let [scale, b, mean, var] = per_channel[..] else {
-                unreachable!("four parameters")
-            };
-            let mul: Vec<f64> = scale
-                .iter()
-                .zip(var)
-                .map(|(s, v)| s / (v + eps).sqrt())
-                .collect();
-            let add: Vec<f64> = b
-                .iter()
-                .zip(mean)
-                .zip(&mul)
-                .map(|((b, m), k)| b - k * m)
-                .collect();
-            let sv = expand(&Tensor { shape: cshape.clone(), data: mul }, &y.shape)
-                .ok_or_else(|| bad("channel broadcast failed".into()))?;
-            let tv = expand(&Tensor { shape: cshape, data: add }, &y.shape)
-                .ok_or_else(|| bad("channel broadcast failed".into()))?;
-            let mut y = y.clone().scale(&sv, ctx.m);
-            y.c.iter_mut().zip(&tv).for_each(|(c, t)| *c += t);
-            y.has_bias = true;
-            Value::Dyn(y)
-        }
-        "Gemm" => {
-            let (alpha, beta) = (attr_f(node, "alpha", 1.0), attr_f(node, "beta", 1.0));
-            let (ta, tb) = (
-                attr_i(node, "transA", 0) != 0,
-                attr_i(node, "transB", 0) != 0,
-            );
-            let c = match ins.get(2).and_then(|v| v.as_ref()) {
-                None => None,
-                Some(Value::Const(t)) => Some(t),
-                Some(Value::Dyn(_)) => return Err(bad("C must be a constant".into())),
-            };
-            gemm(ctx, input(0)?, input(1)?, c, alpha, beta, ta, tb).map_err(bad)?
-        }
-        "MatMul" => matmul(ctx, input(0)?, input(1)?).map_err(bad)?,
-        "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => {
-            let shape = match input(0)? {
-                Value::Const(t) => t.shape.clone(),
-                Value::Dyn(y) => y.shape.clone(),
-            };
-            let axes = || -> Result<Vec<i64>> {
-                match ins.get(1).and_then(|v| v.as_ref()) {
-                    Some(Value::Const(t)) => Ok(t.data.iter().map(|&v| v as i64).collect()),
-                    Some(Value::Dyn(_)) => Err(bad("axes must be a constant".into())),
-                    None => Ok(attr(node, "axes").map_or(Vec::new(), |a| a.ints.clone())),
-                }
-            };
-            let new_shape = match op {
-                "Flatten" => {
-                    let r = shape.len();
-                    let ax = attr_i(node, "axis", 1);
-                    let ax = if ax == r as i64 {
-                        r
-                    } else {
-                        norm_axis(ax, r).map_err(bad)?
-                    };
-                    vec![
-                        shape[..ax].iter().product::<usize>(),
-                        shape[ax..].iter().product::<usize>(),
-                    ]
-                }
-                "Reshape" => {
-                    let t = konst(1, "the target shape")?;
-                    reshape_target(&shape, &t.data, attr_i(node, "allowzero", 0) != 0)
-                        .map_err(bad)?
-                }
-                "Squeeze" => {
-                    let axes = axes()?;
-                    if axes.is_empty() {
-                        shape.iter().copied().filter(|&d| d != 1).collect()
-                    } else {
-                        let mut drop = vec![false; shape.len()];
-                        for &a in &axes {
-                            let k = norm_axis(a, shape.len()).map_err(bad)?;
-                            if shape[k] != 1 {
-                                return Err(bad(format!(
-                                    "cannot squeeze axis {a} of size {}",
-                                    shape[k]
-                                )));
-                            }
-                            drop[k] = true;
-                        }
-                        shape
-                            .iter()
-                            .zip(&drop)
-                            .filter(|(_, &d)| !d)
-                            .map(|(&s, _)| s)
-                            .collect()
-                    }
-                }
-                _ => {
-                    let axes = axes()?;
-                    let r = shape.len() + axes.len();
-                    if r > 64 {
-                        return Err(bad("rank above 64".into()));
-                    }
-                    let mut is_new = vec![false; r];
-                    for &a in &axes {
-                        let k = norm_axis(a, r).map_err(bad)?;
-                        if std::mem::replace(&mut is_new[k], true) {
-                            return Err(bad(format!("axis {a} repeated")));
-                        }
-                    }
-                    let mut it = shape.iter();
-                    is_new
-                        .iter()
-                        .map(|&n| if n { 1 } else { *it.next().unwrap_or(&1) })
-                        .collect()
-                }
-            };
-            match input(0)? {
-                Value::Const(t) => Value::Const(Tensor {
-                    shape: new_shape,
-                    data: t.data.clone(),
-                }),
-                Value::Dyn(y) => Value::Dyn(Affine {
-                    shape: new_shape,
-                    ..y.clone()
-                }),
-            }
-        }
-        "Shape" => {
-            let shape = match input(0)? {
-                Value::Const(t) => t.shape.clone(),
-                Value::Dyn(y) => y.shape.clone(),
-            };
-            Value::Const(Tensor {
-                shape: vec![shape.len()],
-                data: shape.iter().map(|&d| d as f64).collect(),
-            })
-        }
-        "Gather" => {
-            let data = konst(0, "data")?;
-            let idx = konst(1, "indices")?;
-            if data.shape.len() != 1 || attr_i(node, "axis", 0) != 0 {
-                return Err(bad(
-                    "only Gather on a 1-D constant along axis 0 is supported".into(),
-                ));
-            }
-            let n = data.data.len() as f64;
-            let mut out = Vec::with_capacity(idx.data.len());
-            for &i in &idx.data {
-                let j = if i < 0.0 { i + n } else { i };
-                if !(0.0..n).contains(&j) || j.fract() != 0.0 {
-                    return Err(bad(format!("index {i} out of range")));
-                }
-                out.push(data.data[j as usize]);
-            }
-            Value::Const(Tensor {
-                shape: idx.shape.clone(),
-                data: out,
-            })
-        }
-        "Concat" => {
-            let mut data = Vec::new();
-            for k in 0..n_in {
-                let t = konst(k, "every input")?;
-                if t.shape.len() != 1 {
-                    return Err(bad("only Concat of 1-D constants is supported".into()));
-                }
-                data.extend_from_slice(&t.data);
-            }
-            Value::Const(Tensor {
-                shape: vec![data.len()],
-                data,
-            })
-        }
-        "Transpose" => {
-            let t = konst(0, "the transposed tensor")?;
-            let r = t.shape.len();
-            let perm: Vec<usize> = match attr(node, "perm") {
-                Some(a) => a
-                    .ints
-                    .iter()
-                    .map(|&p| norm_axis(p, r))
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(bad)?,
-                None => (0..r).rev().collect(),
-            };
-            let mut seen = vec![false; r];
-            if perm.len() != r || perm.iter().any(|&p| std::mem::replace(&mut seen[p], true)) {
-                return Err(bad(format!(
-                    "perm {perm:?} is not a permutation of {r} axes"
-                )));
-            }
-            Value::Const(transpose(t, &perm))
-        }
+        "Neg" => apply_neg(ctx, &n)?,
+        "BatchNormalization" => apply_batch_norm(ctx, &n)?,
+        "Gemm" => apply_gemm(ctx, &n)?,
+        "MatMul" => matmul(ctx, n.input(0)?, n.input(1)?).map_err(|m| n.bad(m))?,
+        "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => apply_reshape(&n)?,
+        "Shape" | "Gather" | "Concat" | "Transpose" => apply_shape_constant(&n)?,
         "Erf" => {
-            return Err(bad(
-                "Erf is only supported inside the GELU subgraph x·½(1 + erf(x/√2))".into(),
-            ))
+            return Err(n.bad("Erf is only supported inside the GELU subgraph x·½(1 + erf(x/√2))"))
         }
         other => {
-            return Err(bad(format!(
+            return Err(n.bad(format!(
                 "operator '{other}' is outside the supported subset (Gemm, MatMul, Add, Sub, \
                  Mul, Div, Neg, BatchNormalization, Relu, LeakyRelu, PRelu, Gelu, Sigmoid, Tanh, \
                  Elu, Softplus, Flatten, Reshape, Squeeze, Unsqueeze, Identity, Constant, Cast, Shape, Gather, \
@@ -881,6 +579,366 @@ fn apply(ctx: &mut Ctx, node: &NodeProto, loc: &str) -> Result<Vec<Value>> {
         }
     };
     Ok(vec![out])
+}
+
+/// Activations: close a layer `W = A, b = c` with the activation; its output is the new state.
+fn apply_activation(ctx: &mut Ctx, n: &Node) -> Result<Value> {
+    let node = n.node;
+    let op = node.op_type.as_str();
+    let act = match op {
+        "Relu" => Activation::RELU,
+        "LeakyRelu" => Activation::leaky(attr_f(node, "alpha", 0.01)),
+        "Sigmoid" => Activation::Sigmoid,
+        "Tanh" => Activation::Tanh,
+        "Elu" => Activation::Elu {
+            alpha: attr_f(node, "alpha", 1.0),
+        },
+        "Softplus" => Activation::Softplus {
+            beta: 1.0,
+            threshold: 20.0,
+        },
+        "Gelu" => {
+            let approx = attr(node, "approximate").map_or(b"none".as_slice(), |a| a.s.as_slice());
+            match approx {
+                b"none" => Activation::Gelu,
+                b"tanh" => Activation::GeluTanh,
+                other => {
+                    return Err(n.bad(format!(
+                        "unknown approximate='{}'",
+                        String::from_utf8_lossy(other)
+                    )))
+                }
+            }
+        }
+        "relulab.Silu" => Activation::Silu,
+        _ => Activation::Prelu { alpha: 0.25 },
+    };
+    let y = match n.input(0)? {
+        Value::Dyn(y) => y.clone(),
+        Value::Const(_) => return Err(n.bad("activation of a constant tensor is not supported")),
+    };
+    n.same_gen(&y, ctx)?;
+    let (act, slopes) = if op == "PRelu" {
+        let s = n.konst(1, "the slope")?;
+        let v = expand(s, &y.shape).ok_or_else(|| {
+            n.bad(format!(
+                "slope of shape {:?} does not broadcast to the input shape {:?}",
+                s.shape, y.shape
+            ))
+        })?;
+        // One shared slope stays one parameter; a per-channel tensor becomes per-unit.
+        let slopes = if s.data.len() == 1 { s.data.clone() } else { v };
+        let first = slopes.first().copied().unwrap_or(0.25);
+        (Activation::Prelu { alpha: first }, slopes)
+    } else {
+        (act, Vec::new())
+    };
+    act.validate().map_err(|m| n.bad(m))?;
+    Ok(Value::Dyn(
+        ctx.close_layer(y, act, slopes).map_err(|m| n.bad(m))?,
+    ))
+}
+
+/// `Constant`: a tensor from its one attribute.
+fn apply_constant(n: &Node) -> Result<Value> {
+    let a = n
+        .node
+        .attribute
+        .first()
+        .ok_or_else(|| n.bad("Constant without a value"))?;
+    let t = match a.name.as_str() {
+        "value" => decode_tensor(
+            a.t.as_ref()
+                .ok_or_else(|| n.bad("'value' holds no tensor"))?,
+        )
+        .map_err(|m| n.bad(m))?,
+        "value_float" => Tensor {
+            shape: vec![],
+            data: vec![a.f as f64],
+        },
+        "value_floats" => Tensor {
+            shape: vec![a.floats.len()],
+            data: a.floats.iter().map(|&v| v as f64).collect(),
+        },
+        "value_int" => Tensor {
+            shape: vec![],
+            data: vec![a.i as f64],
+        },
+        "value_ints" => Tensor {
+            shape: vec![a.ints.len()],
+            data: a.ints.iter().map(|&v| v as f64).collect(),
+        },
+        other => return Err(n.bad(format!("Constant attribute '{other}' is not supported"))),
+    };
+    Ok(Value::Const(t))
+}
+
+/// `Cast`: constants are converted (integer targets truncate); the network's tensor may only
+/// be cast to a float type (a no-op here, everything is f64).
+fn apply_cast(n: &Node) -> Result<Value> {
+    let to = attr_i(n.node, "to", dt::FLOAT as i64) as i32;
+    match (n.input(0)?, to) {
+        (Value::Const(t), _) => {
+            let mut t = t.clone();
+            if matches!(
+                to,
+                dt::INT64 | dt::INT32 | dt::INT16 | dt::INT8 | dt::UINT8 | dt::UINT16
+            ) {
+                t.data.iter_mut().for_each(|v| *v = v.trunc());
+            }
+            Ok(Value::Const(t))
+        }
+        (Value::Dyn(y), dt::FLOAT | dt::DOUBLE) => Ok(Value::Dyn(y.clone())),
+        _ => Err(n.bad("cast of the network's tensor to a non-float type")),
+    }
+}
+
+/// `Neg`: negate a constant, or scale the network's tensor by −1.
+fn apply_neg(ctx: &Ctx, n: &Node) -> Result<Value> {
+    Ok(match n.input(0)? {
+        Value::Const(t) => Value::Const(Tensor {
+            shape: t.shape.clone(),
+            data: t.data.iter().map(|v| -v).collect(),
+        }),
+        Value::Dyn(y) => {
+            let s = vec![-1.0; y.n()];
+            Value::Dyn(y.clone().scale(&s, ctx.m))
+        }
+    })
+}
+
+/// Inference-mode batch normalisation is affine per channel (axis 1):
+/// y = scale·(x − mean)/√(var + ε) + B (ONNX operator spec, BatchNormalization).
+fn apply_batch_norm(ctx: &Ctx, n: &Node) -> Result<Value> {
+    let Value::Dyn(y) = n.input(0)? else {
+        return Err(n.bad("batch normalisation of a constant is not supported"));
+    };
+    if y.shape.len() < 2 {
+        return Err(n.bad(format!(
+            "input of rank {} has no channel axis",
+            y.shape.len()
+        )));
+    }
+    let eps = attr_f(n.node, "epsilon", 1e-5);
+    let c = y.shape[1];
+    let mut per_channel = Vec::with_capacity(4);
+    for (k, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
+        let t = n.konst(k, what)?;
+        if t.data.len() != c {
+            return Err(n.bad(format!(
+                "{what} has {} values for {c} channels",
+                t.data.len()
+            )));
+        }
+        per_channel.push(&t.data);
+    }
+    let mut cshape = vec![c];
+    cshape.resize(y.shape.len() - 1, 1);
+    let [scale, b, mean, var] = per_channel[..] else {
+        unreachable!("four parameters")
+    };
+    let mul: Vec<f64> = scale
+        .iter()
+        .zip(var)
+        .map(|(s, v)| s / (v + eps).sqrt())
+        .collect();
+    let add: Vec<f64> = b
+        .iter()
+        .zip(mean)
+        .zip(&mul)
+        .map(|((b, m), k)| b - k * m)
+        .collect();
+    let per_element = |data: Vec<f64>| {
+        let t = Tensor {
+            shape: cshape.clone(),
+            data,
+        };
+        expand(&t, &y.shape).ok_or_else(|| n.bad("channel broadcast failed"))
+    };
+    let (sv, tv) = (per_element(mul)?, per_element(add)?);
+    let mut y = y.clone().scale(&sv, ctx.m);
+    y.c.iter_mut().zip(&tv).for_each(|(c, t)| *c += t);
+    y.has_bias = true;
+    Ok(Value::Dyn(y))
+}
+
+/// `Gemm`: alpha·A'·B' + beta·C with C constant.
+fn apply_gemm(ctx: &Ctx, n: &Node) -> Result<Value> {
+    let node = n.node;
+    let (alpha, beta) = (attr_f(node, "alpha", 1.0), attr_f(node, "beta", 1.0));
+    let (ta, tb) = (
+        attr_i(node, "transA", 0) != 0,
+        attr_i(node, "transB", 0) != 0,
+    );
+    let c = match n.ins.get(2).and_then(|v| v.as_ref()) {
+        None => None,
+        Some(Value::Const(t)) => Some(t),
+        Some(Value::Dyn(_)) => return Err(n.bad("C must be a constant")),
+    };
+    gemm(ctx, n.input(0)?, n.input(1)?, c, alpha, beta, ta, tb).map_err(|m| n.bad(m))
+}
+
+/// Shape-only operations (`Flatten`, `Reshape`, `Squeeze`, `Unsqueeze`): the values stay, the
+/// shape changes.
+fn apply_reshape(n: &Node) -> Result<Value> {
+    let node = n.node;
+    let shape = n.shape_of(0)?;
+    let new_shape = match node.op_type.as_str() {
+        "Flatten" => {
+            let r = shape.len();
+            let ax = attr_i(node, "axis", 1);
+            let ax = if ax == r as i64 {
+                r
+            } else {
+                norm_axis(ax, r).map_err(|m| n.bad(m))?
+            };
+            vec![
+                shape[..ax].iter().product::<usize>(),
+                shape[ax..].iter().product::<usize>(),
+            ]
+        }
+        "Reshape" => {
+            let t = n.konst(1, "the target shape")?;
+            reshape_target(&shape, &t.data, attr_i(node, "allowzero", 0) != 0)
+                .map_err(|m| n.bad(m))?
+        }
+        "Squeeze" => squeezed(n, &shape, &reshape_axes(n)?)?,
+        _ => unsqueezed(n, &shape, &reshape_axes(n)?)?,
+    };
+    Ok(match n.input(0)? {
+        Value::Const(t) => Value::Const(Tensor {
+            shape: new_shape,
+            data: t.data.clone(),
+        }),
+        Value::Dyn(y) => Value::Dyn(Affine {
+            shape: new_shape,
+            ..y.clone()
+        }),
+    })
+}
+
+/// The axes of `Squeeze`/`Unsqueeze`: input 1 (opset ≥ 13) or the `axes` attribute.
+fn reshape_axes(n: &Node) -> Result<Vec<i64>> {
+    match n.ins.get(1).and_then(|v| v.as_ref()) {
+        Some(Value::Const(t)) => Ok(t.data.iter().map(|&v| v as i64).collect()),
+        Some(Value::Dyn(_)) => Err(n.bad("axes must be a constant")),
+        None => Ok(attr(n.node, "axes").map_or(Vec::new(), |a| a.ints.clone())),
+    }
+}
+
+/// `shape` without the listed axes (each of size 1), or without every 1 when none is listed.
+fn squeezed(n: &Node, shape: &[usize], axes: &[i64]) -> Result<Vec<usize>> {
+    if axes.is_empty() {
+        return Ok(shape.iter().copied().filter(|&d| d != 1).collect());
+    }
+    let mut drop = vec![false; shape.len()];
+    for &a in axes {
+        let k = norm_axis(a, shape.len()).map_err(|m| n.bad(m))?;
+        if shape[k] != 1 {
+            return Err(n.bad(format!("cannot squeeze axis {a} of size {}", shape[k])));
+        }
+        drop[k] = true;
+    }
+    Ok(shape
+        .iter()
+        .zip(&drop)
+        .filter(|(_, &d)| !d)
+        .map(|(&s, _)| s)
+        .collect())
+}
+
+/// `shape` with axes of size 1 inserted at the listed output positions.
+fn unsqueezed(n: &Node, shape: &[usize], axes: &[i64]) -> Result<Vec<usize>> {
+    let r = shape.len() + axes.len();
+    if r > 64 {
+        return Err(n.bad("rank above 64"));
+    }
+    let mut is_new = vec![false; r];
+    for &a in axes {
+        let k = norm_axis(a, r).map_err(|m| n.bad(m))?;
+        if std::mem::replace(&mut is_new[k], true) {
+            return Err(n.bad(format!("axis {a} repeated")));
+        }
+    }
+    let mut it = shape.iter();
+    Ok(is_new
+        .iter()
+        .map(|&new| if new { 1 } else { *it.next().unwrap_or(&1) })
+        .collect())
+}
+
+/// Constant folding of the shape arithmetic exporters emit (`Shape`, `Gather`, `Concat`,
+/// `Transpose` of constants).
+fn apply_shape_constant(n: &Node) -> Result<Value> {
+    let node = n.node;
+    let t = match node.op_type.as_str() {
+        "Shape" => {
+            let shape = n.shape_of(0)?;
+            Tensor {
+                shape: vec![shape.len()],
+                data: shape.iter().map(|&d| d as f64).collect(),
+            }
+        }
+        "Gather" => gathered(n)?,
+        "Concat" => {
+            let mut data = Vec::new();
+            for k in 0..n.ins.len() {
+                let t = n.konst(k, "every input")?;
+                if t.shape.len() != 1 {
+                    return Err(n.bad("only Concat of 1-D constants is supported"));
+                }
+                data.extend_from_slice(&t.data);
+            }
+            Tensor {
+                shape: vec![data.len()],
+                data,
+            }
+        }
+        _ => transposed(n)?,
+    };
+    Ok(Value::Const(t))
+}
+
+/// `Gather` of a 1-D constant along axis 0 (negative indices count from the end).
+fn gathered(n: &Node) -> Result<Tensor> {
+    let data = n.konst(0, "data")?;
+    let idx = n.konst(1, "indices")?;
+    if data.shape.len() != 1 || attr_i(n.node, "axis", 0) != 0 {
+        return Err(n.bad("only Gather on a 1-D constant along axis 0 is supported"));
+    }
+    let len = data.data.len() as f64;
+    let mut out = Vec::with_capacity(idx.data.len());
+    for &i in &idx.data {
+        let j = if i < 0.0 { i + len } else { i };
+        if !(0.0..len).contains(&j) || j.fract() != 0.0 {
+            return Err(n.bad(format!("index {i} out of range")));
+        }
+        out.push(data.data[j as usize]);
+    }
+    Ok(Tensor {
+        shape: idx.shape.clone(),
+        data: out,
+    })
+}
+
+/// `Transpose` of a constant (`perm` defaults to reversing the axes).
+fn transposed(n: &Node) -> Result<Tensor> {
+    let t = n.konst(0, "the transposed tensor")?;
+    let r = t.shape.len();
+    let perm: Vec<usize> = match attr(n.node, "perm") {
+        Some(a) => a
+            .ints
+            .iter()
+            .map(|&p| norm_axis(p, r))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|m| n.bad(m))?,
+        None => (0..r).rev().collect(),
+    };
+    let mut seen = vec![false; r];
+    if perm.len() != r || perm.iter().any(|&p| std::mem::replace(&mut seen[p], true)) {
+        return Err(n.bad(format!("perm {perm:?} is not a permutation of {r} axes")));
+    }
+    Ok(transpose(t, &perm))
 }
 
 fn transpose(t: &Tensor, perm: &[usize]) -> Tensor {
@@ -920,38 +978,7 @@ fn binary(ctx: &Ctx, op: &str, x: &Value, y: &Value) -> std::result::Result<Valu
             }))
         }
         (Value::Dyn(d), Value::Const(k)) | (Value::Const(k), Value::Dyn(d)) => {
-            let dyn_first = matches!(x, Value::Dyn(_));
-            let kv = expand(k, &d.shape).ok_or_else(|| {
-                format!(
-                    "constant of shape {:?} does not broadcast to the network tensor's shape {:?}",
-                    k.shape, d.shape
-                )
-            })?;
-            let mut d = d.clone();
-            match (op, dyn_first) {
-                ("Add", _) | ("Sub", true) => {
-                    let sign = if op == "Sub" { -1.0 } else { 1.0 };
-                    d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += sign * v);
-                    d.has_bias = true;
-                    Ok(Value::Dyn(d))
-                }
-                ("Sub", false) => {
-                    let neg = vec![-1.0; d.n()];
-                    let mut d = d.scale(&neg, ctx.m);
-                    d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += v);
-                    d.has_bias = true;
-                    Ok(Value::Dyn(d))
-                }
-                ("Mul", _) => Ok(Value::Dyn(d.scale(&kv, ctx.m))),
-                ("Div", true) => {
-                    if kv.contains(&0.0) {
-                        return Err("division by a constant that contains 0".into());
-                    }
-                    let inv: Vec<f64> = kv.iter().map(|v| 1.0 / v).collect();
-                    Ok(Value::Dyn(d.scale(&inv, ctx.m)))
-                }
-                _ => Err("division of a constant by the network's tensor is not affine".into()),
-            }
+            binary_dyn_const(ctx, op, d, k, matches!(x, Value::Dyn(_)))
         }
         (Value::Dyn(a), Value::Dyn(b)) => {
             if op == "Mul" || op == "Div" {
@@ -980,6 +1007,49 @@ fn binary(ctx: &Ctx, op: &str, x: &Value, y: &Value) -> std::result::Result<Valu
     }
 }
 
+/// `op` between the network's tensor `d` and a constant `k` (`dyn_first`: d is the left
+/// operand): Add/Sub shift c, Mul/Div by the constant scale the rows; k − d and k / d are
+/// handled where affine (k − d) or refused (k / d).
+fn binary_dyn_const(
+    ctx: &Ctx,
+    op: &str,
+    d: &Affine,
+    k: &Tensor,
+    dyn_first: bool,
+) -> std::result::Result<Value, String> {
+    let kv = expand(k, &d.shape).ok_or_else(|| {
+        format!(
+            "constant of shape {:?} does not broadcast to the network tensor's shape {:?}",
+            k.shape, d.shape
+        )
+    })?;
+    let mut d = d.clone();
+    match (op, dyn_first) {
+        ("Add", _) | ("Sub", true) => {
+            let sign = if op == "Sub" { -1.0 } else { 1.0 };
+            d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += sign * v);
+            d.has_bias = true;
+            Ok(Value::Dyn(d))
+        }
+        ("Sub", false) => {
+            let neg = vec![-1.0; d.n()];
+            let mut d = d.scale(&neg, ctx.m);
+            d.c.iter_mut().zip(&kv).for_each(|(c, &v)| *c += v);
+            d.has_bias = true;
+            Ok(Value::Dyn(d))
+        }
+        ("Mul", _) => Ok(Value::Dyn(d.scale(&kv, ctx.m))),
+        ("Div", true) => {
+            if kv.contains(&0.0) {
+                return Err("division by a constant that contains 0".into());
+            }
+            let inv: Vec<f64> = kv.iter().map(|v| 1.0 / v).collect();
+            Ok(Value::Dyn(d.scale(&inv, ctx.m)))
+        }
+        _ => Err("division of a constant by the network's tensor is not affine".into()),
+    }
+}
+
 /// Row-major matrix of a 2-D tensor, transposed when `t`.
 fn mat(t: &Tensor, trans: bool) -> std::result::Result<(usize, usize, Vec<f64>), String> {
     if t.shape.len() != 2 {
@@ -995,108 +1065,115 @@ fn mat(t: &Tensor, trans: bool) -> std::result::Result<(usize, usize, Vec<f64>),
 
 fn matmul(ctx: &Ctx, x: &Value, y: &Value) -> std::result::Result<Value, String> {
     match (x, y) {
-        (Value::Const(a), Value::Const(b)) => {
-            let (m, k, av) = mat(a, false)?;
-            let (k2, n, bv) = mat(b, false)?;
-            if k != k2 {
-                return Err(format!("inner dimensions {k} and {k2} differ"));
-            }
-            check_elems(m, n)?;
-            let mut out = vec![0.0; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    out[i * n + j] = (0..k).map(|p| av[i * k + p] * bv[p * n + j]).sum();
-                }
-            }
-            Ok(Value::Const(Tensor {
-                shape: vec![m, n],
-                data: out,
-            }))
-        }
-        // X·W: the features are X's last axis; every other axis of X must have size 1.
-        (Value::Dyn(d), Value::Const(w)) => {
-            let r = d.shape.len();
-            let kx = *d.shape.last().ok_or("MatMul of a scalar")?;
-            if d.n() != kx {
-                return Err(format!(
-                    "the network tensor has shape {:?}: MatMul over an axis other than the \
-                     feature axis is not a dense layer",
-                    d.shape
-                ));
-            }
-            let (kw, n, wv, drop) = match w.shape.len() {
-                1 => (w.shape[0], 1, w.data.clone(), true),
-                2 => (w.shape[0], w.shape[1], w.data.clone(), false),
-                _ => {
-                    return Err(format!(
-                        "weight of shape {:?} is not a vector or matrix",
-                        w.shape
-                    ))
-                }
-            };
-            if kw != kx {
-                return Err(format!("inner dimensions {kx} and {kw} differ"));
-            }
-            // y_j = Σ_k x_k W[k, j]: the layer matrix is Wᵀ.
-            let wt = transpose(
-                &Tensor {
-                    shape: vec![kw, n],
-                    data: wv,
-                },
-                &[1, 0],
-            )
-            .data;
-            let mut shape = d.shape[..r - 1].to_vec();
-            if !drop {
-                shape.push(n);
-            }
-            Ok(Value::Dyn(ctx.linear(d, &wt, n, shape)?))
-        }
-        // W·X: X is a column ([k] or [..., k, 1]).
-        (Value::Const(w), Value::Dyn(d)) => {
-            let (m, kw, wv) = match w.shape.len() {
-                1 => (1, w.shape[0], w.data.clone()),
-                2 => (w.shape[0], w.shape[1], w.data.clone()),
-                _ => {
-                    return Err(format!(
-                        "weight of shape {:?} is not a vector or matrix",
-                        w.shape
-                    ))
-                }
-            };
-            let r = d.shape.len();
-            let (kx, col) = if r == 0 {
-                return Err("MatMul of a scalar".into());
-            } else if r == 1 {
-                (d.shape[0], false)
-            } else {
-                if d.shape[r - 1] != 1 || d.n() != d.shape[r - 2] {
-                    return Err(format!(
-                        "W·X with X of shape {:?}: only a column vector X is a dense layer",
-                        d.shape
-                    ));
-                }
-                (d.shape[r - 2], true)
-            };
-            if kw != kx {
-                return Err(format!("inner dimensions {kw} and {kx} differ"));
-            }
-            let shape = if col {
-                let mut s = d.shape[..r - 2].to_vec();
-                if w.shape.len() == 2 {
-                    s.push(m);
-                }
-                s.push(1);
-                s
-            } else if w.shape.len() == 2 {
-                vec![m]
-            } else {
-                vec![]
-            };
-            Ok(Value::Dyn(ctx.linear(d, &wv, m, shape)?))
-        }
+        (Value::Const(a), Value::Const(b)) => matmul_const(a, b),
+        (Value::Dyn(d), Value::Const(w)) => matmul_dyn_const(ctx, d, w),
+        (Value::Const(w), Value::Dyn(d)) => matmul_const_dyn(ctx, w, d),
         (Value::Dyn(_), Value::Dyn(_)) => Err("MatMul of two network tensors is not affine".into()),
     }
+}
+
+/// A·B of two constant matrices.
+fn matmul_const(a: &Tensor, b: &Tensor) -> std::result::Result<Value, String> {
+    let (m, k, av) = mat(a, false)?;
+    let (k2, n, bv) = mat(b, false)?;
+    if k != k2 {
+        return Err(format!("inner dimensions {k} and {k2} differ"));
+    }
+    check_elems(m, n)?;
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[i * n + j] = (0..k).map(|p| av[i * k + p] * bv[p * n + j]).sum();
+        }
+    }
+    Ok(Value::Const(Tensor {
+        shape: vec![m, n],
+        data: out,
+    }))
+}
+
+/// X·W: the features are X's last axis; every other axis of X must have size 1.
+fn matmul_dyn_const(ctx: &Ctx, d: &Affine, w: &Tensor) -> std::result::Result<Value, String> {
+    let r = d.shape.len();
+    let kx = *d.shape.last().ok_or("MatMul of a scalar")?;
+    if d.n() != kx {
+        return Err(format!(
+            "the network tensor has shape {:?}: MatMul over an axis other than the \
+             feature axis is not a dense layer",
+            d.shape
+        ));
+    }
+    let (kw, n, wv, drop) = match w.shape.len() {
+        1 => (w.shape[0], 1, w.data.clone(), true),
+        2 => (w.shape[0], w.shape[1], w.data.clone(), false),
+        _ => {
+            return Err(format!(
+                "weight of shape {:?} is not a vector or matrix",
+                w.shape
+            ))
+        }
+    };
+    if kw != kx {
+        return Err(format!("inner dimensions {kx} and {kw} differ"));
+    }
+    // y_j = Σ_k x_k W[k, j]: the layer matrix is Wᵀ.
+    let wt = transpose(
+        &Tensor {
+            shape: vec![kw, n],
+            data: wv,
+        },
+        &[1, 0],
+    )
+    .data;
+    let mut shape = d.shape[..r - 1].to_vec();
+    if !drop {
+        shape.push(n);
+    }
+    Ok(Value::Dyn(ctx.linear(d, &wt, n, shape)?))
+}
+
+/// W·X: X is a column ([k] or [..., k, 1]).
+fn matmul_const_dyn(ctx: &Ctx, w: &Tensor, d: &Affine) -> std::result::Result<Value, String> {
+    let (m, kw, wv) = match w.shape.len() {
+        1 => (1, w.shape[0], w.data.clone()),
+        2 => (w.shape[0], w.shape[1], w.data.clone()),
+        _ => {
+            return Err(format!(
+                "weight of shape {:?} is not a vector or matrix",
+                w.shape
+            ))
+        }
+    };
+    let r = d.shape.len();
+    let (kx, col) = if r == 0 {
+        return Err("MatMul of a scalar".into());
+    } else if r == 1 {
+        (d.shape[0], false)
+    } else {
+        if d.shape[r - 1] != 1 || d.n() != d.shape[r - 2] {
+            return Err(format!(
+                "W·X with X of shape {:?}: only a column vector X is a dense layer",
+                d.shape
+            ));
+        }
+        (d.shape[r - 2], true)
+    };
+    if kw != kx {
+        return Err(format!("inner dimensions {kw} and {kx} differ"));
+    }
+    let shape = if col {
+        let mut s = d.shape[..r - 2].to_vec();
+        if w.shape.len() == 2 {
+            s.push(m);
+        }
+        s.push(1);
+        s
+    } else if w.shape.len() == 2 {
+        vec![m]
+    } else {
+        vec![]
+    };
+    Ok(Value::Dyn(ctx.linear(d, &wv, m, shape)?))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1111,33 +1188,7 @@ fn gemm(
     tb: bool,
 ) -> std::result::Result<Value, String> {
     let (mut y, shape) = match (a, b) {
-        (Value::Const(a), Value::Const(b)) => {
-            let (m, k, av) = mat(a, ta)?;
-            let (k2, n, bv) = mat(b, tb)?;
-            let prod = matmul(
-                ctx,
-                &Value::Const(Tensor {
-                    shape: vec![m, k],
-                    data: av,
-                }),
-                &Value::Const(Tensor {
-                    shape: vec![k2, n],
-                    data: bv,
-                }),
-            )?;
-            let Value::Const(mut t) = prod else {
-                unreachable!("constant product")
-            };
-            t.data.iter_mut().for_each(|v| *v *= alpha);
-            if let Some(c) = c {
-                let cv = expand(c, &t.shape).ok_or("C does not broadcast to the output")?;
-                t.data
-                    .iter_mut()
-                    .zip(cv)
-                    .for_each(|(v, cc)| *v += beta * cc);
-            }
-            return Ok(Value::Const(t));
-        }
+        (Value::Const(a), Value::Const(b)) => return gemm_const((a, ta), (b, tb), c, alpha, beta),
         // A is the network's row vector [1, K] (or [K, 1] with transA).
         (Value::Dyn(d), Value::Const(w)) => {
             let want = if ta { [d.n(), 1] } else { [1, d.n()] };
@@ -1193,6 +1244,40 @@ fn gemm(
         y.has_bias = true;
     }
     Ok(Value::Dyn(y))
+}
+
+/// Gemm of two constants: alpha·A'·B' + beta·C, folded.
+fn gemm_const(
+    (a, ta): (&Tensor, bool),
+    (b, tb): (&Tensor, bool),
+    c: Option<&Tensor>,
+    alpha: f64,
+    beta: f64,
+) -> std::result::Result<Value, String> {
+    let (m, k, av) = mat(a, ta)?;
+    let (k2, n, bv) = mat(b, tb)?;
+    let prod = matmul_const(
+        &Tensor {
+            shape: vec![m, k],
+            data: av,
+        },
+        &Tensor {
+            shape: vec![k2, n],
+            data: bv,
+        },
+    )?;
+    let Value::Const(mut t) = prod else {
+        unreachable!("constant product")
+    };
+    t.data.iter_mut().for_each(|v| *v *= alpha);
+    if let Some(c) = c {
+        let cv = expand(c, &t.shape).ok_or("C does not broadcast to the output")?;
+        t.data
+            .iter_mut()
+            .zip(cv)
+            .for_each(|(v, cc)| *v += beta * cc);
+    }
+    Ok(Value::Const(t))
 }
 
 /// Rewrite the GELU subgraph that PyTorch's exporters emit below opset 20,
