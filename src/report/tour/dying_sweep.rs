@@ -35,7 +35,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     let fig = Figure::single(bars).panel_size(crate::plot::ROW_WIDTH * 2 / 3, 340);
     tour.save_figure(&fig, "dying_sweep")?;
     let mut t = Table {
-        id: "dying-sweep".into(),
+        id: "dying-sweep-table".into(),
         caption: format!(
             "Lu et al. 2019: depth-10 width-2 ReLU nets fitting |x| (Adam, {} steps)",
             cfg.steps

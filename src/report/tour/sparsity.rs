@@ -48,7 +48,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         "/dead_fraction_final/no_decay",
     ))
     .headline(Headline::percent(
-        "dead units at the end, with L2 decay",
+        "dead units at the end, with weight decay",
         final_decay,
         1,
         "/dead_fraction_final/decay",

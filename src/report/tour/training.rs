@@ -109,7 +109,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         "/dead_fraction_last_epoch/0",
     ))
     .headline(Headline::percent(
-        "dead hidden units at the end, L2 decay",
+        "dead hidden units at the end, weight decay",
         dead_last[1],
         1,
         "/dead_fraction_last_epoch/1",
