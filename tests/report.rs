@@ -382,6 +382,37 @@ fn report_renders_in_headless_chromium_at_two_widths() {
         assert!(inked > n / 50, "{width} px: nearly blank ({inked} of {n})");
         assert!(colours.len() > 16, "{width} px: {} colours", colours.len());
     }
+    // Printed: the print stylesheet hides the index, lets the text use the page's width, and
+    // the page still lays out without overlaps at A4 width (210 mm ≈ 794 CSS px); the PDF is
+    // kept beside the screenshots.
+    b.load(&url, 794, 1123).unwrap();
+    b.call("Emulation.setEmulatedMedia", serde_json::json!({"media": "print"}))
+        .unwrap();
+    let toc = b
+        .eval("getComputedStyle(document.getElementById('toc')).display")
+        .unwrap();
+    assert_eq!(toc, "none", "the index is printed");
+    let layout = b.eval(LAYOUT_JS).unwrap();
+    let problems: Vec<&Value> = layout["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p.as_str().unwrap_or("").starts_with("opened from the index"))
+        .collect();
+    assert!(problems.is_empty(), "print: {problems:#?}");
+    let pdf = b
+        .call(
+            "Page.printToPDF",
+            serde_json::json!({"paperWidth": 8.27, "paperHeight": 11.69, "printBackground": true}),
+        )
+        .unwrap();
+    let pdf = browser::decode_base64(pdf["data"].as_str().unwrap()).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let path = shots.join("report.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    eprintln!("printed: {} ({} bytes)", path.display(), pdf.len());
+    let errors = b.console_errors();
+    assert!(errors.is_empty(), "print: {errors:#?}");
     drop(b);
     let _ = std::fs::remove_dir_all(&profile);
 }

@@ -429,7 +429,7 @@ section{border-top:2px solid var(--line);margin-top:2.2em;padding-top:.4em}\
 .lead{font-size:1.05em;margin:.1em 0 .5em}\
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(235px,1fr));gap:.6em}\
 .card{border:1px solid var(--line);border-radius:6px;padding:.45em .7em;background:var(--soft)}\
-.card h3 a{color:var(--ink)}\
+.card h3 a{color:var(--ink);text-decoration:none}.card h3 a:hover{text-decoration:underline}\
 .card dl{margin:0;display:grid;grid-template-columns:minmax(0,1fr) auto;gap:.05em .6em;font-size:.88em}\
 .card dt{color:var(--muted)}.card dd{margin:0;text-align:right;font-family:var(--mono);white-space:nowrap}\
 .grid{display:flex;flex-wrap:wrap;gap:4px;margin:.35em 0}\
@@ -592,9 +592,10 @@ impl Report {
         ));
         for s in &self.sections {
             h.push_str(&format!(
-                "<div class=\"card\"><h3><a href=\"#{}\">{}</a></h3>",
+                "<div class=\"card\"><h3><a href=\"#{}\" title=\"{}\">{}</a></h3>",
                 escape(&s.id),
-                escape(&s.heading)
+                escape(&s.heading),
+                escape(&s.nav)
             ));
             if !s.headlines.is_empty() {
                 h.push_str("<dl>");

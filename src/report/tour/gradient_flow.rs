@@ -60,7 +60,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             continue;
         }
         s.headline(Headline::number(
-            format!("{name}: first over last layer's gradient norm, deepest net"),
+            format!("{name}: gradient norm, first / last layer"),
             r["ratio"].as_f64().unwrap_or(f64::NAN),
             3,
             format!("/first_over_last/{i}/ratio"),
