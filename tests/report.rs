@@ -392,6 +392,10 @@ fn report_renders_in_headless_chromium_at_two_widths() {
         .eval("getComputedStyle(document.getElementById('toc')).display")
         .unwrap();
     assert_eq!(toc, "none", "the index is printed");
+    let folded = b
+        .eval("document.getElementById('claim-1-checks').getBoundingClientRect().height")
+        .unwrap();
+    assert!(folded.as_f64().unwrap() > 0.0, "folded checks are not printed");
     let layout = b.eval(LAYOUT_JS).unwrap();
     let problems: Vec<&Value> = layout["problems"]
         .as_array()

@@ -394,8 +394,9 @@ pub fn base64(bytes: &[u8]) -> String {
 
 /// The stylesheet: colours from the plot module's constants, so page and figures share one
 /// style. A side index on wide screens, a top bar (wrapping, sticky) below 1000 px, and a
-/// print style without the index, with folded details opened and page breaks kept out of
-/// figures and tables.
+/// print style without the index, with folded details printed open (`::details-content`, in a
+/// rule of its own so that a browser without it drops only that rule; the script also opens
+/// them on `beforeprint`) and page breaks kept out of figures and tables.
 fn style() -> String {
     use crate::plot::{FAIL_COLOUR, GRID, INK, PALETTE, PASS_COLOUR};
     let vars = format!(
@@ -460,7 +461,8 @@ header,section{scroll-margin-top:4.5em}main{padding:0 1em 2em}}\
 main{max-width:none;padding:0}section{margin-top:1.2em}\
 figure,table,.card,.grid{break-inside:avoid}h2,h3{break-after:avoid}\
 a{color:inherit;text-decoration:none}details{border:0;padding:0}details>summary{list-style:none}\
-.tablewrap{overflow:visible}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
+.tablewrap{overflow:visible}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}\
+@media print{details::details-content{content-visibility:visible;display:block}}";
 
 const SCRIPT: &str = "function relulabCheckImages(){var im=document.images,ok=0;\
 for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0)ok++;}\
