@@ -132,7 +132,10 @@ fn report_is_self_contained_with_every_section_and_plot() {
 fn report_html_validates() {
     // The parser reports errors: a broken page is caught.
     let broken = Html::parse_document("<!DOCTYPE html><html><body><p>a</b></table></body>");
-    assert!(!broken.errors.is_empty(), "the validator finds nothing wrong");
+    assert!(
+        !broken.errors.is_empty(),
+        "the validator finds nothing wrong"
+    );
     let (_, html, _) = tour();
     let doc = Html::parse_document(html);
     assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
@@ -323,7 +326,10 @@ fn report_renders_in_headless_chromium_at_two_widths() {
         600,
     )
     .unwrap();
-    assert!(!b.console_errors().is_empty(), "console errors are not seen");
+    assert!(
+        !b.console_errors().is_empty(),
+        "console errors are not seen"
+    );
     let probe = b.eval(LAYOUT_JS).unwrap();
     assert!(
         probe["problems"].as_array().unwrap().len() >= 2,
@@ -341,7 +347,11 @@ fn report_renders_in_headless_chromium_at_two_widths() {
                  if (v && v !== 'pending') r(v); else setTimeout(f, 50); }; f(); })",
             )
             .unwrap();
-        assert_eq!(ok, format!("{images}/{images}"), "{width} px: images decoded");
+        assert_eq!(
+            ok,
+            format!("{images}/{images}"),
+            "{width} px: images decoded"
+        );
         let layout = b.eval(LAYOUT_JS).unwrap();
         let problems = layout["problems"].as_array().unwrap();
         assert!(problems.is_empty(), "{width} px: {problems:#?}");
@@ -386,8 +396,11 @@ fn report_renders_in_headless_chromium_at_two_widths() {
     // the page still lays out without overlaps at A4 width (210 mm ≈ 794 CSS px); the PDF is
     // kept beside the screenshots.
     b.load(&url, 794, 1123).unwrap();
-    b.call("Emulation.setEmulatedMedia", serde_json::json!({"media": "print"}))
-        .unwrap();
+    b.call(
+        "Emulation.setEmulatedMedia",
+        serde_json::json!({"media": "print"}),
+    )
+    .unwrap();
     let toc = b
         .eval("getComputedStyle(document.getElementById('toc')).display")
         .unwrap();
@@ -395,13 +408,20 @@ fn report_renders_in_headless_chromium_at_two_widths() {
     let folded = b
         .eval("document.getElementById('claim-1-checks').getBoundingClientRect().height")
         .unwrap();
-    assert!(folded.as_f64().unwrap() > 0.0, "folded checks are not printed");
+    assert!(
+        folded.as_f64().unwrap() > 0.0,
+        "folded checks are not printed"
+    );
     let layout = b.eval(LAYOUT_JS).unwrap();
     let problems: Vec<&Value> = layout["problems"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| !p.as_str().unwrap_or("").starts_with("opened from the index"))
+        .filter(|p| {
+            !p.as_str()
+                .unwrap_or("")
+                .starts_with("opened from the index")
+        })
         .collect();
     assert!(problems.is_empty(), "print: {problems:#?}");
     let pdf = b
@@ -433,10 +453,17 @@ fn sections_and_quick_run_only_what_was_asked() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(json["run"]["sections"], serde_json::json!(["activations", "regions"]));
+    assert_eq!(
+        json["run"]["sections"],
+        serde_json::json!(["activations", "regions"])
+    );
     assert_eq!(json["run"]["mode"], "quick");
     assert!(json.get("claims").is_none() && json.get("digits").is_none());
     // The quick regions run trains for 10 epochs: snapshots at 0, 2, …, 10.
@@ -485,8 +512,14 @@ fn tour_refuses_an_unusable_output_folder() {
     let dir = tmp("report-bad");
     let file = dir.join("not-a-folder");
     std::fs::write(&file, b"x").unwrap();
-    let run = relulab(&["tour", "--quick", "--sections", "activations", "--out", file.to_str().unwrap()]);
+    let run = relulab(&[
+        "tour",
+        "--quick",
+        "--sections",
+        "activations",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
     one_error_line(&run, "not-a-folder");
     let _ = std::fs::remove_dir_all(&dir);
 }
-

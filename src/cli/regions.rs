@@ -267,9 +267,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "active" => Colouring::ActiveUnits,
         other => match other.strip_prefix("output:").and_then(|o| o.parse().ok()) {
             Some(o) => Colouring::Output(o),
-            None => bail!(
-                "--colour: expected \"pattern\", \"active\" or \"output:O\", got {other:?}"
-            ),
+            None => {
+                bail!("--colour: expected \"pattern\", \"active\" or \"output:O\", got {other:?}")
+            }
         },
     };
     let boundary = match args.boundary.as_deref() {

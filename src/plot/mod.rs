@@ -27,8 +27,8 @@ pub use activations::activation_figure;
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -104,7 +104,11 @@ pub fn sequential(t: f64) -> RGBColor {
         (170.0, 220.0, 50.0),
         (253.0, 231.0, 37.0),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.5 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     let t = t * (STOPS.len() - 1) as f64;
     let k = (t.floor() as usize).min(STOPS.len() - 2);
     let f = t - k as f64;
@@ -174,8 +178,11 @@ impl ColourBar {
                     y_of(k as f64 / levels as f64),
                     y_of((k + 1) as f64 / levels as f64),
                 );
-                area.draw(&Rectangle::new([(x0, yb), (x1, ya)], self.colour(v).filled()))
-                    .map_err(plot_err)?;
+                area.draw(&Rectangle::new(
+                    [(x0, yb), (x1, ya)],
+                    self.colour(v).filled(),
+                ))
+                .map_err(plot_err)?;
                 if k % step == 0 || k == levels - 1 {
                     ticks.push(v);
                 }
@@ -201,8 +208,11 @@ impl ColourBar {
                 text(&tick_label(v), x1 + 8, y_of(t), TICK_SIZE, VPos::Center)?;
             }
         }
-        area.draw(&Rectangle::new([(x0, top), (x1, bottom)], INK.stroke_width(1)))
-            .map_err(plot_err)?;
+        area.draw(&Rectangle::new(
+            [(x0, top), (x1, bottom)],
+            INK.stroke_width(1),
+        ))
+        .map_err(plot_err)?;
         Ok(())
     }
 }

@@ -664,7 +664,11 @@ fn table_html(t: &Table) -> String {
     // A column is numeric when every non-empty cell in it is a number.
     let numeric: Vec<bool> = (0..t.header.len())
         .map(|k| {
-            let mut cells = t.rows.iter().filter_map(|r| r.get(k)).filter(|c| !c.is_empty());
+            let mut cells = t
+                .rows
+                .iter()
+                .filter_map(|r| r.get(k))
+                .filter(|c| !c.is_empty());
             let first = cells.clone().next().is_some();
             first && cells.all(|c| is_number(c))
         })

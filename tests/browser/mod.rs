@@ -78,9 +78,7 @@ impl Browser {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("{}: {e}", bin.display()))?;
+        let child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
         drop((cmd_r, ev_w));
         let (tx, rx) = channel();
         std::thread::spawn(move || {
@@ -112,7 +110,10 @@ impl Browser {
             events: Vec::new(),
         };
         let target = b.call_browser("Target.createTarget", json!({"url": "about:blank"}))?;
-        let id = target["targetId"].as_str().ok_or("no targetId")?.to_string();
+        let id = target["targetId"]
+            .as_str()
+            .ok_or("no targetId")?
+            .to_string();
         let att = b.call_browser(
             "Target.attachToTarget",
             json!({"targetId": id, "flatten": true}),
@@ -236,7 +237,8 @@ impl Browser {
                 "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]",
             )?;
             params["captureBeyondViewport"] = json!(true);
-            params["clip"] = json!({"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1});
+            params["clip"] =
+                json!({"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1});
         }
         let r = self.call("Page.captureScreenshot", params)?;
         decode_base64(r["data"].as_str().ok_or("no screenshot data")?)
@@ -271,7 +273,7 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
         } as u32)
     };
     let s = s.as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err("base64 length is not a multiple of 4".into());
     }
     let mut out = Vec::with_capacity(s.len() / 4 * 3);

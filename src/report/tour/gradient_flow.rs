@@ -22,7 +22,8 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             ("tanh", Activation::Tanh, 1.0),
             ("relu", Activation::RELU, std::f64::consts::SQRT_2),
         ] {
-            let (norms, ..) = crate::claims::layer_gradient_norms(act, depth, 64, gain, tour.seed());
+            let (norms, ..) =
+                crate::claims::layer_gradient_norms(act, depth, 64, gain, tour.seed());
             let pts: Vec<(f64, f64)> = norms
                 .iter()
                 .enumerate()

@@ -299,7 +299,10 @@ mod tests {
             ["activations", "regions"]
         );
         let err = select_sections(&["region".into()]).unwrap_err().to_string();
-        assert!(err.contains("\"region\"") && err.contains("gradient-flow"), "{err}");
+        assert!(
+            err.contains("\"region\"") && err.contains("gradient-flow"),
+            "{err}"
+        );
         // Ids are unique and usable as anchors and JSON keys.
         let mut seen = section_ids();
         seen.sort_unstable();

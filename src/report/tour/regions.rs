@@ -138,7 +138,10 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     .headline(Headline::count(
         "linear regions of the trained classifier",
         count(last),
-        &format!("/during_training/{}/linear", during.history.len().saturating_sub(1)),
+        format!(
+            "/during_training/{}/linear",
+            during.history.len().saturating_sub(1)
+        ),
     ));
     let text = format!(
         "Linear regions of a He-initialised {widths} ReLU net on [{}, {}]²: {} activation \

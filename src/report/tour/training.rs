@@ -72,12 +72,10 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         let per_epoch = || hist.iter().map(|e| (e.epoch, e.layers.as_slice()));
         let dead = hidden_fraction(per_epoch(), |h| h.dead.len());
         dead_last.push(dead.last().map_or(f64::NAN, |p| p.1));
-        chart = chart
-            .series(format!("dead, λ = {wd}"), dead)
-            .series(
-                format!("dormant τ = 0.1, λ = {wd}"),
-                hidden_fraction(per_epoch(), |h| h.dormant.len()),
-            );
+        chart = chart.series(format!("dead, λ = {wd}"), dead).series(
+            format!("dormant τ = 0.1, λ = {wd}"),
+            hidden_fraction(per_epoch(), |h| h.dormant.len()),
+        );
     }
     let fig = Figure::single(chart);
     tour.save_figure(&fig, "health_over_epochs")?;
