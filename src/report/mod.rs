@@ -296,6 +296,8 @@ pub struct RunInfo {
     pub seconds: f64,
     /// The sections run, in order (their ids).
     pub sections: Vec<String>,
+    /// Wall time of each section in seconds, in the order of `sections`.
+    pub section_seconds: Vec<f64>,
 }
 
 /// The machine in one line: CPU model (from /proc/cpuinfo where there is one), threads
@@ -733,6 +735,7 @@ mod tests {
             started_utc: "2026-01-01 00:00 UTC".into(),
             seconds: 1.25,
             sections: vec!["a".into()],
+            section_seconds: vec![1.0],
         }
     }
 

@@ -236,8 +236,11 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
     let mut text = String::new();
     let mut sections = Vec::new();
     let mut json = serde_json::Map::new();
+    let mut section_seconds = Vec::new();
     for entry in &selected {
+        let t0 = std::time::Instant::now();
         let mut o = (entry.build)(&mut tour, entry.page())?;
+        section_seconds.push(t0.elapsed().as_secs_f64());
         let key = entry.json_key();
         for h in &mut o.section.headlines {
             h.json = format!("/{key}{}", h.json);
@@ -260,6 +263,7 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
         started_utc: super::utc_string(started),
         seconds: start.elapsed().as_secs_f64(),
         sections: selected.iter().map(|s| s.id.to_string()).collect(),
+        section_seconds,
     };
     json.insert("run".into(), json!(run));
     // Kept at the top level for readers of earlier reports.
