@@ -71,9 +71,14 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             o.wall_seconds
         ));
     }
+    let verdicts = sweeps
+        .iter()
+        .map(|o| format!("{:.0}% under {}", 100.0 * o.collapsed_fraction, o.init))
+        .collect::<Vec<_>>()
+        .join(", ");
     s.lead(format!(
-        "Of {} narrow deep ReLU nets per initialisation, how many start with a dead layer and \
-         how many collapse to a constant after training: most under He, far fewer under RAI.",
+        "Of {} narrow deep ReLU nets per initialisation, the share that starts with a dead \
+         layer and the share that collapses to a constant after training; collapsed: {verdicts}.",
         cfg.runs
     ))
     .key_figure(&fig, "Born dead and collapsed fraction, He versus RAI")?

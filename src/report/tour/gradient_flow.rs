@@ -43,7 +43,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     tour.save_figure(&flow, "gradient_flow")?;
     s.lead(
         "How the gradient norm changes from the output (right) back to the input side (left): \
-         sigmoid loses a constant factor per layer, tanh less, ReLU keeps it.",
+         sigmoid loses a constant factor per layer, while tanh and ReLU keep it about constant.",
     )
     .key_figure(
         &flow,

@@ -92,14 +92,17 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
                 .map(|c| (c.epoch as f64, c.linear as f64))
                 .collect(),
         )
-        .series(
-            "activation regions",
-            during
+        .with_series(crate::plot::Series {
+            name: "activation regions".into(),
+            points: during
                 .history
                 .iter()
                 .map(|c| (c.epoch as f64, c.activation as f64))
                 .collect(),
-        );
+            color: None,
+            // Dashed: with identity outputs the two counts often coincide.
+            dashed: true,
+        });
     let fig = Figure::single(during_chart);
     tour.save_figure(&fig, "regions_during_training")?;
     tour.save_svg(&during_svg, "regions_trained_mosaic")?;
@@ -109,8 +112,8 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     );
     let count = |c: Option<crate::regions::monitor::RegionCount>| c.map_or(0, |c| c.linear);
     s.text(format!(
-        "During training (`relulab train --dataset moons --hidden 16,16 --lr 0.01 \
-         --epochs {epochs} --regions-every 2`): a 2-16-16-2 ReLU classifier on two interleaved \
+        "During training (relulab train --dataset moons --hidden 16,16 --lr 0.01 \
+         --epochs {epochs} --regions-every 2): a 2-16-16-2 ReLU classifier on two interleaved \
          half-moons, counted on the data's box every 2 epochs. Linear regions: {} at \
          initialisation, where the biases are 0 and every first-layer line passes through the \
          origin; {} after {} epochs (test accuracy {:.1}%), once the biases have moved the lines \
