@@ -88,19 +88,20 @@ pub fn hex(c: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
-/// The sequential colour map of every ordered quantity (viridis, nine stops of matplotlib's
-/// table, linearly interpolated): t = 0 dark blue, t = 1 yellow; t is clamped to [0, 1].
+/// The sequential colour map of every ordered quantity: viridis at nine stops (R's
+/// `viridisLite::viridis(9)`: #440154 #472D7B #3B528B #2C728E #21908C #27AD81 #5DC863 #AADC32
+/// #FDE725), linearly interpolated: t = 0 dark blue, t = 1 yellow; t is clamped to [0, 1].
 /// Perceptually ordered and readable in grey scale, so neighbouring values are told apart
 /// without looking random.
 pub fn sequential(t: f64) -> RGBColor {
     const STOPS: [(f64, f64, f64); 9] = [
         (68.0, 1.0, 84.0),
-        (71.0, 44.0, 122.0),
-        (59.0, 81.0, 139.0),
-        (44.0, 113.0, 142.0),
-        (33.0, 144.0, 141.0),
+        (71.0, 45.0, 123.0),
+        (59.0, 82.0, 139.0),
+        (44.0, 114.0, 142.0),
+        (33.0, 144.0, 140.0),
         (39.0, 173.0, 129.0),
-        (92.0, 200.0, 99.0),
+        (93.0, 200.0, 99.0),
         (170.0, 220.0, 50.0),
         (253.0, 231.0, 37.0),
     ];
@@ -942,6 +943,39 @@ mod tests {
         }
         // One polyline per solid series at least; the dashed one is drawn as segments.
         assert!(svg.matches("<polyline").count() >= 1);
+    }
+
+    #[test]
+    fn sequential_map_is_viridis_and_bars_render() {
+        // viridisLite::viridis(9) in R: "#440154FF" ... "#21908CFF" ... "#FDE725FF".
+        assert_eq!(hex(sequential(0.0)), "#440154");
+        assert_eq!(hex(sequential(0.5)), "#21908c");
+        assert_eq!(hex(sequential(1.0)), "#fde725");
+        assert_eq!(hex(sequential(0.875)), "#aadc32");
+        assert_eq!(sequential(-3.0), sequential(0.0));
+        assert_eq!(hex(PALETTE[0]), "#1f77b4");
+        let bars = Bars::new("bars")
+            .labels("init", "fraction of runs")
+            .categories(vec!["he_normal".into(), "rai".into()])
+            .group("born dead", vec![0.9, 0.4])
+            .group("collapsed", vec![0.95, f64::NAN]);
+        let svg = Figure::single(bars).to_svg().unwrap();
+        for needle in [
+            "he_normal",
+            "rai",
+            "born dead",
+            "collapsed",
+            "fraction of runs",
+        ] {
+            assert!(svg.contains(needle), "missing {needle}");
+        }
+        // Three finite bars in the two group colours (the NaN one is not drawn), plus the
+        // two legend swatches.
+        let fill = |c: RGBColor| format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+        assert_eq!(svg.matches(&fill(PALETTE[0])).count(), 2 + 1);
+        assert_eq!(svg.matches(&fill(PALETTE[1])).count(), 1 + 1);
+        let row = Figure::row(vec![LineChart::new("a").into(), LineChart::new("b").into()]);
+        assert_eq!(row.size(), (ROW_WIDTH, PANEL.1));
     }
 
     #[test]

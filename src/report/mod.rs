@@ -733,7 +733,7 @@ mod tests {
             mode: "quick".into(),
             machine: "cpu".into(),
             started_utc: "2026-01-01 00:00 UTC".into(),
-            seconds: 1.25,
+            seconds: 1.26,
             sections: vec!["a".into()],
             section_seconds: vec![1.0],
         }
