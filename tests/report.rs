@@ -491,6 +491,17 @@ fn one_error_line(out: &std::process::Output, needle: &str) {
 }
 
 #[test]
+fn tour_help_names_every_section() {
+    let help = relulab(&["tour", "--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for id in SECTION_IDS {
+        assert!(help.contains(id), "tour --help does not name {id}");
+    }
+    assert!(help.contains("--quick") && help.contains("--sections"));
+}
+
+#[test]
 fn unknown_section_is_one_error_line_and_exit_2() {
     let dir = tmp("report-unknown");
     let out = dir.join("never");
