@@ -424,6 +424,10 @@ fn report_renders_in_headless_chromium_at_two_widths() {
         })
         .collect();
     assert!(problems.is_empty(), "print: {problems:#?}");
+    let png = b.screenshot(true).unwrap();
+    let path = shots.join("print-794.png");
+    std::fs::write(&path, &png).unwrap();
+    eprintln!("screenshot (print media): {}", path.display());
     let pdf = b
         .call(
             "Page.printToPDF",

@@ -10,10 +10,19 @@ use serde_json::json;
 /// next to values of order 1.
 const MEASURED_DIGITS: usize = 7;
 
+/// A measured value: counts (integral values) as integers, others to [`MEASURED_DIGITS`].
+fn measured(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        fmt_sig(v, MEASURED_DIGITS)
+    }
+}
+
 fn check_row(c: &crate::claims::Check) -> Vec<String> {
     vec![
         c.name.clone(),
-        fmt_sig(c.measured, MEASURED_DIGITS),
+        measured(c.measured),
         c.expected.clone(),
         if c.pass { "PASS" } else { "FAIL" }.into(),
     ]
