@@ -363,6 +363,15 @@ fn report_renders_in_headless_chromium_at_two_widths() {
             top >= 0.0 && bottom <= height as f64,
             "{width} px: the summary spans {top}..{bottom}, the first screen 0..{height}"
         );
+        // The index marks the section in view.
+        let here = b
+            .eval(
+                "new Promise(r => { document.getElementById('digits').scrollIntoView(); \
+                 setTimeout(() => { const a = document.querySelector('#toc a.here'); \
+                 window.scrollTo(0, 0); r(a ? a.getAttribute('href') : null); }, 300); })",
+            )
+            .unwrap();
+        assert_eq!(here, "#digits", "{width} px: index entry in view");
         let errors = b.console_errors();
         assert!(errors.is_empty(), "{width} px: {errors:#?}");
         for (full, name) in [(false, "screen"), (true, "page")] {

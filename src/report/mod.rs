@@ -11,8 +11,8 @@
 //! the other.
 //!
 //! The page carries a small script that, once loaded, counts the images that decoded
-//! (`complete && naturalWidth > 0`) and records it on `<body data-images-ok="k/n">`, and that
-//! unfolds every `<details>` while printing.
+//! (`complete && naturalWidth > 0`) and records it on `<body data-images-ok="k/n">`, marks the
+//! index entry of the section in view, and unfolds every `<details>` while printing.
 
 pub mod tour;
 
@@ -422,7 +422,7 @@ background:var(--soft);border-right:1px solid var(--line);font-size:14px}\
 #toc .brand{display:block;font-weight:bold;color:var(--ink);text-decoration:none;margin:0 .4em .6em}\
 #toc ol{list-style:none;margin:0;padding:0}\
 #toc li a{display:block;padding:.2em .4em;border-radius:4px;color:var(--ink);text-decoration:none}\
-#toc li a:hover{background:#e3e9f1}\
+#toc li a:hover{background:#e3e9f1}#toc li a.here{background:#dce5f0;font-weight:bold}\
 main{min-width:0;max-width:1010px;padding:0 1.6em 3em}\
 h1{font-size:1.55em;margin:.5em 0 .1em}h2{font-size:1.3em;margin:.3em 0 .2em}\
 h3{font-size:1em;margin:0 0 .3em}\
@@ -474,7 +474,14 @@ var relulabClosed=[];\
 window.addEventListener('beforeprint',function(){var d=document.querySelectorAll('details');\
 relulabClosed=[];for(var i=0;i<d.length;i++){if(!d[i].open){d[i].open=true;relulabClosed.push(d[i]);}}});\
 window.addEventListener('afterprint',function(){for(var i=0;i<relulabClosed.length;i++)\
-{relulabClosed[i].open=false;}relulabClosed=[];});";
+{relulabClosed[i].open=false;}relulabClosed=[];});\
+var relulabTick=false;function relulabHere(){relulabTick=false;\
+var l=document.querySelectorAll('#toc li a'),cur=null;\
+for(var i=0;i<l.length;i++){var t=document.getElementById(l[i].getAttribute('href').slice(1));\
+if(t&&t.getBoundingClientRect().top<120)cur=l[i];}\
+for(var i=0;i<l.length;i++){l[i].className=l[i]===cur?'here':'';}}\
+window.addEventListener('scroll',function(){if(!relulabTick){relulabTick=true;\
+window.requestAnimationFrame(relulabHere);}});window.addEventListener('load',relulabHere);";
 
 fn data(text: &str, json: &str) -> String {
     format!(
