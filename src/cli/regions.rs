@@ -97,7 +97,8 @@ struct Opts {
     /// Picture width in pixels.
     #[arg(long, default_value_t = 800)]
     px: u32,
-    /// Colour cells by "pattern" or by "output:O" (value of output O).
+    /// Colour cells by "pattern", by "active" (number of active hidden units) or by "output:O"
+    /// (value of output O); the ordered colourings get a colour legend right of the mosaic.
     #[arg(long, default_value = "pattern")]
     colour: String,
     /// Stop with an error beyond this many cells (keeps memory bounded).
@@ -263,9 +264,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let colouring = match args.colour.as_str() {
         "pattern" => Colouring::Pattern,
+        "active" => Colouring::ActiveUnits,
         other => match other.strip_prefix("output:").and_then(|o| o.parse().ok()) {
             Some(o) => Colouring::Output(o),
-            None => bail!("--colour: expected \"pattern\" or \"output:O\", got {other:?}"),
+            None => {
+                bail!("--colour: expected \"pattern\", \"active\" or \"output:O\", got {other:?}")
+            }
         },
     };
     let boundary = match args.boundary.as_deref() {
@@ -296,6 +300,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         colouring,
         boundary,
         outlines: p.len() < 200_000,
+        // A legend for the ordered colourings (its text needs the bundled font, as plots do).
+        legend: colouring != Colouring::Pattern,
     };
     if let Some(f) = &args.svg {
         write_svg(&p, &render, f)?;

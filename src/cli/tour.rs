@@ -13,6 +13,14 @@ pub struct Args {
     /// Seed of every random stream.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run only these sections (comma-separated ids, any order): activations, claims,
+    /// gradient-flow, sparsity-dying, digits, dying-sweep, training, regions.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    sections: Vec<String>,
+    /// A smaller run when time matters: fewer epochs (digits 5, monitored run 10, regions 10)
+    /// and a 50-run dying sweep.
+    #[arg(long)]
+    quick: bool,
 }
 
 /// Run the tour: print the tables and write the HTML report. Exit 1 when a claim fails.
@@ -20,6 +28,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let outcome = run_tour(&TourOptions {
         seed: args.seed,
         out: args.out,
+        sections: args.sections,
+        quick: args.quick,
     })?;
     print!("{}", outcome.text);
     Ok(if outcome.claims.iter().all(|c| c.pass) {

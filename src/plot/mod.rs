@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -49,6 +50,171 @@ fn ensure_font() -> Result<()> {
         Err(Error::Invalid(
             "plot: the bundled DejaVu Sans font failed to load".into(),
         ))
+    }
+}
+
+// The one visual style of every relulab figure: the HTML report's stylesheet takes its colours
+// and font from the same constants (`report::STYLE` is built from them), so pages and plots
+// match without a second list.
+
+/// Font size of a panel title, in pixels.
+pub const TITLE_SIZE: u32 = 18;
+/// Font size of an axis label (name and unit), in pixels.
+pub const AXIS_LABEL_SIZE: u32 = 14;
+/// Font size of tick labels, in pixels.
+pub const TICK_SIZE: u32 = 12;
+/// Font size of legend entries, in pixels.
+pub const LEGEND_SIZE: u32 = 12;
+/// Stroke width of a series, in pixels.
+pub const LINE_WIDTH: u32 = 2;
+/// Size of one panel of a multi-panel figure (width, height) in pixels.
+pub const PANEL: (u32, u32) = (480, 340);
+/// Width of a row of panels ([`Figure::row`]): the report's text column, so figures are shown
+/// at their natural size and every figure's text has the same size on the page.
+pub const ROW_WIDTH: u32 = 960;
+/// Size of a figure's only panel when it carries many series (width, height) in pixels.
+pub const WIDE_PANEL: (u32, u32) = (720, 380);
+/// Colour of text and axes.
+pub const INK: RGBColor = RGBColor(34, 34, 34);
+/// Colour of the light grid lines.
+pub const GRID: RGBColor = RGBColor(235, 235, 235);
+/// Colour of a passing check (the report's PASS cells).
+pub const PASS_COLOUR: RGBColor = RGBColor(26, 122, 52);
+/// Colour of a failing check (the report's FAIL cells).
+pub const FAIL_COLOUR: RGBColor = RGBColor(178, 24, 43);
+
+/// `#rrggbb` of a colour (for the report's stylesheet).
+pub fn hex(c: RGBColor) -> String {
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+}
+
+/// The sequential colour map of every ordered quantity: viridis at nine stops (R's
+/// `viridisLite::viridis(9)`: #440154 #472D7B #3B528B #2C728E #21908C #27AD81 #5DC863 #AADC32
+/// #FDE725), linearly interpolated: t = 0 dark blue, t = 1 yellow; t is clamped to [0, 1].
+/// Perceptually ordered and readable in grey scale, so neighbouring values are told apart
+/// without looking random.
+pub fn sequential(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 9] = [
+        (68.0, 1.0, 84.0),
+        (71.0, 45.0, 123.0),
+        (59.0, 82.0, 139.0),
+        (44.0, 114.0, 142.0),
+        (33.0, 144.0, 140.0),
+        (39.0, 173.0, 129.0),
+        (93.0, 200.0, 99.0),
+        (170.0, 220.0, 50.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
+    let t = t * (STOPS.len() - 1) as f64;
+    let k = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - k as f64;
+    let (a, b) = (STOPS[k], STOPS[k + 1]);
+    let mix = |x: f64, y: f64| (x + f * (y - x)).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A colour legend for a picture coloured by [`sequential`]: a vertical bar from `lo`
+/// (bottom) to `hi` (top) with labelled ticks and a title, drawn in a strip
+/// [`ColourBar::WIDTH`] pixels wide beside the picture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColourBar {
+    /// What the colour means, with its unit (e.g. "active units").
+    pub title: String,
+    /// Value at the bottom of the bar.
+    pub lo: f64,
+    /// Value at the top of the bar.
+    pub hi: f64,
+    /// Integer-valued quantity: one swatch per value (up to 24 values), integer ticks.
+    pub integer: bool,
+}
+
+impl ColourBar {
+    /// Width of the legend strip in pixels.
+    pub const WIDTH: u32 = 150;
+
+    /// The colour of value `v` on this bar.
+    pub fn colour(&self, v: f64) -> RGBColor {
+        if self.hi > self.lo {
+            sequential((v - self.lo) / (self.hi - self.lo))
+        } else {
+            sequential(0.5)
+        }
+    }
+
+    /// Draw the legend into `area` (its full height is used; the bar leaves room for the title).
+    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()> {
+        ensure_font()?;
+        let (_, h) = area.dim_in_pixel();
+        let h = h as i32;
+        area.fill(&WHITE).map_err(plot_err)?;
+        let text = |s: &str, x: i32, y: i32, size: u32, vpos: VPos| -> Result<()> {
+            let style = TextStyle::from((FAMILY, size).into_font())
+                .color(&INK)
+                .pos(Pos::new(HPos::Left, vpos));
+            area.draw(&Text::new(s.to_string(), (x, y), style))
+                .map_err(plot_err)
+        };
+        text(&self.title, 10, 12, LEGEND_SIZE + 1, VPos::Top)?;
+        let (x0, x1) = (14, 40);
+        let (top, bottom) = (44, (h - 24).max(60));
+        let span = (bottom - top) as f64;
+        let y_of = |t: f64| bottom - (t * span).round() as i32;
+        let levels = if self.integer && self.hi >= self.lo {
+            (self.hi - self.lo).round() as i64 + 1
+        } else {
+            0
+        };
+        let mut ticks: Vec<f64> = Vec::new();
+        if (1..=24).contains(&levels) {
+            // One swatch per integer value, value v centred at (v - lo + 0.5) / levels.
+            let step = if levels <= 12 { 1 } else { (levels + 5) / 6 };
+            for k in 0..levels {
+                let v = self.lo + k as f64;
+                let (ya, yb) = (
+                    y_of(k as f64 / levels as f64),
+                    y_of((k + 1) as f64 / levels as f64),
+                );
+                area.draw(&Rectangle::new(
+                    [(x0, yb), (x1, ya)],
+                    self.colour(v).filled(),
+                ))
+                .map_err(plot_err)?;
+                if k % step == 0 || k == levels - 1 {
+                    ticks.push(v);
+                }
+            }
+            for &v in &ticks {
+                let y = y_of((v - self.lo + 0.5) / levels as f64);
+                text(&tick_label(v), x1 + 8, y, TICK_SIZE, VPos::Center)?;
+            }
+        } else {
+            let strips = 64;
+            for k in 0..strips {
+                let (ta, tb) = (k as f64 / strips as f64, (k + 1) as f64 / strips as f64);
+                area.draw(&Rectangle::new(
+                    [(x0, y_of(tb)), (x1, y_of(ta))],
+                    sequential((ta + tb) / 2.0).filled(),
+                ))
+                .map_err(plot_err)?;
+            }
+            for k in 0..=4 {
+                let t = k as f64 / 4.0;
+                let v = self.lo + t * (self.hi - self.lo);
+                let v = if self.integer { v.round() } else { v };
+                text(&tick_label(v), x1 + 8, y_of(t), TICK_SIZE, VPos::Center)?;
+            }
+        }
+        area.draw(&Rectangle::new(
+            [(x0, top), (x1, bottom)],
+            INK.stroke_width(1),
+        ))
+        .map_err(plot_err)?;
+        Ok(())
     }
 }
 
@@ -230,6 +396,48 @@ impl Histogram {
     }
 }
 
+/// Grouped bars: one group of bars per category (e.g. per initialisation), one colour per
+/// named group (e.g. "born dead", "collapsed"), from 0 up to each value.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Bars {
+    /// Title above the panel.
+    pub title: String,
+    /// x-axis label (what the categories are).
+    pub x_label: String,
+    /// y-axis label (what the bars measure, with unit).
+    pub y_label: String,
+    /// Category names, left to right.
+    pub categories: Vec<String>,
+    /// Named groups of values, one value per category (missing values are not drawn).
+    pub groups: Vec<(String, Vec<f64>)>,
+}
+
+impl Bars {
+    /// An empty bar chart with a title.
+    pub fn new(title: impl Into<String>) -> Self {
+        Bars {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+    /// Set the axis labels.
+    pub fn labels(mut self, x: impl Into<String>, y: impl Into<String>) -> Self {
+        self.x_label = x.into();
+        self.y_label = y.into();
+        self
+    }
+    /// Set the categories.
+    pub fn categories(mut self, names: Vec<String>) -> Self {
+        self.categories = names;
+        self
+    }
+    /// Add a named group of values (one per category), in the next palette colour.
+    pub fn group(mut self, name: impl Into<String>, values: Vec<f64>) -> Self {
+        self.groups.push((name.into(), values));
+        self
+    }
+}
+
 /// One panel of a [`Figure`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Panel {
@@ -237,6 +445,14 @@ pub enum Panel {
     Line(LineChart),
     /// A histogram.
     Histogram(Histogram),
+    /// Grouped bars.
+    Bars(Bars),
+}
+
+impl From<Bars> for Panel {
+    fn from(b: Bars) -> Self {
+        Panel::Bars(b)
+    }
 }
 
 impl From<LineChart> for Panel {
@@ -291,21 +507,31 @@ pub struct Figure {
 }
 
 impl Figure {
-    /// A figure of one panel, 800 × 500 pixels.
+    /// A figure of one panel, [`WIDE_PANEL`] pixels.
     pub fn single(panel: impl Into<Panel>) -> Self {
         Figure {
             panels: vec![panel.into()],
             columns: 1,
-            panel_size: (800, 500),
+            panel_size: WIDE_PANEL,
         }
     }
 
-    /// A grid of panels with `columns` per row, each 640 × 420 pixels.
+    /// A grid of panels with `columns` per row, each [`PANEL`] pixels.
     pub fn grid(panels: Vec<Panel>, columns: usize) -> Self {
         Figure {
             panels,
             columns: columns.max(1),
-            panel_size: (640, 420),
+            panel_size: PANEL,
+        }
+    }
+
+    /// One row of panels sharing [`ROW_WIDTH`] pixels, [`PANEL`] high.
+    pub fn row(panels: Vec<Panel>) -> Self {
+        let n = panels.len().max(1);
+        Figure {
+            panels,
+            columns: n,
+            panel_size: (ROW_WIDTH / n as u32, PANEL.1),
         }
     }
 
@@ -396,6 +622,7 @@ impl Figure {
             match panel {
                 Panel::Line(c) => draw_line_chart(area, c)?,
                 Panel::Histogram(h) => draw_histogram(area, h)?,
+                Panel::Bars(b) => draw_bars(area, b)?,
             }
         }
         Ok(())
@@ -482,7 +709,7 @@ where
     let mut chart = chart_frame(area, &c.title, &c.x_label, &c.y_label, xr, yr)?;
     for (i, s) in c.series.iter().enumerate() {
         let color = s.color.unwrap_or(PALETTE[i % PALETTE.len()]);
-        let style = color.stroke_width(2);
+        let style = color.stroke_width(LINE_WIDTH);
         let pts = usable(&s.points, c.log_y);
         let anno = if s.dashed {
             chart
@@ -494,7 +721,7 @@ where
                 .map_err(plot_err)?
         };
         anno.label(s.name.as_str()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(LINE_WIDTH))
         });
     }
     if !c.series.is_empty() {
@@ -503,7 +730,7 @@ where
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
-            .label_font((FAMILY, 12))
+            .label_font((FAMILY, LEGEND_SIZE))
             .draw()
             .map_err(plot_err)?;
     }
@@ -569,6 +796,66 @@ fn draw_histogram<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, h: &Histogr
     Ok(())
 }
 
+fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, b: &Bars) -> Result<()> {
+    let n = b.categories.len().max(1);
+    let max = b
+        .groups
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let top = if max > 0.0 { max * 1.15 } else { 1.0 };
+    let names = b.categories.clone();
+    let ticks = move |v: &f64| {
+        let k = v.round();
+        if (v - k).abs() < 1e-6 && k >= 0.0 {
+            names.get(k as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let mut chart = chart_frame_with(
+        area,
+        &b.title,
+        &b.x_label,
+        &b.y_label,
+        -0.5..n as f64 - 0.5,
+        0.0..top,
+        &ticks,
+    )?;
+    let g = b.groups.len().max(1) as f64;
+    let width = 0.7 / g;
+    for (j, (name, values)) in b.groups.iter().enumerate() {
+        let color = PALETTE[j % PALETTE.len()];
+        let x0 = -0.35 + j as f64 * width;
+        chart
+            .draw_series(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(k, &v)| {
+                        let x = k as f64 + x0;
+                        Rectangle::new([(x, 0.0), (x + width * 0.92, v)], color.filled())
+                    }),
+            )
+            .map_err(plot_err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+    }
+    if !b.groups.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FAMILY, LEGEND_SIZE))
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
 type Chart2d<'a, DB, Y> = ChartContext<
     'a,
     DB,
@@ -590,8 +877,26 @@ where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    chart_frame_with(area, title, x_label, y_label, xr, yr, &|v| tick_label(*v))
+}
+
+/// [`chart_frame`] with its own x tick labels.
+fn chart_frame_with<'a, DB, Y>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    xr: std::ops::Range<f64>,
+    yr: Y,
+    x_ticks: &dyn Fn(&f64) -> String,
+) -> Result<Chart2d<'a, DB, Y>>
+where
+    DB: DrawingBackend,
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     let mut chart = ChartBuilder::on(area)
-        .caption(title, (FAMILY, 20))
+        .caption(title, (FAMILY, TITLE_SIZE).into_font().color(&INK))
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -601,10 +906,10 @@ where
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 15))
-        .light_line_style(RGBColor(235, 235, 235))
-        .x_label_formatter(&|v| tick_label(*v))
+        .label_style((FAMILY, TICK_SIZE).into_font().color(&INK))
+        .axis_desc_style((FAMILY, AXIS_LABEL_SIZE).into_font().color(&INK))
+        .light_line_style(GRID)
+        .x_label_formatter(x_ticks)
         .y_label_formatter(&|v| tick_label(*v))
         .draw()
         .map_err(plot_err)?;
@@ -638,6 +943,39 @@ mod tests {
         }
         // One polyline per solid series at least; the dashed one is drawn as segments.
         assert!(svg.matches("<polyline").count() >= 1);
+    }
+
+    #[test]
+    fn sequential_map_is_viridis_and_bars_render() {
+        // viridisLite::viridis(9) in R: "#440154FF" ... "#21908CFF" ... "#FDE725FF".
+        assert_eq!(hex(sequential(0.0)), "#440154");
+        assert_eq!(hex(sequential(0.5)), "#21908c");
+        assert_eq!(hex(sequential(1.0)), "#fde725");
+        assert_eq!(hex(sequential(0.875)), "#aadc32");
+        assert_eq!(sequential(-3.0), sequential(0.0));
+        assert_eq!(hex(PALETTE[0]), "#1f77b4");
+        let bars = Bars::new("bars")
+            .labels("init", "fraction of runs")
+            .categories(vec!["he_normal".into(), "rai".into()])
+            .group("born dead", vec![0.9, 0.4])
+            .group("collapsed", vec![0.95, f64::NAN]);
+        let svg = Figure::single(bars).to_svg().unwrap();
+        for needle in [
+            "he_normal",
+            "rai",
+            "born dead",
+            "collapsed",
+            "fraction of runs",
+        ] {
+            assert!(svg.contains(needle), "missing {needle}");
+        }
+        // Three finite bars in the two group colours (the NaN one is not drawn), plus the
+        // two legend swatches.
+        let fill = |c: RGBColor| format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+        assert_eq!(svg.matches(&fill(PALETTE[0])).count(), 2 + 1);
+        assert_eq!(svg.matches(&fill(PALETTE[1])).count(), 1 + 1);
+        let row = Figure::row(vec![LineChart::new("a").into(), LineChart::new("b").into()]);
+        assert_eq!(row.size(), (ROW_WIDTH, PANEL.1));
     }
 
     #[test]

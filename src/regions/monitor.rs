@@ -2,7 +2,7 @@
 //! network on a box of its 2-D input plane every few epochs, and can draw each snapshot.
 //! (`relulab train --regions-every N`.)
 
-use super::render::{mosaic_svg, RenderOptions};
+use super::render::{mosaic_svg, Colouring, RenderOptions};
 use super::{partition, Boundary, GeoNet, PlaneOptions, Slice};
 use crate::error::{Error, Result};
 use crate::net::{Mlp, Optimizer};
@@ -113,8 +113,9 @@ impl Observer for RegionsMonitor {
     }
 }
 
-/// The mosaic of `net` on `bbox` as an SVG document, with the decision boundary of a one-output
-/// (zero level set) or two-output (equal outputs) network drawn on it.
+/// The mosaic of `net` on `bbox` as an SVG document, cells coloured by their number of active
+/// hidden units (with a legend), with the decision boundary of a one-output (zero level set)
+/// or two-output (equal outputs) network drawn on it.
 pub fn mosaic_with_boundary(net: &GeoNet, bbox: [f64; 4]) -> Result<String> {
     let boundary = match net.output_dim() {
         1 => Boundary::Zero(0),
@@ -129,7 +130,10 @@ pub fn mosaic_with_boundary(net: &GeoNet, bbox: [f64; 4]) -> Result<String> {
     mosaic_svg(
         &p,
         &RenderOptions {
+            width: 560,
             boundary,
+            colouring: Colouring::ActiveUnits,
+            legend: true,
             ..Default::default()
         },
     )

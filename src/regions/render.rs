@@ -1,6 +1,8 @@
 //! Pictures of a partition: the mosaic of polygons as SVG or PNG (plotters), coloured by
-//! activation pattern or by output value, with the decision boundary (the zero set of an
-//! output) drawn on top. No text, so no fonts are needed.
+//! activation pattern, by the number of active units or by output value, with the decision
+//! boundary (the zero set of an output) drawn on top. The ordered colourings use the shared
+//! [`crate::plot::sequential`] map and can carry a [`crate::plot::ColourBar`] legend beside the
+//! mosaic (the only text, in the bundled font).
 
 use super::plane::{Boundary, Partition};
 use crate::error::{Error, Result};
@@ -17,6 +19,9 @@ pub enum Colouring {
     Pattern,
     /// By the value of output o at the cell's centroid (blue low, yellow high).
     Output(usize),
+    /// By the number of active hidden units (z > 0) of the cell's pattern (blue few, yellow
+    /// many): neighbouring regions differ by one unit's switch, so they differ by one step.
+    ActiveUnits,
 }
 
 /// Options of the pictures.
@@ -31,6 +36,9 @@ pub struct RenderOptions {
     pub boundary: Boundary,
     /// Outline every cell.
     pub outlines: bool,
+    /// Draw a colour legend ([`crate::plot::ColourBar`], `ColourBar::WIDTH` pixels) right of
+    /// the mosaic (ordered colourings only; the picture gets wider by that much).
+    pub legend: bool,
 }
 
 impl Default for RenderOptions {
@@ -40,6 +48,7 @@ impl Default for RenderOptions {
             colouring: Colouring::Pattern,
             boundary: Boundary::None,
             outlines: true,
+            legend: false,
         }
     }
 }
@@ -143,15 +152,34 @@ fn check(p: &Partition, opts: &RenderOptions) -> Result<()> {
 fn size(p: &Partition, opts: &RenderOptions) -> (u32, u32) {
     let [u0, u1, v0, v1] = p.slice.bbox;
     let h = (opts.width as f64 * (v1 - v0) / (u1 - u0)).round();
-    (opts.width, h.clamp(16.0, 16384.0) as u32)
+    (
+        opts.width + legend_width(opts),
+        h.clamp(16.0, 16384.0) as u32,
+    )
+}
+
+fn legend_width(opts: &RenderOptions) -> u32 {
+    if opts.legend && opts.colouring != Colouring::Pattern {
+        crate::plot::ColourBar::WIDTH
+    } else {
+        0
+    }
+}
+
+/// Active hidden units of cell i: set bits of its pattern, less the boundary side bit.
+fn active_units(p: &Partition, i: usize) -> u32 {
+    let w = p.pattern_words - usize::from(p.boundary != Boundary::None);
+    p.pattern(i)[..w].iter().map(|x| x.count_ones()).sum()
 }
 
 fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
+    full: &DrawingArea<DB, Shift>,
     p: &Partition,
     opts: &RenderOptions,
-) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    root.fill(&WHITE)?;
+) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Invalid(format!("{e}"));
+    full.fill(&WHITE).map_err(err)?;
+    let (root, legend_area) = full.split_horizontally(opts.width);
     let (w, h) = root.dim_in_pixel();
     let [u0, u1, v0, v1] = p.slice.bbox;
     let px = |q: [f64; 2]| -> (i32, i32) {
@@ -171,31 +199,37 @@ fn draw<DB: DrawingBackend>(
         let [a, b, d] = p.output_map(i, o);
         a + b * c[0] + d * c[1]
     };
-    let range = match opts.colouring {
-        Colouring::Output(o) => (0..p.len()).fold((f64::INFINITY, f64::NEG_INFINITY), |r, i| {
-            let y = value(i, o);
-            (r.0.min(y), r.1.max(y))
-        }),
-        Colouring::Pattern => (0.0, 1.0),
+    let level = |i: usize| match opts.colouring {
+        Colouring::Output(o) => value(i, o),
+        Colouring::ActiveUnits => active_units(p, i) as f64,
+        Colouring::Pattern => 0.0,
+    };
+    let range = (0..p.len()).fold((f64::INFINITY, f64::NEG_INFINITY), |r, i| {
+        let y = level(i);
+        (r.0.min(y), r.1.max(y))
+    });
+    let bar = crate::plot::ColourBar {
+        title: match opts.colouring {
+            Colouring::Output(o) => format!("output {o}"),
+            _ => "active units".into(),
+        },
+        lo: range.0,
+        hi: range.1,
+        integer: opts.colouring == Colouring::ActiveUnits,
     };
     for i in 0..p.len() {
         let pts: Vec<(i32, i32)> = p.polygon(i).iter().map(|&q| px(q)).collect();
         let colour = match opts.colouring {
             Colouring::Pattern => pattern_colour(p.pattern(i)),
-            Colouring::Output(o) => {
-                let t = if range.1 > range.0 {
-                    (value(i, o) - range.0) / (range.1 - range.0)
-                } else {
-                    0.5
-                };
-                ramp(t)
-            }
+            _ => bar.colour(level(i)),
         };
-        root.draw(&Polygon::new(pts.clone(), colour.filled()))?;
+        root.draw(&Polygon::new(pts.clone(), colour.filled()))
+            .map_err(err)?;
         if opts.outlines {
             let mut closed = pts;
             closed.push(closed[0]);
-            root.draw(&PathElement::new(closed, BLACK.mix(0.35)))?;
+            root.draw(&PathElement::new(closed, BLACK.mix(0.3)))
+                .map_err(err)?;
         }
     }
     if opts.boundary != Boundary::None {
@@ -209,11 +243,15 @@ fn draw<DB: DrawingBackend>(
                 Boundary::None => unreachable!("checked above"),
             };
             if let Some((a, b)) = zero_segment(p.polygon(i), m) {
-                root.draw(&PathElement::new(vec![px(a), px(b)], BLACK.stroke_width(3)))?;
+                root.draw(&PathElement::new(vec![px(a), px(b)], BLACK.stroke_width(3)))
+                    .map_err(err)?;
             }
         }
     }
-    root.present()
+    if legend_width(opts) > 0 {
+        bar.draw(&legend_area)?;
+    }
+    full.present().map_err(err)
 }
 
 /// The segment where c0 + cu·u + cv·v = 0 crosses a convex polygon, if it does.
@@ -260,21 +298,4 @@ fn hsv(h: f64, s: f64, v: f64) -> RGBColor {
     };
     let c = |x: f64| (x * 255.0).round().clamp(0.0, 255.0) as u8;
     RGBColor(c(r), c(g), c(b))
-}
-
-/// Blue → teal → yellow ramp for t in [0, 1] (viridis-like end points).
-fn ramp(t: f64) -> RGBColor {
-    let stops = [
-        (68.0, 1.0, 84.0),
-        (59.0, 82.0, 139.0),
-        (33.0, 145.0, 140.0),
-        (94.0, 201.0, 98.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let t = t.clamp(0.0, 1.0) * (stops.len() - 1) as f64;
-    let k = (t.floor() as usize).min(stops.len() - 2);
-    let f = t - k as f64;
-    let (a, b) = (stops[k], stops[k + 1]);
-    let mix = |x: f64, y: f64| (x + f * (y - x)).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }

@@ -163,9 +163,7 @@ impl Sweep {
                 series(|p| p.units, |p| p.diagonal_pieces, w),
             );
         }
-        Figure::grid(vec![regions.into(), pieces.into()], 2)
-            .panel_size(480, 360)
-            .to_svg()
+        Figure::row(vec![regions.into(), pieces.into()]).to_svg()
     }
 }
 
@@ -184,7 +182,8 @@ pub struct TourRegions {
     pub area_sum: f64,
     /// Box area.
     pub box_area: f64,
-    /// The mosaic, coloured by pattern, with the zero level set of the output on top.
+    /// The mosaic, coloured by the number of active hidden units (with a legend), with the zero
+    /// level set of the output on top.
     pub mosaic_svg: String,
     /// The sweep over width (8, 16, 32) and depth (1..4) at initialisation.
     pub sweep: Sweep,
@@ -201,7 +200,10 @@ pub fn tour_regions(seed: u64) -> Result<TourRegions> {
     let mosaic_svg = super::render::mosaic_svg(
         &p,
         &super::render::RenderOptions {
+            width: 560,
             boundary: super::plane::Boundary::Zero(0),
+            colouring: super::render::Colouring::ActiveUnits,
+            legend: true,
             ..Default::default()
         },
     )?;

@@ -602,6 +602,57 @@ fn sampling_is_a_lower_bound_that_grows() {
 }
 
 #[test]
+fn mosaic_coloured_by_active_units_with_a_legend() {
+    use super::render::{mosaic_svg, Colouring, RenderOptions};
+    let mlp = he_relu_net(&[2, 6, 6, 1], 5);
+    let (net, p) = run(&mlp, &Slice::plane([-2.0, 2.0, -2.0, 2.0]));
+    let opts = RenderOptions {
+        width: 200,
+        colouring: Colouring::ActiveUnits,
+        legend: true,
+        boundary: Boundary::None,
+        ..Default::default()
+    };
+    let svg = mosaic_svg(&p, &opts).unwrap();
+    // The legend strip widens the picture and names what the colour means.
+    let w = 200 + crate::plot::ColourBar::WIDTH;
+    assert!(
+        svg.contains(&format!("width=\"{w}\" height=\"200\"")),
+        "size"
+    );
+    assert!(svg.contains("active units"));
+    // Each cell's colour is its active-unit count on the shared map, the count taken from the
+    // forward pass at the cell's centroid (pattern_of, the oracle), scaled over the mosaic's
+    // range of counts.
+    let counts: Vec<u32> = (0..p.len())
+        .map(|i| {
+            let poly = p.polygon(i);
+            let k = poly.len() as f64;
+            let c = poly
+                .iter()
+                .fold([0.0, 0.0], |a, q| [a[0] + q[0] / k, a[1] + q[1] / k]);
+            net.pattern_of(&c).0.iter().map(|w| w.count_ones()).sum()
+        })
+        .collect();
+    let (lo, hi) = (*counts.iter().min().unwrap(), *counts.iter().max().unwrap());
+    assert!(hi > lo, "a mosaic with one count tells nothing");
+    for &k in &counts {
+        let c = crate::plot::sequential(f64::from(k - lo) / f64::from(hi - lo));
+        let fill = format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+        assert!(
+            svg.contains(&fill),
+            "no cell drawn in {fill} for {k} active units"
+        );
+    }
+    // Without a legend (or for pattern colours) the picture keeps its width.
+    let plain = RenderOptions {
+        legend: false,
+        ..opts.clone()
+    };
+    assert!(mosaic_svg(&p, &plain).unwrap().contains("width=\"200\""));
+}
+
+#[test]
 fn pictures_svg_png_and_boundary() {
     use super::render::{mosaic_svg, write_png, write_svg, zero_segment, Colouring, RenderOptions};
     let mlp = he_relu_net(&[2, 8, 8, 1], 81);
