@@ -69,8 +69,8 @@ fn value_err(msg: impl Into<String>) -> PyErr {
 }
 
 /// Run `f` on a worker thread; wait for it with the GIL released, checking for signals every
-/// [`POLL`]. On a signal (Ctrl-C: `KeyboardInterrupt`) set `cancel`, give a cooperative worker
-/// a moment to stop, and return the signal's exception.
+/// [`POLL`]. On a signal (Ctrl-C: `KeyboardInterrupt`) set `cancel` and return the signal's
+/// exception at once, without waiting for the worker.
 fn run_blocking<R, F>(py: Python<'_>, cancel: Option<Arc<AtomicBool>>, f: F) -> PyResult<R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -104,12 +104,9 @@ where
             }
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(e) = py.check_signals() {
+                    // A cooperative worker stops at its next step; its result is dropped.
                     if let Some(c) = &cancel {
                         c.store(true, Ordering::SeqCst);
-                        // A cooperative worker stops within one step; don't leave it running.
-                        py.detach(move || {
-                            let _ = rx.recv_timeout(Duration::from_secs(2));
-                        });
                     }
                     return Err(e);
                 }
