@@ -17,10 +17,11 @@
 //!   that still happens in a worker thread comes back as `RuntimeError`, never across the FFI.
 //! * Long calls (diagnose, regions, bounds, verify, train, claims) run on a worker thread while
 //!   the calling thread waits with the GIL released and checks for signals every
-//!   [`POLL`]; Ctrl-C raises `KeyboardInterrupt` within that time. Training and diagnosis stop
-//!   at their next step; the others cannot be stopped from outside, so their worker finishes
-//!   in the background and its result is dropped (verify's work is bounded by its timeout,
-//!   regions' by `max_cells`).
+//!   [`POLL`]; Ctrl-C raises `KeyboardInterrupt` within that time. Training, diagnosis, the
+//!   plane partition and the claims stop at their next step (a cancel flag); the others
+//!   (segment, sampling, bounds, verify) cannot be stopped from outside, so their worker
+//!   finishes in the background and its result is dropped (verify's work is bounded by its
+//!   timeout).
 
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -894,15 +895,18 @@ impl PyMlp {
                 }
             }
         };
-        let opts = PlaneOptions {
-            boundary,
-            max_cells: Some(max_cells),
-        };
         let mlp = self.mlp64().clone();
         let slice2 = slice.clone();
-        let (net, p, linear, secs) = run_blocking(py, None, move || {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let (net, p, linear, secs) = run_blocking(py, Some(cancel), move || {
             let net = GeoNet::new(&*mlp)?;
             let t = Instant::now();
+            let opts = PlaneOptions {
+                boundary,
+                max_cells: Some(max_cells),
+                cancel: Some(&flag),
+            };
             let p = partition(&net, &slice2, opts)?;
             let secs = t.elapsed().as_secs_f64();
             let linear = p.linear_regions();
@@ -1394,6 +1398,28 @@ fn _sleep_interruptible(py: Python<'_>, seconds: f64) -> PyResult<()> {
     })
 }
 
+/// Nanoseconds per call of the Rust forward pass that `Mlp.forward` makes for the float32
+/// array `x` (1-D or 2-D), timed over `iters` calls with no Python in the loop: the baseline of
+/// the binding-overhead benchmark (python/bench/forward_overhead.py).
+#[pyfunction]
+fn _bench_forward_rust(
+    model: &Bound<'_, PyMlp>,
+    x: &Bound<'_, PyAny>,
+    iters: usize,
+) -> PyResult<f64> {
+    let m = model.get();
+    let Floats::F32(a) = floats(x, "x")? else {
+        return Err(value_err("x: expected a float32 array"));
+    };
+    let (n, _) = batch_shape(a.shape(), m.mlp.input_dim(), "x")?;
+    let s = a.as_slice()?;
+    let t = Instant::now();
+    for _ in 0..iters.max(1) {
+        std::hint::black_box(forward_slice(&m.mlp, std::hint::black_box(s), n));
+    }
+    Ok(t.elapsed().as_nanos() as f64 / iters.max(1) as f64)
+}
+
 /// The compiled part of relulab's Python package.
 #[pymodule]
 fn _relulab(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -1403,6 +1429,7 @@ fn _relulab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_train, m)?)?;
     m.add_function(wrap_pyfunction!(claims, m)?)?;
     m.add_function(wrap_pyfunction!(_sleep_interruptible, m)?)?;
+    m.add_function(wrap_pyfunction!(_bench_forward_rust, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add(
         "ACTIVATION_NAMES",

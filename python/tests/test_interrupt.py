@@ -34,6 +34,10 @@ CHILD = textwrap.dedent(
         print("finished", flush=True)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
+        # CPU time of this process over the next half second: ~0 once the worker has stopped.
+        t = time.process_time()
+        time.sleep(0.5)
+        print(f"{time.process_time() - t:.3f}", flush=True)
     """
 )
 
@@ -51,19 +55,23 @@ def _interrupt_after_start(what, delay=0.5):
         p.send_signal(signal.SIGINT)
         out = p.stdout.readline().strip()
         elapsed = time.monotonic() - t0
+        cpu_after = float(p.stdout.readline()) if out == "interrupted" else None
         p.wait(timeout=30)
     finally:
         if p.poll() is None:
             p.kill()
-    return out, elapsed
+    return out, elapsed, cpu_after
 
 
 @pytest.mark.parametrize("what", ["train", "claims", "regions"])
 def test_ctrl_c_stops_a_long_call(what):
-    out, elapsed = _interrupt_after_start(what)
+    out, elapsed, cpu_after = _interrupt_after_start(what)
     assert out == "interrupted"
     # The wait loop polls every 20 ms; allow for a loaded 2-core CI machine.
     assert elapsed < 0.5, f"{what}: KeyboardInterrupt after {elapsed:.3f} s"
+    if what in ("train", "regions"):
+        # The worker stopped too (a claim runs to its end: up to ~1 s of CPU).
+        assert cpu_after < 0.2, f"{what}: {cpu_after} s of CPU in the 0.5 s after the interrupt"
 
 
 def test_long_calls_release_the_gil():

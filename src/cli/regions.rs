@@ -285,6 +285,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = PlaneOptions {
         boundary,
         max_cells: Some(args.max_cells),
+        ..Default::default()
     };
     let t = Instant::now();
     let p = partition(&net, &slice, opts)?;
