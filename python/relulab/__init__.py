@@ -8,7 +8,7 @@ The compiled module (``relulab._relulab``, Rust through PyO3) does the work; thi
 >>> net.forward(np.array([1.0, -2.0]))
 array([1.])
 
-Conventions: a C-contiguous float32/float64 array is read in place (no copy); results are NumPy
+Conventions: ``forward`` reads a C-contiguous float32/float64 array in place (no copy); results are NumPy
 arrays, dicts and lists (the keys of the command line's ``--json`` output); bad input raises
 ``ValueError`` and file problems ``OSError``, with relulab's message; long calls release the
 GIL and Ctrl-C interrupts them (``KeyboardInterrupt``).

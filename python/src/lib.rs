@@ -6,9 +6,10 @@
 //! `from_torch` and the keyword handling of `train`.
 //!
 //! Conventions, the same everywhere:
-//! * Arrays in: a C-contiguous float32 or float64 NumPy array is read where it lies (no copy);
-//!   anything else goes through `numpy.ascontiguousarray` first (one copy, to float64 unless it
-//!   is float32).
+//! * Arrays in: `forward` reads a C-contiguous float32 or float64 NumPy array where it lies (no
+//!   copy); anything else goes through `numpy.ascontiguousarray` first (one copy, to float64
+//!   unless it is float32). Calls that run on a worker thread (`diagnose`) copy their input
+//!   once, since the worker must own it.
 //! * Arrays out: NumPy arrays that own Rust's buffer (no copy); other results are dicts and
 //!   lists, with the same keys as the command line's `--json` output.
 //! * Errors: `relulab::Error::Io` becomes `OSError` (with its errno, so a missing file is a
