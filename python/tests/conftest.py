@@ -21,7 +21,7 @@ def _find_binary() -> Path | None:
     env = os.environ.get("RELULAB_BIN")
     if env:
         return Path(env)
-    built = REPO / "target" / "release" / "relulab"
+    built = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release" / "relulab"
     if built.exists():
         return built
     if shutil.which("cargo"):
