@@ -13,48 +13,74 @@ struct Table {
     lines: Vec<usize>,
 }
 
+/// Read a CSV file of numbers with the `csv` crate: comma-separated, fields trimmed, quotes
+/// allowed, `#` comment lines and blank lines skipped, an optional header line (a first row
+/// with no number in it). Ragged rows, cells that are not numbers and non-finite values are
+/// errors at their line and column.
 fn read_csv(path: &Path) -> Result<Table> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let file = path.display().to_string();
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(bytes.as_slice());
     let mut data = Vec::new();
     let mut lines = Vec::new();
     let mut cols = None;
-    for (ln, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+    let mut record = ::csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let at = e
+                    .position()
+                    .map_or_else(|| "contents".to_string(), |p| format!("line {}", p.line()));
+                return Err(Error::format(&file, at, e.to_string()));
+            }
+        }
+        let ln = record.position().map_or(0, |p| p.line() as usize);
+        // Blank (whitespace-only) lines and comments after leading blanks.
+        let first = record.get(0).unwrap_or_default();
+        if (record.len() == 1 && first.is_empty()) || first.starts_with(b"#") {
             continue;
         }
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let cell = |c: usize| std::str::from_utf8(&record[c]);
         // A first line with no number in it is a header.
-        if cols.is_none() && cells.iter().all(|c| c.parse::<f64>().is_err()) {
+        if cols.is_none()
+            && (0..record.len()).all(|c| cell(c).map_or(true, |t| t.parse::<f64>().is_err()))
+        {
             continue;
         }
         match cols {
-            None => cols = Some(cells.len()),
-            Some(c) if c != cells.len() => {
+            None => cols = Some(record.len()),
+            Some(c) if c != record.len() => {
                 return Err(Error::format(
                     &file,
-                    format!("line {}", ln + 1),
-                    format!("{} cells, expected {c} (ragged rows)", cells.len()),
+                    format!("line {ln}"),
+                    format!("{} cells, expected {c} (ragged rows)", record.len()),
                 ))
             }
             _ => {}
         }
-        for (c, cell) in cells.iter().enumerate() {
-            let loc = || format!("line {}, column {}", ln + 1, c + 1);
-            let v: f64 = cell
+        for c in 0..record.len() {
+            let loc = || format!("line {ln}, column {}", c + 1);
+            let text = cell(c).map_err(|_| Error::format(&file, loc(), "not UTF-8 text"))?;
+            let v: f64 = text
                 .parse()
-                .map_err(|_| Error::format(&file, loc(), format!("'{cell}' is not a number")))?;
+                .map_err(|_| Error::format(&file, loc(), format!("'{text}' is not a number")))?;
             if !v.is_finite() {
                 return Err(Error::format(
                     &file,
                     loc(),
-                    format!("value {cell} is not finite"),
+                    format!("value {text} is not finite"),
                 ));
             }
             data.push(v);
         }
-        lines.push(ln + 1);
+        lines.push(ln);
     }
     let cols = cols.unwrap_or(0);
     if lines.is_empty() {

@@ -176,6 +176,18 @@ pub fn save_checkpoint(path: &Path, mlp: &Mlp<f32>) -> Result<()> {
 
 /// Save a network with its training state, atomically.
 pub fn save_full(path: &Path, ck: &Checkpoint) -> Result<()> {
+    let bytes = full_bytes(path, ck)?;
+    write_atomic(path, &bytes)
+}
+
+/// The bytes of the checkpoint file [`save_full`] writes (for pickling, sending over a
+/// network, or keeping in memory); [`parse_checkpoint`] reads them back.
+pub fn checkpoint_bytes(ck: &Checkpoint) -> Result<Vec<u8>> {
+    full_bytes(Path::new("<checkpoint>"), ck)
+}
+
+/// `path` names the file in error messages only.
+fn full_bytes(path: &Path, ck: &Checkpoint) -> Result<Vec<u8>> {
     ck.mlp
         .validate()
         .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
@@ -254,8 +266,7 @@ pub fn save_full(path: &Path, ck: &Checkpoint) -> Result<()> {
             serde_json::to_string(&tm).expect("serialisable"),
         );
     }
-    let bytes = serialize(path, tensors, Some(meta))?;
-    write_atomic(path, &bytes)
+    serialize(path, tensors, Some(meta))
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
@@ -340,8 +351,14 @@ pub fn is_checkpoint(path: &Path) -> Result<bool> {
 /// Load a relulab checkpoint with its training state (when it has one).
 pub fn load_full(path: &Path) -> Result<Checkpoint> {
     let bytes = read_file(path)?;
-    let meta = metadata(path, &bytes)?;
-    let st = parse(path, &bytes)?;
+    parse_checkpoint(&bytes, path)
+}
+
+/// Read a relulab checkpoint from its bytes (as [`checkpoint_bytes`] makes them); `path` names
+/// the source in error messages.
+pub fn parse_checkpoint(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
+    let meta = metadata(path, bytes)?;
+    let st = parse(path, bytes)?;
     let file = path.display();
     match meta.get("format").map(String::as_str) {
         Some(FORMAT) => {}

@@ -15,10 +15,11 @@
 //!
 //! # NPZ
 //! A ZIP archive of `.npy` members (what `numpy.savez` and `numpy.savez_compressed` write),
-//! read with the small ZIP container code at the end of this module: stored and deflated members,
-//! ZIP64 records (NumPy forces ZIP64 local headers), CRC-32 checked. An entry's claimed
-//! uncompressed size is bounded by deflate's maximum ratio (1032:1, RFC 1951 §3.2.5: a
-//! 258-byte match coded in as few as 2 bits) before any buffer is sized by it.
+//! read and written with the `zip` crate: stored and deflated members, ZIP64 records (NumPy
+//! forces ZIP64 local headers), CRC-32 checked. A member may not claim more compressed bytes
+//! than the archive holds, and its claimed uncompressed size is bounded by deflate's maximum
+//! ratio (1032:1, RFC 1951 §3.2.5: a 258-byte match coded in as few as 2 bits) before any
+//! buffer is sized by it.
 
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -673,181 +674,55 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// NPZ: the ZIP container (PKWARE APPNOTE.TXT 6.3: §4.3.7 local header, §4.3.12 central directory,
-// §4.3.16 end of central directory, §4.3.14–15 ZIP64 end records, §4.5.3 ZIP64 extra field).
+// NPZ: a ZIP archive of `.npy` members, read and written with the `zip` crate (stored and
+// deflate members, ZIP64). What we add: every allocation is bounded by the archive's size
+// (a member may not claim more than the archive holds, nor more than deflate's 1032:1
+// expansion), the CRC-32 is checked, and every error names the archive and the member.
 
-const SIG_LOCAL: u32 = 0x0403_4b50;
-const SIG_CENTRAL: u32 = 0x0201_4b50;
-const SIG_EOCD: u32 = 0x0605_4b50;
-const SIG_EOCD64: u32 = 0x0606_4b50;
-const SIG_LOC64: u32 = 0x0706_4b50;
 /// Deflate cannot expand data more than 1032:1 (RFC 1951: a 258-byte match coded in 2 bits).
 const DEFLATE_MAX_RATIO: u64 = 1032;
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    file: &'a str,
-    what: &'static str,
-}
-
-impl Cursor<'_> {
-    fn slice(&self, at: u64, n: u64) -> Result<&[u8]> {
-        let end = at.checked_add(n);
-        match end {
-            Some(e) if e <= self.b.len() as u64 => Ok(&self.b[at as usize..e as usize]),
-            _ => Err(ferr(
-                self.file,
-                self.what,
-                format!(
-                    "record at byte {at} (length {n}) runs past the end of the archive ({} bytes)",
-                    self.b.len()
-                ),
-            )),
-        }
-    }
-    fn u16(&self, at: u64) -> Result<u16> {
-        let s = self.slice(at, 2)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
-    }
-    fn u32(&self, at: u64) -> Result<u32> {
-        let s = self.slice(at, 4)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-    fn u64(&self, at: u64) -> Result<u64> {
-        let s = self.slice(at, 8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_le_bytes(a))
-    }
-}
 
 /// Parse an NPZ archive held in memory; members come back in archive order, named without
 /// their `.npy` suffix (NumPy's keys).
 pub fn parse_npz_f64(bytes: &[u8], file: &str) -> Result<Vec<(String, NpyArray<f64>)>> {
-    let mut c = Cursor {
-        b: bytes,
-        file,
-        what: "end of central directory",
-    };
-    // The end-of-central-directory record is the last 22 bytes plus a comment of ≤ 65535 bytes.
-    if bytes.len() < 22 {
-        return Err(ferr(file, "archive", "too short to be a ZIP (NPZ) archive"));
-    }
-    let lo = bytes.len().saturating_sub(22 + 65535);
-    let eocd = (lo..=bytes.len() - 22)
-        .rev()
-        .find(|&i| bytes[i..i + 4] == SIG_EOCD.to_le_bytes())
-        .ok_or_else(|| {
-            ferr(
-                file,
-                "archive",
-                "not a ZIP (NPZ) archive: no end-of-central-directory record",
-            )
-        })? as u64;
-    let mut entries = c.u16(eocd + 10)? as u64;
-    let mut cd_size = c.u32(eocd + 12)? as u64;
-    let mut cd_off = c.u32(eocd + 16)? as u64;
-    if entries == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_off == 0xFFFF_FFFF {
-        c.what = "ZIP64 end of central directory";
-        if eocd < 20 || c.u32(eocd - 20)? != SIG_LOC64 {
-            return Err(ferr(file, c.what, "ZIP64 values without a ZIP64 locator"));
-        }
-        let rec = c.u64(eocd - 20 + 8)?;
-        if c.u32(rec)? != SIG_EOCD64 {
-            return Err(ferr(file, c.what, "ZIP64 record signature missing"));
-        }
-        entries = c.u64(rec + 32)?;
-        cd_size = c.u64(rec + 40)?;
-        cd_off = c.u64(rec + 48)?;
-    }
-    c.what = "central directory";
-    // Each central record is at least 46 bytes: bound the entry count by the bytes present.
-    c.slice(cd_off, cd_size)?;
-    if entries.saturating_mul(46) > cd_size {
-        return Err(ferr(
+    use zip::CompressionMethod;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        ferr(
             file,
-            c.what,
-            format!("{entries} entries cannot fit in {cd_size} bytes"),
-        ));
-    }
-    let mut out = Vec::with_capacity(entries as usize);
-    let mut p = cd_off;
-    for k in 0..entries {
-        if c.u32(p)? != SIG_CENTRAL {
-            return Err(ferr(
-                file,
-                c.what,
-                format!("entry {k}: bad central-directory signature"),
-            ));
-        }
-        let flags = c.u16(p + 8)?;
-        let method = c.u16(p + 10)?;
-        let crc = c.u32(p + 16)?;
-        let mut csize = c.u32(p + 20)? as u64;
-        let mut usize_ = c.u32(p + 24)? as u64;
-        let name_len = c.u16(p + 28)? as u64;
-        let extra_len = c.u16(p + 30)? as u64;
-        let comment_len = c.u16(p + 32)? as u64;
-        let mut local = c.u32(p + 42)? as u64;
-        let name_bytes = c.slice(p + 46, name_len)?;
-        let name = String::from_utf8_lossy(name_bytes).into_owned();
+            "archive",
+            format!("not a valid ZIP (NPZ) archive: {e}"),
+        )
+    })?;
+    let mut out = Vec::with_capacity(zip.len().min(1024));
+    for k in 0..zip.len() {
+        let mut member = zip
+            .by_index(k)
+            .map_err(|e| ferr(file, &format!("member {k}"), e.to_string()))?;
+        let name = member
+            .name()
+            .map_err(|e| ferr(file, &format!("member {k}"), format!("bad name: {e}")))?
+            .into_owned();
         let loc = format!("member '{name}'");
-        // ZIP64 extra field: the 64-bit values present are those whose 32-bit field is all ones.
-        let extra = c.slice(p + 46 + name_len, extra_len)?;
-        let mut e = 0usize;
-        while e + 4 <= extra.len() {
-            let id = u16::from_le_bytes([extra[e], extra[e + 1]]);
-            let len = u16::from_le_bytes([extra[e + 2], extra[e + 3]]) as usize;
-            let body = extra
-                .get(e + 4..e + 4 + len)
-                .ok_or_else(|| ferr(file, &loc, "extra field runs past its record"))?;
-            if id == 1 {
-                let mut q = 0usize;
-                let mut next = |v: &mut u64| -> Result<()> {
-                    if *v == 0xFFFF_FFFF {
-                        let s = body
-                            .get(q..q + 8)
-                            .ok_or_else(|| ferr(file, &loc, "ZIP64 extra field too short"))?;
-                        let mut a = [0u8; 8];
-                        a.copy_from_slice(s);
-                        *v = u64::from_le_bytes(a);
-                        q += 8;
-                    }
-                    Ok(())
-                };
-                next(&mut usize_)?;
-                next(&mut csize)?;
-                next(&mut local)?;
-            }
-            e += 4 + len;
-        }
-        p += 46 + name_len + extra_len + comment_len;
-        if flags & 1 != 0 {
-            return Err(ferr(file, &loc, "encrypted members are not supported"));
-        }
         let Some(key) = name.strip_suffix(".npy") else {
             return Err(ferr(file, &loc, "not a .npy member"));
         };
-        // Local header: its own name and extra lengths decide where the data starts.
-        let lc = Cursor {
-            b: bytes,
-            file,
-            what: "local header",
-        };
-        if lc.u32(local)? != SIG_LOCAL {
-            return Err(ferr(file, &loc, "bad local-header signature"));
+        let (usize_, csize) = (member.size(), member.compressed_size());
+        if csize > bytes.len() as u64 {
+            return Err(ferr(
+                file,
+                &loc,
+                format!(
+                    "claims {csize} compressed bytes, more than the archive's {}",
+                    bytes.len()
+                ),
+            ));
         }
-        let lname = lc.u16(local + 26)? as u64;
-        let lextra = lc.u16(local + 28)? as u64;
-        let data = lc.slice(local + 30 + lname + lextra, csize)?;
-        let raw = match method {
-            0 => {
-                if usize_ != csize {
-                    return Err(ferr(file, &loc, "stored member with different sizes"));
-                }
-                std::borrow::Cow::Borrowed(data)
+        match member.compression() {
+            CompressionMethod::Stored if usize_ != csize => {
+                return Err(ferr(file, &loc, "stored member with different sizes"))
             }
-            8 => {
+            CompressionMethod::Stored => {}
+            CompressionMethod::Deflated => {
                 if usize_ > csize.saturating_mul(DEFLATE_MAX_RATIO).saturating_add(1024) {
                     return Err(ferr(
                         file,
@@ -858,19 +733,6 @@ pub fn parse_npz_f64(bytes: &[u8], file: &str) -> Result<Vec<(String, NpyArray<f
                         ),
                     ));
                 }
-                let mut v = Vec::with_capacity(usize_ as usize);
-                flate2::read::DeflateDecoder::new(data)
-                    .take(usize_ + 1)
-                    .read_to_end(&mut v)
-                    .map_err(|e| ferr(file, &loc, format!("corrupt deflate data: {e}")))?;
-                if v.len() as u64 != usize_ {
-                    return Err(ferr(
-                        file,
-                        &loc,
-                        format!("inflates to {} bytes, the directory says {usize_}", v.len()),
-                    ));
-                }
-                std::borrow::Cow::Owned(v)
             }
             m => {
                 return Err(ferr(
@@ -879,7 +741,20 @@ pub fn parse_npz_f64(bytes: &[u8], file: &str) -> Result<Vec<(String, NpyArray<f
                     format!("compression method {m} (only stored and deflate are read)"),
                 ))
             }
-        };
+        }
+        let crc = member.crc32();
+        let mut raw = Vec::with_capacity(usize_ as usize);
+        (&mut member)
+            .take(usize_ + 1)
+            .read_to_end(&mut raw)
+            .map_err(|e| ferr(file, &loc, format!("corrupt member data: {e}")))?;
+        if raw.len() as u64 != usize_ {
+            return Err(ferr(
+                file,
+                &loc,
+                format!("holds {} bytes, the directory says {usize_}", raw.len()),
+            ));
+        }
         if crc32fast::hash(&raw) != crc {
             return Err(ferr(file, &loc, "CRC-32 mismatch: the member is corrupt"));
         }
@@ -895,70 +770,28 @@ pub fn read_npz_f64(path: &Path) -> Result<Vec<(String, NpyArray<f64>)>> {
     parse_npz_f64(&read_bytes(path)?, &path.display().to_string())
 }
 
-/// The bytes of an NPZ archive holding `arrays` (name, array), deflated when `compress`.
+/// The bytes of an NPZ archive holding `arrays` (name, array), deflated when `compress`. The
+/// members' timestamps are fixed (1980-01-01 00:00), so equal arrays give equal bytes.
 pub fn npz_bytes<T: Real>(arrays: &[(&str, &NpyArray<T>)], compress: bool) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    let too_big = || Error::Invalid("NPZ archive over 4 GiB (ZIP64 writing is not built)".into());
-    let u32_of = |n: usize| u32::try_from(n).map_err(|_| too_big());
+    let method = if compress {
+        zip::CompressionMethod::Deflated
+    } else {
+        zip::CompressionMethod::Stored
+    };
+    let zerr =
+        |e: zip::result::ZipError| Error::Invalid(format!("cannot write the NPZ archive: {e}"));
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, arr) in arrays {
         let npy = npy_bytes(&arr.shape, &arr.data)?;
-        let crc = crc32fast::hash(&npy);
-        let (method, body) = if compress {
-            let mut enc =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(&npy)
-                .and_then(|_| enc.finish())
-                .map(|b| (8u16, b))
-                .map_err(|e| Error::Invalid(format!("deflate failed: {e}")))?
-        } else {
-            (0u16, npy.clone())
-        };
-        let fname = format!("{name}.npy");
-        let flags: u16 = if fname.is_ascii() { 0 } else { 1 << 11 };
-        let offset = u32_of(out.len())?;
-        let nlen = u16::try_from(fname.len())
-            .map_err(|_| Error::Invalid(format!("NPZ member name '{name}' is too long")))?;
-        // Fixed DOS timestamp 1980-01-01 00:00 so that equal arrays give equal bytes.
-        let (time, date) = (0u16, 0x21u16);
-        let mut common = Vec::new();
-        common.extend_from_slice(&20u16.to_le_bytes()); // version needed: 2.0
-        common.extend_from_slice(&flags.to_le_bytes());
-        common.extend_from_slice(&method.to_le_bytes());
-        common.extend_from_slice(&time.to_le_bytes());
-        common.extend_from_slice(&date.to_le_bytes());
-        common.extend_from_slice(&crc.to_le_bytes());
-        common.extend_from_slice(&u32_of(body.len())?.to_le_bytes());
-        common.extend_from_slice(&u32_of(npy.len())?.to_le_bytes());
-        common.extend_from_slice(&nlen.to_le_bytes());
-        common.extend_from_slice(&0u16.to_le_bytes()); // extra length
-        out.extend_from_slice(&SIG_LOCAL.to_le_bytes());
-        out.extend_from_slice(&common);
-        out.extend_from_slice(fname.as_bytes());
-        out.extend_from_slice(&body);
-        central.extend_from_slice(&SIG_CENTRAL.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes()); // version made by
-        central.extend_from_slice(&common);
-        central.extend_from_slice(&0u16.to_le_bytes()); // comment length
-        central.extend_from_slice(&0u16.to_le_bytes()); // disk number
-        central.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-        central.extend_from_slice(&0u32.to_le_bytes()); // external attributes
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(fname.as_bytes());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(method)
+            .last_modified_time(zip::DateTime::default())
+            .large_file(npy.len() as u64 >= u32::MAX as u64);
+        w.start_file(format!("{name}.npy"), opts).map_err(zerr)?;
+        w.write_all(&npy)
+            .map_err(|e| Error::Invalid(format!("cannot write the NPZ archive: {e}")))?;
     }
-    let n = u16::try_from(arrays.len())
-        .map_err(|_| Error::Invalid("more than 65535 NPZ members".into()))?;
-    let cd_off = u32_of(out.len())?;
-    let cd_size = u32_of(central.len())?;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&SIG_EOCD.to_le_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0]); // this disk, central-directory disk
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&cd_size.to_le_bytes());
-    out.extend_from_slice(&cd_off.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes()); // comment length
-    Ok(out)
+    Ok(w.finish().map_err(zerr)?.into_inner())
 }
 
 /// Write an `.npz` archive of `arrays` (name, array) atomically; `compress` deflates the

@@ -146,22 +146,55 @@ impl<T: Real> Mlp<T> {
     /// buffer. `hidden_shift` γ is added to every hidden layer's pre-activation (curriculum
     /// bias warm-up; 0 for a plain pass); the output layer is never shifted.
     pub fn forward_ws(&self, trace: &mut Trace<T>, ws: &mut Workspace<T>, hidden_shift: T) {
-        let batch = trace.batch;
+        let Trace {
+            batch,
+            input,
+            pre,
+            post,
+        } = trace;
+        self.forward_layers(input, *batch, pre, post, ws, hidden_shift);
+    }
+
+    /// Forward of the batch `x` (batch × d_in) read where it lies, without copying it into the
+    /// trace: `trace.input` is left empty (so the trace cannot feed [`Mlp::backward_ws`]). For
+    /// callers that own the input elsewhere (the Python binding reads NumPy's buffer).
+    pub fn forward_from(
+        &self,
+        x: &[T],
+        batch: usize,
+        trace: &mut Trace<T>,
+        ws: &mut Workspace<T>,
+        hidden_shift: T,
+    ) {
+        trace.batch = batch;
+        trace.input.clear();
+        self.forward_layers(x, batch, &mut trace.pre, &mut trace.post, ws, hidden_shift);
+    }
+
+    fn forward_layers(
+        &self,
+        input: &[T],
+        batch: usize,
+        pre: &mut Vec<Vec<T>>,
+        post: &mut Vec<Vec<T>>,
+        ws: &mut Workspace<T>,
+        hidden_shift: T,
+    ) {
         assert_eq!(
-            trace.input.len(),
+            input.len(),
             batch * self.input_dim(),
             "forward: input is not batch × d_in"
         );
         let nl = self.layers.len();
-        trace.pre.resize_with(nl, Vec::new);
-        trace.post.resize_with(nl, Vec::new);
+        pre.resize_with(nl, Vec::new);
+        post.resize_with(nl, Vec::new);
         ws.wt.resize_with(nl, Vec::new);
         let level = ws.level;
         for (l, layer) in self.layers.iter().enumerate() {
-            let (before, after) = trace.post.split_at_mut(l);
-            let a_prev: &[T] = if l == 0 { &trace.input } else { &before[l - 1] };
+            let (before, after) = post.split_at_mut(l);
+            let a_prev: &[T] = if l == 0 { input } else { &before[l - 1] };
             let (o, i) = (layer.out_dim, layer.in_dim);
-            let z = &mut trace.pre[l];
+            let z = &mut pre[l];
             z.resize(batch * o, T::zero());
             let shift = if l + 1 < nl { hidden_shift } else { T::zero() };
             kernels::dense_forward(

@@ -245,7 +245,7 @@ pub fn point_in_convex(p: &[[f64; 2]], u: f64, v: f64, tol: f64) -> bool {
 
 /// Options of [`partition`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct PlaneOptions {
+pub struct PlaneOptions<'a> {
     /// Also cut by a decision boundary.
     pub boundary: Boundary,
     /// Stop with an error once more than this many cells are found (`None`: no limit), so a
@@ -255,10 +255,16 @@ pub struct PlaneOptions {
     /// AVX-512) products round once instead of twice, so the portable level may differ in the
     /// last bits of the maps (ARCHITECTURE.md, "Same bits").
     pub simd: Option<SimdLevel>,
+    /// Stop with an error soon after this flag is set (from another thread: the Python
+    /// binding's Ctrl-C).
+    pub cancel: Option<&'a AtomicBool>,
 }
 
+/// The error of a partition stopped through [`PlaneOptions::cancel`].
+pub const CANCELLED: &str = "regions: cancelled";
+
 /// Partition `slice` into the activation regions of `net` (see the module documentation).
-pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions) -> Result<Partition> {
+pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions<'_>) -> Result<Partition> {
     slice.validate(net.input_dim())?;
     let n_out = net.output_dim();
     match opts.boundary {
@@ -298,6 +304,7 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions) -> Result<Part
         max: opts.max_cells.unwrap_or(usize::MAX),
         cells: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
+        cancel: opts.cancel,
     };
     let simd = opts.simd.unwrap_or_else(SimdLevel::current);
     let mut top = Worker::new(net, scale, pattern_words, opts.boundary, 0, 5, &limit, simd);
@@ -325,6 +332,9 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions) -> Result<Part
         .collect();
     outs.extend(rest);
     let total: usize = outs.iter().map(|o| o.starts.len()).sum();
+    if limit.cancelled() {
+        return Err(Error::Invalid(CANCELLED.into()));
+    }
     if limit.stop.load(Ordering::Relaxed) || total > limit.max {
         return Err(Error::Invalid(format!(
             "more than {} cells on this slice: stopped (raise the cell limit or shrink the box)",
@@ -401,16 +411,23 @@ struct Level {
     stack: Vec<(usize, usize)>,
 }
 
-/// The shared cell budget.
-struct Limit {
+/// The shared cell budget, and the caller's cancel flag.
+struct Limit<'a> {
     max: usize,
     cells: AtomicUsize,
     stop: AtomicBool,
+    cancel: Option<&'a AtomicBool>,
+}
+
+impl Limit<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 struct Worker<'a> {
     net: &'a GeoNet,
-    limit: &'a Limit,
+    limit: &'a Limit<'a>,
     /// Cells emitted since the last report to `limit`.
     unreported: usize,
     scale: [f64; 2],
@@ -434,7 +451,7 @@ impl<'a> Worker<'a> {
         boundary: Boundary,
         id_prefix: u64,
         first_id: u64,
-        limit: &'a Limit,
+        limit: &'a Limit<'a>,
         simd: SimdLevel,
     ) -> Self {
         Worker {
@@ -793,7 +810,7 @@ impl<'a> Worker<'a> {
         if self.unreported == 256 {
             let total = self.limit.cells.fetch_add(256, Ordering::Relaxed) + 256;
             self.unreported = 0;
-            if total > self.limit.max {
+            if total > self.limit.max || self.limit.cancelled() {
                 self.limit.stop.store(true, Ordering::Relaxed);
             }
         }

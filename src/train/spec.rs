@@ -257,6 +257,15 @@ impl TrainSpec {
                 ))
             }
         };
+        self.split_data(full)
+    }
+
+    /// Validate a data set already in memory, split it and standardise it as
+    /// [`TrainSpec::load_data`] does with the data it loads (the Python binding's arrays).
+    pub fn split_data(
+        &self,
+        full: Dataset,
+    ) -> Result<(Dataset, Option<Dataset>, Option<Standardizer>)> {
         full.validate()?;
         let (mut train, mut test) = if self.test_fraction > 0.0 {
             let (a, b) = full.split(self.test_fraction, self.seed)?;

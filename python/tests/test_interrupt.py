@@ -1,0 +1,109 @@
+"""Long calls release the GIL and stop on Ctrl-C (SIGINT) within a fraction of a second."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import relulab
+
+# Child script: start a long call, say so, report how it ended.
+CHILD = textwrap.dedent(
+    """
+    import sys, time, numpy as np, relulab
+    what = sys.argv[1]
+    if what == "regions":
+        rng = np.random.default_rng(0)
+        ws = [rng.standard_normal((128, 2))] + [rng.standard_normal((128, 128)) / 8 for _ in range(11)]
+        ws.append(rng.standard_normal((1, 128)))
+        net = relulab.Mlp.from_layers(ws, [rng.standard_normal(w.shape[0]) * 0.1 for w in ws])
+    print("started", flush=True)
+    try:
+        if what == "train":
+            relulab.train(dataset="digits", hidden=[256, 256], epochs=10000)
+        elif what == "claims":
+            relulab.claims(only=list(range(1, 12)) * 20)
+        elif what == "regions":
+            net.regions(box=(-3, 3, -3, 3))
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        # CPU time of this process over the next half second: ~0 once the worker has stopped.
+        t = time.process_time()
+        time.sleep(0.5)
+        print(f"{time.process_time() - t:.3f}", flush=True)
+    """
+)
+
+
+def _interrupt_after_start(what, delay=0.5):
+    p = subprocess.Popen(
+        [sys.executable, "-c", CHILD, what], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = p.stdout.readline()
+        assert line.strip() == "started", p.stderr.read()
+        time.sleep(delay)
+        assert p.poll() is None, "the call ended before the signal"
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out = p.stdout.readline().strip()
+        elapsed = time.monotonic() - t0
+        cpu_after = float(p.stdout.readline()) if out == "interrupted" else None
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    return out, elapsed, cpu_after
+
+
+@pytest.mark.parametrize("what", ["train", "claims", "regions"])
+def test_ctrl_c_stops_a_long_call(what):
+    out, elapsed, cpu_after = _interrupt_after_start(what)
+    assert out == "interrupted"
+    # The wait loop polls every 20 ms; allow for a loaded 2-core CI machine.
+    assert elapsed < 0.5, f"{what}: KeyboardInterrupt after {elapsed:.3f} s"
+    if what in ("train", "regions"):
+        # The worker stopped too (a claim runs to its end: up to ~1 s of CPU).
+        assert cpu_after < 0.2, f"{what}: {cpu_after} s of CPU in the 0.5 s after the interrupt"
+
+
+def test_long_calls_release_the_gil():
+    rng = np.random.default_rng(1)
+    ws = [rng.standard_normal((64, 2))] + [rng.standard_normal((64, 64)) / 6 for _ in range(5)]
+    ws.append(rng.standard_normal((1, 64)))
+    net = relulab.Mlp.from_layers(ws)
+    ticks = 0
+    done = threading.Event()
+
+    def count():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=count)
+    t.start()
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < 0.3:
+            net.regions(box=(-4, 4, -4, 4))
+    finally:
+        done.set()
+        t.join()
+    took = time.monotonic() - t0
+    # The counting thread sleeps 1 ms per tick; had the calls held the GIL it would have run
+    # only between them (a handful of ticks).
+    assert ticks >= 0.1 * took / 0.001, (ticks, took)
+
+
+def test_interruptible_wait_returns_normally():
+    t0 = time.monotonic()
+    relulab._relulab._sleep_interruptible(0.1)
+    assert 0.09 < time.monotonic() - t0 < 2.0
