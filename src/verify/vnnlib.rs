@@ -128,6 +128,19 @@ pub fn parse_vnnlib(text: &str, file: &str) -> Result<Property> {
                 }
                 let (is_x, idx) = var_index(name)
                     .ok_or_else(|| err(np, format!("variable '{name}': expected X_i or Y_j")))?;
+                // Every index below the largest must be declared too, so an index past the number
+                // of commands cannot be completed: refuse it before sizing anything by it.
+                if idx >= sexps.len() {
+                    return Err(err(
+                        np,
+                        format!(
+                            "variable '{name}': index {idx} but the file has only {} commands, so {} to {} cannot all be declared",
+                            sexps.len(),
+                            if is_x { "X_0" } else { "Y_0" },
+                            name
+                        ),
+                    ));
+                }
                 let (seen, n) = if is_x {
                     (&mut declared_x, &mut n_in)
                 } else {
@@ -539,6 +552,15 @@ mod tests {
 
     #[test]
     fn empty_boxes_are_dropped() {
+        // A huge declared index is refused before anything is sized by it (fuzzer find: this
+        // used to abort on a 2·10^15-byte allocation).
+        let e = parse_vnnlib(
+            "(declare-const X_0 Real)\n(declare-const Y_2222222222222220 Real)",
+            "big.vnnlib",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("big.vnnlib") && e.contains("line 2"), "{e}");
         let t = "(declare-const X_0 Real)(declare-const Y_0 Real)(assert (<= X_0 0))(assert (>= X_0 1))(assert (<= Y_0 0))";
         assert!(parse_vnnlib(t, "t").unwrap().cases.is_empty());
     }
