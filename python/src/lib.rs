@@ -907,6 +907,7 @@ impl PyMlp {
                 boundary,
                 max_cells: Some(max_cells),
                 cancel: Some(&flag),
+                ..Default::default()
             };
             let p = partition(&net, &slice2, opts)?;
             let secs = t.elapsed().as_secs_f64();

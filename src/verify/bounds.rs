@@ -259,11 +259,12 @@ pub struct RowBound {
     pub corner: Vec<f64>,
 }
 
-/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major, through `faer` (no threads: the
-/// callers already run in parallel). Rounding of any summation order is covered by
-/// [`dot_err`].
 /// Products of at most this many multiply-adds skip faer (see [`matmul`]).
 const SMALL_PRODUCT: usize = 1 << 14;
+
+/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major: through `faer` (no threads: the
+/// callers already run in parallel), or plain loops for small products. Rounding of any
+/// summation order is covered by [`dot_err`].
 
 pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64]) {
     assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
