@@ -169,17 +169,7 @@ fn root_alpha_crown(base: &std::path::Path) {
             },
         );
         best = best.min(t0.elapsed().as_secs_f64());
-        unstable = inter
-            .lo
-            .iter()
-            .zip(&inter.hi)
-            .map(|(l, h)| {
-                l.iter()
-                    .zip(h)
-                    .filter(|(a, b)| **a < 0.0 && **b > 0.0)
-                    .count()
-            })
-            .collect();
+        unstable = inter.unstable_counts();
         proved = res.iter().zip(&atoms).filter(|(r, a)| r.lb > a.b).count();
     }
     println!(

@@ -38,6 +38,22 @@ pub struct LayerBounds {
     pub hi: Vec<Vec<f64>>,
 }
 
+impl LayerBounds {
+    /// Per layer, the number of units whose bounds straddle 0 (unstable).
+    pub fn unstable_counts(&self) -> Vec<usize> {
+        self.lo
+            .iter()
+            .zip(&self.hi)
+            .map(|(l, h)| {
+                l.iter()
+                    .zip(h)
+                    .filter(|(a, b)| **a < 0.0 && **b > 0.0)
+                    .count()
+            })
+            .collect()
+    }
+}
+
 /// The bounding methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -265,7 +281,6 @@ const SMALL_PRODUCT: usize = 1 << 14;
 /// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major: through `faer` (no threads: the
 /// callers already run in parallel), or plain loops for small products. Rounding of any
 /// summation order is covered by [`dot_err`].
-
 pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64]) {
     assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
     if m == 0 || n == 0 {

@@ -106,17 +106,7 @@ pub(crate) fn decide_case(
     let trace = std::env::var_os("RELULAB_TRACE").is_some();
     let t0 = Instant::now();
     if trace {
-        let unst: Vec<usize> = inter
-            .lo
-            .iter()
-            .zip(&inter.hi)
-            .map(|(l, h)| {
-                l.iter()
-                    .zip(h)
-                    .filter(|(a, b)| **a < 0.0 && **b > 0.0)
-                    .count()
-            })
-            .collect();
+        let unst = inter.unstable_counts();
         eprintln!("root hidden bounds: unstable per layer {unst:?}");
     }
     let out = net.layers.len() - 1;
