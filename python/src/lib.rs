@@ -30,9 +30,9 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use relulab::data::{Dataset, Targets};
-use relulab::diagnose::{HealthAccumulator, HealthConfig, Objective};
+use relulab::diagnose::{diagnose_dataset_until, HealthConfig, Objective};
 use relulab::io::checkpoint::{self, Checkpoint, TrainState};
-use relulab::net::{Grads, Trace, Workspace};
+use relulab::net::{Trace, Workspace};
 use relulab::regions::{
     partition, sample_patterns, segment, Boundary, GeoNet, PlaneOptions, SampleOptions, Slice,
 };
@@ -331,41 +331,6 @@ fn forward_slice<T: Real>(mlp: &Mlp<T>, x: &[T], n: usize) -> Vec<T> {
 
 fn relulab_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Diagnose `x` (n × d, read in place) with an objective; cancellable between batches.
-fn diagnose_slice<T: Real>(
-    mlp: &Mlp<T>,
-    x: &[T],
-    n: usize,
-    objective: &Objective<'_>,
-    batch: usize,
-    config: HealthConfig,
-    cancel: &AtomicBool,
-) -> relulab::Result<Vec<relulab::diagnose::LayerHealth>> {
-    let d = mlp.input_dim();
-    objective.check(n, mlp.output_dim())?;
-    let batch = batch.max(1);
-    let mut acc = HealthAccumulator::new(mlp, config);
-    let mut trace = Trace::default();
-    let mut grads = Grads::default();
-    let mut start = 0;
-    while start < n {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(relulab::Error::Invalid(INTERRUPTED.into()));
-        }
-        let b = batch.min(n - start);
-        mlp.forward_batch(&x[start * d..(start + b) * d], b, &mut trace);
-        match objective.grad_output(trace.output(), start, b, mlp.output_dim()) {
-            Some(g) => {
-                mlp.backward_batch(&trace, &g, &mut grads);
-                acc.observe(&trace, Some(&grads));
-            }
-            None => acc.observe::<T>(&trace, None),
-        }
-        start += b;
-    }
-    Ok(acc.finish())
 }
 
 /// Parse a method name of `bounds`.
@@ -814,11 +779,11 @@ impl PyMlp {
             };
             let (health, x64) = match &xs {
                 Owned::F32(v) => (
-                    diagnose_slice(&mlp, v, n, &objective, batch, config, &flag)?,
+                    diagnose_dataset_until(&mlp, v, n, &objective, batch, config, Some(&flag))?,
                     v.iter().map(|&x| x as f64).collect::<Vec<f64>>(),
                 ),
                 Owned::F64(v) => (
-                    diagnose_slice(&mlp64, v, n, &objective, batch, config, &flag)?,
+                    diagnose_dataset_until(&mlp64, v, n, &objective, batch, config, Some(&flag))?,
                     v.clone(),
                 ),
             };

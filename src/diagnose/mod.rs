@@ -484,6 +484,23 @@ pub fn diagnose_dataset<T: Real>(
     batch: usize,
     config: HealthConfig,
 ) -> crate::Result<Vec<LayerHealth>> {
+    diagnose_dataset_until(mlp, x, n, objective, batch, config, None)
+}
+
+/// The error of a diagnosis stopped through `cancel` in [`diagnose_dataset_until`].
+pub const CANCELLED: &str = "diagnose: cancelled";
+
+/// [`diagnose_dataset`] that stops between batches once `cancel` is set (from another thread,
+/// e.g. the Python binding's Ctrl-C), with the error [`CANCELLED`].
+pub fn diagnose_dataset_until<T: Real>(
+    mlp: &Mlp<T>,
+    x: &[T],
+    n: usize,
+    objective: &Objective<'_>,
+    batch: usize,
+    config: HealthConfig,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> crate::Result<Vec<LayerHealth>> {
     let d = mlp.input_dim();
     if x.len() != n * d {
         return Err(crate::Error::Invalid(format!(
@@ -498,6 +515,9 @@ pub fn diagnose_dataset<T: Real>(
     let mut grads = Grads::default();
     let mut start = 0;
     while start < n {
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(crate::Error::Invalid(CANCELLED.into()));
+        }
         let b = batch.min(n - start);
         mlp.forward_batch(&x[start * d..(start + b) * d], b, &mut trace);
         match objective.grad_output(trace.output(), start, b, mlp.output_dim()) {
