@@ -145,8 +145,8 @@ impl Case {
             }
         }
         let (mut mn, mut mx) = (cst, cst);
-        for i in 0..self.d {
-            let (a, b) = (coef[i] * self.lo[i], coef[i] * self.hi[i]);
+        for (i, &k) in coef.iter().enumerate() {
+            let (a, b) = (k * self.lo[i], k * self.hi[i]);
             mn += a.min(b);
             mx += a.max(b);
         }
@@ -340,8 +340,8 @@ fn sub_range(c: &Case) -> (i128, i128) {
         }
     }
     let (mut mn, mut mx) = (cst, cst);
-    for i in 0..c.d {
-        let (a, b) = (coef[i] * c.lo[i], coef[i] * c.hi[i]);
+    for (i, &k) in coef.iter().enumerate() {
+        let (a, b) = (k * c.lo[i], k * c.hi[i]);
         mn += a.min(b);
         mx += a.max(b);
     }
