@@ -19,10 +19,9 @@
 //! * Long calls (diagnose, regions, bounds, verify, train, claims) run on a worker thread while
 //!   the calling thread waits with the GIL released and checks for signals every
 //!   [`POLL`]; Ctrl-C raises `KeyboardInterrupt` within that time. Training, diagnosis, the
-//!   plane partition and the claims stop at their next step (a cancel flag); the others
-//!   (segment, sampling, bounds, verify) cannot be stopped from outside, so their worker
-//!   finishes in the background and its result is dropped (verify's work is bounded by its
-//!   timeout).
+//!   plane partition, the claims and verify's branch and bound stop at their next step or
+//!   round (a cancel flag); the others (segment, sampling, bounds) cannot be stopped from
+//!   outside, so their worker finishes in the background and its result is dropped.
 
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -133,7 +132,7 @@ impl Observer for CancelObserver {
         _: &mut relulab::net::Optimizer<f32>,
     ) -> relulab::Result<()> {
         if self.0.load(Ordering::Relaxed) {
-            return Err(relulab::Error::Invalid(INTERRUPTED.into()));
+            return Err(relulab::Error::Cancelled(INTERRUPTED.into()));
         }
         Ok(())
     }
@@ -504,7 +503,7 @@ impl PyMlp {
             layers.push(layer);
         }
         let mlp = Mlp { layers };
-        mlp.validate().map_err(value_err)?;
+        mlp.validate().map_err(py_err)?;
         Ok(PyMlp::new(mlp, None))
     }
 
@@ -541,7 +540,7 @@ impl PyMlp {
                 let s = serde_json::to_string(&ck.mlp).expect("an Mlp serialises");
                 checkpoint::write_atomic(&path, s.as_bytes())
             }
-            _ => Err(relulab::Error::Invalid(format!(
+            _ => Err(relulab::Error::Value(format!(
                 "{}: unknown model format (expected .safetensors, .onnx or .json)",
                 path.display()
             ))),
@@ -1093,7 +1092,7 @@ fn load(py: Python<'_>, path: PathBuf, activation: Option<&str>) -> PyResult<PyM
                 }
                 Some("safetensors") => match act {
                     Some(a) => Ok((checkpoint::load_state_dict(&path, a)?, None)),
-                    None => Err(relulab::Error::Invalid(format!(
+                    None => Err(relulab::Error::Value(format!(
                         "{}: not a relulab checkpoint; to read it as a PyTorch state_dict give \
                          its hidden activation (activation=\"relu\", ...)",
                         path.display()
@@ -1110,7 +1109,7 @@ fn load(py: Python<'_>, path: PathBuf, activation: Option<&str>) -> PyResult<PyM
 /// model file): ``result`` is ``"sat"`` (a counterexample, in ``witness``: ``x``, ``y`` and
 /// ``y_f32`` arrays), ``"unsat"`` (the property holds), ``"timeout"`` or ``"unknown"``, with
 /// ``seconds`` and ``domains`` (as ``relulab verify --json``). Ctrl-C raises
-/// ``KeyboardInterrupt`` at once; the search itself runs on until ``timeout``.
+/// ``KeyboardInterrupt`` at once, and the search stops at its next round.
 #[pyfunction]
 #[pyo3(signature = (model, vnnlib_path, timeout=116.0, seed=0))]
 fn verify(
@@ -1134,12 +1133,14 @@ fn verify(
             Arc::new(py.detach(|| load_network(&path)).map_err(py_err)?)
         }
     };
+    let cancel = Arc::new(AtomicBool::new(false));
     let opts = VerifyOptions {
         timeout: Duration::from_secs_f64(timeout),
         seed,
+        cancel: Some(cancel.clone()),
         ..Default::default()
     };
-    let out = run_blocking(py, None, move || {
+    let out = run_blocking(py, Some(cancel), move || {
         let prop = load_vnnlib(&vnnlib_path)?;
         rverify::verify(&mlp, &prop, &opts)
     })?
@@ -1342,7 +1343,7 @@ fn claims<'py>(py: Python<'py>, only: Option<Vec<u32>>, seed: u64) -> PyResult<B
         let mut out = Vec::new();
         for id in ids {
             if flag.load(Ordering::Relaxed) {
-                return Err(relulab::Error::Invalid(INTERRUPTED.into()));
+                return Err(relulab::Error::Cancelled(INTERRUPTED.into()));
             }
             out.push(relulab::claims::run_claim(id, seed)?);
         }

@@ -23,6 +23,21 @@ CHILD = textwrap.dedent(
         ws = [rng.standard_normal((128, 2))] + [rng.standard_normal((128, 128)) / 8 for _ in range(11)]
         ws.append(rng.standard_normal((1, 128)))
         net = relulab.Mlp.from_layers(ws, [rng.standard_normal(w.shape[0]) * 0.1 for w in ws])
+    if what == "verify":
+        import os, tempfile
+        rng = np.random.default_rng(0)
+        ws = [rng.standard_normal((64, 2))] + [rng.standard_normal((64, 64)) / 6 for _ in range(7)]
+        ws.append(rng.standard_normal((1, 64)))
+        net = relulab.Mlp.from_layers(ws, [rng.standard_normal(w.shape[0]) * 0.1 for w in ws])
+        g = np.stack(np.meshgrid(np.linspace(-3, 3, 200), np.linspace(-3, 3, 200)), -1).reshape(-1, 2)
+        top = float(net.forward(g).max())
+        # The unsafe set sits just above the sampled maximum: a hard "unsat" (or a narrow
+        # "sat") that input splitting takes far longer than the test to decide.
+        spec = os.path.join(tempfile.mkdtemp(), "p.vnnlib")
+        with open(spec, "w") as f:
+            f.write("(declare-const X_0 Real)\\n(declare-const X_1 Real)\\n(declare-const Y_0 Real)\\n")
+            f.write("(assert (>= X_0 -3))\\n(assert (<= X_0 3))\\n(assert (>= X_1 -3))\\n(assert (<= X_1 3))\\n")
+            f.write(f"(assert (>= Y_0 {top + 1e-3 * abs(top) + 1e-6}))\\n")
     print("started", flush=True)
     try:
         if what == "train":
@@ -31,13 +46,18 @@ CHILD = textwrap.dedent(
             relulab.claims(only=list(range(1, 12)) * 20)
         elif what == "regions":
             net.regions(box=(-3, 3, -3, 3))
+        elif what == "verify":
+            relulab.verify(net, spec, timeout=600)
         print("finished", flush=True)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
-        # CPU time of this process over the next half second: ~0 once the worker has stopped.
+        # CPU time of this process over the next half second, and over the half second after
+        # that: ~0 once the worker has stopped.
         t = time.process_time()
         time.sleep(0.5)
-        print(f"{time.process_time() - t:.3f}", flush=True)
+        t1 = time.process_time()
+        time.sleep(0.5)
+        print(f"{t1 - t:.3f} {time.process_time() - t1:.3f}", flush=True)
     """
 )
 
@@ -55,7 +75,7 @@ def _interrupt_after_start(what, delay=0.5):
         p.send_signal(signal.SIGINT)
         out = p.stdout.readline().strip()
         elapsed = time.monotonic() - t0
-        cpu_after = float(p.stdout.readline()) if out == "interrupted" else None
+        cpu_after = [float(v) for v in p.stdout.readline().split()] if out == "interrupted" else None
         p.wait(timeout=30)
     finally:
         if p.poll() is None:
@@ -63,7 +83,7 @@ def _interrupt_after_start(what, delay=0.5):
     return out, elapsed, cpu_after
 
 
-@pytest.mark.parametrize("what", ["train", "claims", "regions"])
+@pytest.mark.parametrize("what", ["train", "claims", "regions", "verify"])
 def test_ctrl_c_stops_a_long_call(what):
     out, elapsed, cpu_after = _interrupt_after_start(what)
     assert out == "interrupted"
@@ -71,7 +91,11 @@ def test_ctrl_c_stops_a_long_call(what):
     assert elapsed < 0.5, f"{what}: KeyboardInterrupt after {elapsed:.3f} s"
     if what in ("train", "regions"):
         # The worker stopped too (a claim runs to its end: up to ~1 s of CPU).
-        assert cpu_after < 0.2, f"{what}: {cpu_after} s of CPU in the 0.5 s after the interrupt"
+        assert cpu_after[0] < 0.2, f"{what}: {cpu_after[0]} s of CPU in the 0.5 s after the interrupt"
+    if what == "verify":
+        # The search stops at the end of its round of domains (a fraction of a second here;
+        # without the cancel flag it would run on for its 600 s timeout).
+        assert cpu_after[1] < 0.1, f"verify: {cpu_after[1]} s of CPU 0.5-1 s after the interrupt"
 
 
 def test_long_calls_release_the_gil():

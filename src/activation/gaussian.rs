@@ -132,18 +132,18 @@ pub const MAX_SAMPLES: u64 = 10_000_000_000;
 pub const QUADRATURE_NODES: usize = 200;
 
 fn check(act: &Activation, mu: f64, sigma: f64) -> Result<()> {
-    act.validate().map_err(Error::Invalid)?;
+    act.validate()?;
     if !mu.is_finite() {
-        return Err(Error::Invalid(format!("mu must be finite, got {mu}")));
+        return Err(Error::Value(format!("mu must be finite, got {mu}")));
     }
     if !(sigma.is_finite() && sigma >= 0.0) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "sigma must be finite and ≥ 0, got {sigma}"
         )));
     }
     // μ² + σ² must stay finite for the second moments.
     if mu.abs() > MAX_PARAM || sigma > MAX_PARAM {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "mu and sigma must lie within ±{MAX_PARAM:e} (their squares must stay finite), got {mu:e}, {sigma:e}"
         )));
     }
@@ -367,12 +367,12 @@ pub fn monte_carlo(
 ) -> Result<MonteCarlo> {
     check(act, mu, sigma)?;
     if samples > MAX_SAMPLES {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "samples must be at most {MAX_SAMPLES}, got {samples}"
         )));
     }
     if samples < 2 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "samples must be at least 2 for a standard error, got {samples}"
         )));
     }

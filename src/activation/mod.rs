@@ -255,19 +255,23 @@ impl Activation {
     }
 
     /// Check the parameters: slopes finite, ReLU'(0) in [0, 1], β > 0, and so on.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::Error;
         let finite = |v: f64, what: &str| {
             if v.is_finite() {
                 Ok(())
             } else {
-                Err(format!("{}: {what} must be finite, got {v}", self.name()))
+                Err(Error::Value(format!(
+                    "{}: {what} must be finite, got {v}",
+                    self.name()
+                )))
             }
         };
         match *self {
             Activation::Relu { prime_at_zero } if !(0.0..=1.0).contains(&prime_at_zero) => {
-                return Err(format!(
+                return Err(Error::Value(format!(
                     "relu: prime_at_zero must lie in [0, 1], got {prime_at_zero}"
-                ));
+                )));
             }
             Activation::LeakyRelu {
                 negative_slope,
@@ -284,7 +288,9 @@ impl Activation {
             Activation::Elu { alpha } => finite(alpha, "alpha")?,
             Activation::Softplus { beta, threshold } => {
                 if !(beta > 0.0 && beta.is_finite()) {
-                    return Err(format!("softplus: beta must be > 0, got {beta}"));
+                    return Err(Error::Value(format!(
+                        "softplus: beta must be > 0, got {beta}"
+                    )));
                 }
                 finite(threshold, "threshold")?;
             }

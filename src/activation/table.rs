@@ -22,13 +22,13 @@ pub struct Params {
 /// Leaky ReLU'(0) follows α unless given; ReLU+εx'(0) follows ε unless given.
 pub fn build(name: &str, params: Params) -> Result<Activation> {
     let base = Activation::by_name(name).ok_or_else(|| {
-        Error::Invalid(format!(
+        Error::Value(format!(
             "unknown activation '{name}'; expected one of {}",
             ACTIVATION_NAMES.join(", ")
         ))
     })?;
     let refuse = |what: &str| {
-        Error::Invalid(format!(
+        Error::Value(format!(
             "{} has no parameter {what} (see `relulab act --help`)",
             base.name()
         ))
@@ -60,7 +60,7 @@ pub fn build(name: &str, params: Params) -> Result<Activation> {
                 return Err(refuse("--eps"));
             }
             if params.prime_at_zero.is_some() {
-                return Err(Error::Invalid(
+                return Err(Error::Value(
                     "prelu: PReLU'(0) is α by definition; --prime-at-zero does not apply".into(),
                 ));
             }
@@ -102,7 +102,7 @@ pub fn build(name: &str, params: Params) -> Result<Activation> {
             other
         }
     };
-    act.validate().map_err(Error::Invalid)?;
+    act.validate()?;
     Ok(act)
 }
 

@@ -147,7 +147,7 @@ pub fn run_claim(id: u32, seed: u64) -> crate::Result<ClaimOutcome> {
         10 => dying::claim10(seed),
         11 => dying::claim11(seed),
         _ => {
-            return Err(crate::Error::Invalid(format!(
+            return Err(crate::Error::Value(format!(
                 "claim {id} does not exist; claims are numbered 1 to {CLAIM_COUNT}"
             )))
         }

@@ -130,7 +130,7 @@ fn read_table(path: &Path) -> Result<Table> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("npy") => read_npy(path),
         Some("csv") | Some("txt") | None => read_csv(path),
-        Some(other) => Err(Error::Invalid(format!(
+        Some(other) => Err(Error::Value(format!(
             "{}: unknown data format '.{other}' (expected .csv or .npy)",
             path.display()
         ))),
@@ -153,7 +153,7 @@ pub fn load(data: &Path, targets: Option<&Path>, labels: bool) -> Result<Dataset
         Some(tp) => {
             let t = read_table(tp)?;
             if t.rows != feat.rows {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Shape(format!(
                     "{} has {} rows but {} has {}",
                     tp.display(),
                     t.rows,

@@ -67,13 +67,13 @@ impl Dataset {
     /// feature.
     pub fn validate(&self) -> Result<()> {
         if self.n == 0 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "{}: the data set is empty",
                 self.name
             )));
         }
         if self.x.len() != self.n * self.d {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Shape(format!(
                 "{}: {} feature values for {} samples × {} features",
                 self.name,
                 self.x.len(),
@@ -82,7 +82,7 @@ impl Dataset {
             )));
         }
         if let Some(k) = self.x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "{}: sample {}, feature {}: value {} is not finite",
                 self.name,
                 k / self.d.max(1),
@@ -93,7 +93,7 @@ impl Dataset {
         match &self.targets {
             Targets::Classes { labels, n_classes } => {
                 if labels.len() != self.n {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Shape(format!(
                         "{}: {} labels for {} samples",
                         self.name,
                         labels.len(),
@@ -105,7 +105,7 @@ impl Dataset {
                     .enumerate()
                     .find(|(_, &l)| l as usize >= *n_classes)
                 {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Value(format!(
                         "{}: sample {s}: label {l} out of range for {n_classes} classes",
                         self.name
                     )));
@@ -113,7 +113,7 @@ impl Dataset {
             }
             Targets::Values { values, dim } => {
                 if values.len() != self.n * dim {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Shape(format!(
                         "{}: {} target values for {} samples × {dim}",
                         self.name,
                         values.len(),
@@ -121,7 +121,7 @@ impl Dataset {
                     )));
                 }
                 if let Some(k) = values.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Value(format!(
                         "{}: sample {}: target {} is not finite",
                         self.name,
                         k / (*dim).max(1),
@@ -196,7 +196,7 @@ impl Dataset {
     /// ChaCha8(seed), stream 7.
     pub fn split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(0.0..1.0).contains(&test_fraction) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "test fraction must lie in [0, 1), got {test_fraction}"
             )));
         }
@@ -313,7 +313,7 @@ pub fn by_name(name: &str, seed: u64, n: Option<usize>, noise: Option<f64>) -> R
             seed,
         ),
         _ => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "unknown dataset '{name}'; expected one of {}",
                 DATASET_NAMES.join(", ")
             )))

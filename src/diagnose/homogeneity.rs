@@ -15,13 +15,13 @@ use crate::net::{Mlp, Trace};
 /// identity are), or when a ≤ 0.
 pub fn homogeneity_error(mlp: &Mlp<f64>, x: &[f64], n: usize, a: f64) -> Result<f64> {
     if !(a > 0.0 && a.is_finite()) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "homogeneity: the scale a must be finite and > 0, got {a}"
         )));
     }
     for (l, layer) in mlp.layers.iter().enumerate() {
         if layer.bias.is_some() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "homogeneity: layer {l} has a bias; the law holds for bias-free networks"
             )));
         }
@@ -34,7 +34,7 @@ pub fn homogeneity_error(mlp: &Mlp<f64>, x: &[f64], n: usize, a: f64) -> Result<
                 | Activation::ReluEps { .. }
         );
         if !homogeneous {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "homogeneity: layer {l} uses {}, which is not positively homogeneous",
                 layer.activation
             )));

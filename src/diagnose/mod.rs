@@ -503,7 +503,7 @@ pub fn diagnose_dataset_until<T: Real>(
 ) -> crate::Result<Vec<LayerHealth>> {
     let d = mlp.input_dim();
     if x.len() != n * d {
-        return Err(crate::Error::Invalid(format!(
+        return Err(crate::Error::Shape(format!(
             "data has {} values, expected {n} samples × {d} features",
             x.len()
         )));
@@ -516,7 +516,7 @@ pub fn diagnose_dataset_until<T: Real>(
     let mut start = 0;
     while start < n {
         if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-            return Err(crate::Error::Invalid(CANCELLED.into()));
+            return Err(crate::Error::Cancelled(CANCELLED.into()));
         }
         let b = batch.min(n - start);
         mlp.forward_batch(&x[start * d..(start + b) * d], b, &mut trace);

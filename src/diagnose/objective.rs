@@ -20,19 +20,19 @@ impl Objective<'_> {
     pub fn check(&self, n: usize, d_out: usize) -> Result<()> {
         match *self {
             Objective::None => Ok(()),
-            Objective::Mse(t) if t.len() != n * d_out => Err(Error::Invalid(format!(
+            Objective::Mse(t) if t.len() != n * d_out => Err(Error::Shape(format!(
                 "targets: {} values, expected {n} samples × {d_out} outputs",
                 t.len()
             ))),
             Objective::CrossEntropy(c) => {
                 if c.len() != n {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Shape(format!(
                         "labels: {} values, expected {n}",
                         c.len()
                     )));
                 }
                 if let Some((i, &bad)) = c.iter().enumerate().find(|(_, &v)| v >= d_out) {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Value(format!(
                         "label of sample {i} is {bad}, but the network has {d_out} outputs"
                     )));
                 }

@@ -43,7 +43,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let name = path
         .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{}: not a file path", path.display())))?;
+        .ok_or_else(|| Error::Value(format!("{}: not a file path", path.display())))?;
     let prefix = format!(".{}.tmp", name.to_string_lossy());
     remove_stale_temporaries(&dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
@@ -160,7 +160,7 @@ fn serialize(
     meta: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
     safetensors::serialize(tensors.iter().map(|(k, v)| (k.as_str(), v)), meta)
-        .map_err(|e| Error::Invalid(format!("{}: cannot serialise: {e}", path.display())))
+        .map_err(|e| Error::Output(format!("{}: cannot serialise: {e}", path.display())))
 }
 
 /// Save a network as a relulab checkpoint (weights only), atomically.
@@ -190,7 +190,7 @@ pub fn checkpoint_bytes(ck: &Checkpoint) -> Result<Vec<u8>> {
 fn full_bytes(path: &Path, ck: &Checkpoint) -> Result<Vec<u8>> {
     ck.mlp
         .validate()
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::Value(format!("{}: {e}", path.display())))?;
     let mut tensors = BTreeMap::new();
     let mut layers = Vec::new();
     for (l, layer) in ck.mlp.layers.iter().enumerate() {
@@ -417,7 +417,7 @@ pub fn parse_checkpoint(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         });
     }
     mlp.validate()
-        .map_err(|e| Error::format(path.display(), "model", e))?;
+        .map_err(|e| Error::format(path.display(), "model", e.to_string()))?;
     let train = match meta.get("train") {
         None => None,
         Some(t) => {
@@ -603,7 +603,7 @@ pub fn load_state_dict(path: &Path, hidden: Activation) -> Result<Mlp<f32>> {
     }
     let mlp = Mlp { layers };
     mlp.validate()
-        .map_err(|e| Error::format(path.display(), "model", e))?;
+        .map_err(|e| Error::format(path.display(), "model", e.to_string()))?;
     Ok(mlp)
 }
 
@@ -613,7 +613,7 @@ pub fn load_state_dict(path: &Path, hidden: Activation) -> Result<Mlp<f32>> {
 /// safetensors.torch.load_file(path))`.
 pub fn save_state_dict(path: &Path, mlp: &Mlp<f32>) -> Result<()> {
     mlp.validate()
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::Value(format!("{}: {e}", path.display())))?;
     let mut tensors = BTreeMap::new();
     for (l, layer) in mlp.layers.iter().enumerate() {
         tensors.insert(
@@ -656,7 +656,7 @@ pub fn load_any(path: &Path, hidden: Option<Activation>) -> Result<Mlp<f32>> {
     }
     match hidden {
         Some(act) => load_state_dict(path, act),
-        None => Err(Error::Invalid(format!(
+        None => Err(Error::Value(format!(
             "{}: not a relulab checkpoint; to read it as a PyTorch state_dict give its \
              activation (--activation NAME)",
             path.display()

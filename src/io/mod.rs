@@ -20,7 +20,7 @@ pub fn load_model(path: &Path, state_dict_hidden: Option<Activation>) -> Result<
             Some(act) => checkpoint::load_state_dict(path, act),
             None => checkpoint::load_checkpoint(path),
         },
-        _ => Err(Error::Invalid(format!(
+        _ => Err(Error::Value(format!(
             "{}: unknown model format (expected .safetensors or .onnx)",
             path.display()
         ))),

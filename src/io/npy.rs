@@ -579,9 +579,9 @@ pub fn npy_bytes<T: Real>(shape: &[usize], data: &[T]) -> Result<Vec<u8>> {
     let count = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::Invalid(format!("NPY shape {shape:?} is too large")))?;
+        .ok_or_else(|| Error::Shape(format!("NPY shape {shape:?} is too large")))?;
     if count != data.len() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Shape(format!(
             "NPY shape {shape:?} needs {count} values, {} given",
             data.len()
         )));
@@ -634,10 +634,7 @@ pub fn npy_bytes<T: Real>(shape: &[usize], data: &[T]) -> Result<Vec<u8>> {
 
 /// Write a `.npy` file (`<f4` or `<f8`, C order), atomically.
 pub fn write_npy<T: Real>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
-    let bytes = npy_bytes(shape, data).map_err(|e| match e {
-        Error::Invalid(m) => Error::Invalid(format!("{}: {m}", path.display())),
-        other => other,
-    })?;
+    let bytes = npy_bytes(shape, data).map_err(|e| e.in_file(path))?;
     write_atomic(path, &bytes)
 }
 
@@ -650,7 +647,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let name = path
         .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
+        .ok_or_else(|| Error::Value(format!("{}: not a file name", path.display())))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".tmp{}", std::process::id()));
@@ -779,7 +776,7 @@ pub fn npz_bytes<T: Real>(arrays: &[(&str, &NpyArray<T>)], compress: bool) -> Re
         zip::CompressionMethod::Stored
     };
     let zerr =
-        |e: zip::result::ZipError| Error::Invalid(format!("cannot write the NPZ archive: {e}"));
+        |e: zip::result::ZipError| Error::Output(format!("cannot write the NPZ archive: {e}"));
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, arr) in arrays {
         let npy = npy_bytes(&arr.shape, &arr.data)?;
@@ -789,7 +786,7 @@ pub fn npz_bytes<T: Real>(arrays: &[(&str, &NpyArray<T>)], compress: bool) -> Re
             .large_file(npy.len() as u64 >= u32::MAX as u64);
         w.start_file(format!("{name}.npy"), opts).map_err(zerr)?;
         w.write_all(&npy)
-            .map_err(|e| Error::Invalid(format!("cannot write the NPZ archive: {e}")))?;
+            .map_err(|e| Error::Output(format!("cannot write the NPZ archive: {e}")))?;
     }
     Ok(w.finish().map_err(zerr)?.into_inner())
 }
@@ -801,10 +798,7 @@ pub fn write_npz<T: Real>(
     arrays: &[(&str, &NpyArray<T>)],
     compress: bool,
 ) -> Result<()> {
-    let bytes = npz_bytes(arrays, compress).map_err(|e| match e {
-        Error::Invalid(m) => Error::Invalid(format!("{}: {m}", path.display())),
-        other => other,
-    })?;
+    let bytes = npz_bytes(arrays, compress).map_err(|e| e.in_file(path))?;
     write_atomic(path, &bytes)
 }
 

@@ -59,9 +59,6 @@ pub fn onnx_bytes(mlp: &Mlp<f32>) -> Result<Vec<u8>> {
 
 /// Write an `Mlp` as an ONNX model, atomically.
 pub fn save_onnx(path: &Path, mlp: &Mlp<f32>) -> Result<()> {
-    let bytes = onnx_bytes(mlp).map_err(|e| match e {
-        Error::Invalid(m) => Error::Invalid(format!("{}: {m}", path.display())),
-        other => other,
-    })?;
+    let bytes = onnx_bytes(mlp).map_err(|e| e.in_file(path))?;
     super::npy::write_atomic(path, &bytes)
 }

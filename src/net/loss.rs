@@ -102,7 +102,8 @@ impl Loss {
         d: usize,
         targets: TargetSlice<'_>,
         mut grad: Option<&mut [T]>,
-    ) -> Result<LossSum, String> {
+    ) -> crate::Result<LossSum> {
+        use crate::Error;
         assert_eq!(out.len(), batch * d, "loss: output is not batch × d");
         if let Some(g) = grad.as_deref() {
             assert_eq!(g.len(), out.len(), "loss: gradient length");
@@ -113,11 +114,11 @@ impl Loss {
         match (self, targets) {
             (Loss::Mse, TargetSlice::Values(t)) => {
                 if t.len() != out.len() {
-                    return Err(format!(
+                    return Err(Error::Shape(format!(
                         "mse: {} targets for {} outputs",
                         t.len(),
                         out.len()
-                    ));
+                    )));
                 }
                 let scale = 2.0 / (nb * d as f64);
                 for k in 0..out.len() {
@@ -129,7 +130,9 @@ impl Loss {
                 }
             }
             (Loss::Mse, TargetSlice::Classes(_)) => {
-                return Err("mse needs real-valued targets, got class labels".into())
+                return Err(Error::Value(
+                    "mse needs real-valued targets, got class labels".into(),
+                ))
             }
             (Loss::CrossEntropy, TargetSlice::Classes(y)) => {
                 check_labels(y, batch, d)?;
@@ -153,7 +156,9 @@ impl Loss {
                 }
             }
             (Loss::CrossEntropy, TargetSlice::Values(_)) => {
-                return Err("cross_entropy needs integer class labels".into())
+                return Err(Error::Value(
+                    "cross_entropy needs integer class labels".into(),
+                ))
             }
             (Loss::BceWithLogits, targets) => {
                 let tv = |k: usize| -> f64 {
@@ -165,19 +170,19 @@ impl Loss {
                 match targets {
                     TargetSlice::Classes(y) => {
                         if d != 1 {
-                            return Err(format!(
+                            return Err(Error::Value(format!(
                                 "bce_with_logits with class labels needs 1 output, model has {d}"
-                            ));
+                            )));
                         }
                         check_labels(y, batch, 2)?;
                     }
                     TargetSlice::Values(t) => {
                         if t.len() != out.len() {
-                            return Err(format!(
+                            return Err(Error::Value(format!(
                                 "bce_with_logits: {} targets for {} outputs",
                                 t.len(),
                                 out.len()
-                            ));
+                            )));
                         }
                     }
                 }
@@ -242,7 +247,7 @@ impl Loss {
                 }
             }
             (Loss::Hinge, TargetSlice::Values(_)) => {
-                return Err("hinge needs integer class labels".into())
+                return Err(Error::Value("hinge needs integer class labels".into()))
             }
         }
         Ok(LossSum {
@@ -252,14 +257,18 @@ impl Loss {
     }
 }
 
-fn check_labels(y: &[u32], batch: usize, classes: usize) -> Result<(), String> {
+fn check_labels(y: &[u32], batch: usize, classes: usize) -> crate::Result<()> {
+    use crate::Error;
     if y.len() != batch {
-        return Err(format!("{} labels for {batch} samples", y.len()));
+        return Err(Error::Shape(format!(
+            "{} labels for {batch} samples",
+            y.len()
+        )));
     }
     if let Some((s, &l)) = y.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
-        return Err(format!(
+        return Err(Error::Value(format!(
             "sample {s}: label {l} out of range for {classes} classes"
-        ));
+        )));
     }
     Ok(())
 }

@@ -150,51 +150,54 @@ impl<T: Real> Mlp<T> {
     }
 
     /// Check shapes chain and parameters are valid; the message names the layer.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::Error;
         if self.layers.is_empty() {
-            return Err("network has no layers".into());
+            return Err(Error::Shape("network has no layers".into()));
         }
         for (l, layer) in self.layers.iter().enumerate() {
             if layer.weight.len() != layer.in_dim * layer.out_dim {
-                return Err(format!(
+                return Err(Error::Shape(format!(
                     "layer {l}: weight has {} values, expected {}×{}",
                     layer.weight.len(),
                     layer.out_dim,
                     layer.in_dim
-                ));
+                )));
             }
             if let Some(b) = &layer.bias {
                 if b.len() != layer.out_dim {
-                    return Err(format!(
+                    return Err(Error::Shape(format!(
                         "layer {l}: bias has {} values, expected {}",
                         b.len(),
                         layer.out_dim
-                    ));
+                    )));
                 }
             }
             if l > 0 && self.layers[l - 1].out_dim != layer.in_dim {
-                return Err(format!(
+                return Err(Error::Shape(format!(
                     "layer {l}: input width {} does not match layer {} output width {}",
                     layer.in_dim,
                     l - 1,
                     self.layers[l - 1].out_dim
-                ));
+                )));
             }
             let na = layer.prelu_alpha.len();
             let want_alpha = matches!(layer.activation, Activation::Prelu { .. });
             if want_alpha && na != 1 && na != layer.out_dim {
-                return Err(format!(
+                return Err(Error::Shape(format!(
                     "layer {l}: PReLU needs 1 or {} slopes, has {na}",
                     layer.out_dim
-                ));
+                )));
             }
             if !want_alpha && na != 0 {
-                return Err(format!("layer {l}: slopes given for a non-PReLU layer"));
+                return Err(Error::Shape(format!(
+                    "layer {l}: slopes given for a non-PReLU layer"
+                )));
             }
             layer
                 .activation
                 .validate()
-                .map_err(|e| format!("layer {l}: {e}"))?;
+                .map_err(|e| Error::Value(format!("layer {l}: {e}")))?;
         }
         Ok(())
     }

@@ -47,7 +47,7 @@ fn ensure_font() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(
+        Err(Error::Output(
             "plot: the bundled DejaVu Sans font failed to load".into(),
         ))
     }
@@ -487,7 +487,7 @@ impl Format {
         {
             Some("svg") => Ok(Format::Svg),
             Some("png") => Ok(Format::Png),
-            _ => Err(Error::Invalid(format!(
+            _ => Err(Error::Value(format!(
                 "{}: unknown plot format; the file name must end in .svg or .png",
                 path.display()
             ))),
@@ -553,11 +553,11 @@ impl Figure {
 
     fn check(&self) -> Result<()> {
         if self.panels.is_empty() {
-            return Err(Error::Invalid("plot: the figure has no panels".into()));
+            return Err(Error::Value("plot: the figure has no panels".into()));
         }
         let (w, h) = self.size();
         if w == 0 || h == 0 || (w as u64) * (h as u64) > 100_000_000 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "plot: figure size {w}×{h} pixels is empty or too large"
             )));
         }
@@ -595,10 +595,10 @@ impl Figure {
             enc.set_depth(png::BitDepth::Eight);
             let mut writer = enc
                 .write_header()
-                .map_err(|e| Error::Invalid(format!("plot: PNG encoding failed: {e}")))?;
+                .map_err(|e| Error::Output(format!("plot: PNG encoding failed: {e}")))?;
             writer
                 .write_image_data(&rgb)
-                .map_err(|e| Error::Invalid(format!("plot: PNG encoding failed: {e}")))?;
+                .map_err(|e| Error::Output(format!("plot: PNG encoding failed: {e}")))?;
         }
         Ok(bytes)
     }
@@ -634,7 +634,7 @@ impl Figure {
 pub use crate::io::checkpoint::write_atomic;
 
 fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
-    Error::Invalid(format!("plot: drawing failed: {e}"))
+    Error::Output(format!("plot: drawing failed: {e}"))
 }
 
 /// Finite (x, y) points of a series, dropping y ≤ 0 on a log axis.
@@ -684,7 +684,7 @@ fn draw_line_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &LineCh
     let (ylo, yhi) = c.y_range.unwrap_or_else(|| pad(ylo, yhi, 0.05, c.log_y));
     if c.log_y {
         if ylo <= 0.0 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "plot '{}': a log y axis needs a positive range, got [{ylo}, {yhi}]",
                 c.title
             )));

@@ -46,10 +46,10 @@ impl RegionsMonitor {
         svg_dir: Option<PathBuf>,
     ) -> Result<Self> {
         if every == 0 {
-            return Err(Error::Invalid("regions: every must be ≥ 1 epoch".into()));
+            return Err(Error::Value("regions: every must be ≥ 1 epoch".into()));
         }
         if mlp.input_dim() != 2 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Shape(format!(
                 "regions during training need a network with 2 inputs (this one has {})",
                 mlp.input_dim()
             )));

@@ -47,7 +47,7 @@ impl GeoNet {
     /// ReLU, Leaky ReLU, PReLU, ReLU+εx); the last layer may be anything (non-PWL outputs are
     /// described by their pre-activations).
     pub fn new<T: Real>(mlp: &Mlp<T>) -> Result<Self> {
-        mlp.validate().map_err(Error::Invalid)?;
+        mlp.validate()?;
         let nl = mlp.layers.len();
         let mut layers = Vec::with_capacity(nl);
         let mut word = 0;
@@ -56,7 +56,7 @@ impl GeoNet {
             let (n_in, n_out) = (layer.in_dim, layer.out_dim);
             let w: Vec<f64> = layer.weight.iter().map(|x| x.as_f64()).collect();
             if let Some(bad) = w.iter().position(|x| !x.is_finite()) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Value(format!(
                     "layer {l}: weight [{}, {}] is not finite",
                     bad / n_in,
                     bad % n_in
@@ -70,7 +70,7 @@ impl GeoNet {
             }
             let b: Vec<f64> = (0..n_out).map(|j| layer.bias_at(j).as_f64()).collect();
             if let Some(bad) = b.iter().position(|x| !x.is_finite()) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Value(format!(
                     "layer {l}: bias [{bad}] is not finite"
                 )));
             }

@@ -86,13 +86,13 @@ impl Slice {
             ("dir_b", &self.dir_b),
         ] {
             if v.len() != d {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Shape(format!(
                     "slice {name} has {} values, the network input has {d}",
                     v.len()
                 )));
             }
             if v.iter().any(|x| !x.is_finite()) {
-                return Err(Error::Invalid(format!("slice {name} is not finite")));
+                return Err(Error::Value(format!("slice {name} is not finite")));
             }
         }
         let [u0, u1, v0, v1] = self.bbox;
@@ -101,7 +101,7 @@ impl Slice {
             && v0 < v1
             && self.area().is_finite())
         {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "box [{u0}, {u1}] × [{v0}, {v1}] must be finite with u0 < u1 and v0 < v1"
             )));
         }
@@ -269,12 +269,12 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions<'_>) -> Result<
     let n_out = net.output_dim();
     match opts.boundary {
         Boundary::Zero(o) if o >= n_out => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "boundary output {o} out of range (the network has {n_out} outputs)"
             )))
         }
         Boundary::Equal(a, b) if a >= n_out || b >= n_out || a == b => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "boundary outputs {a}, {b} must be distinct and below {n_out}"
             )))
         }
@@ -333,10 +333,10 @@ pub fn partition(net: &GeoNet, slice: &Slice, opts: PlaneOptions<'_>) -> Result<
     outs.extend(rest);
     let total: usize = outs.iter().map(|o| o.starts.len()).sum();
     if limit.cancelled() {
-        return Err(Error::Invalid(CANCELLED.into()));
+        return Err(Error::Cancelled(CANCELLED.into()));
     }
     if limit.stop.load(Ordering::Relaxed) || total > limit.max {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "more than {} cells on this slice: stopped (raise the cell limit or shrink the box)",
             limit.max
         )));

@@ -60,7 +60,7 @@ pub fn mosaic_svg(p: &Partition, opts: &RenderOptions) -> Result<String> {
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, size).into_drawing_area();
-        draw(&root, p, opts).map_err(|e| Error::Invalid(format!("drawing the SVG: {e}")))?;
+        draw(&root, p, opts).map_err(|e| Error::Output(format!("drawing the SVG: {e}")))?;
     }
     Ok(buf)
 }
@@ -81,7 +81,7 @@ pub fn write_png(p: &Partition, opts: &RenderOptions, path: &Path) -> Result<()>
         {
             let root = BitMapBackend::new(&tmp, size).into_drawing_area();
             draw(&root, p, opts)
-                .map_err(|e| Error::Invalid(format!("{}: drawing the PNG: {e}", path.display())))?;
+                .map_err(|e| Error::Output(format!("{}: drawing the PNG: {e}", path.display())))?;
         }
         let f = std::fs::File::open(&tmp).map_err(|e| Error::io(path, e))?;
         f.sync_all().map_err(|e| Error::io(path, e))?;
@@ -119,7 +119,7 @@ fn temp_path(path: &Path, ext: &str) -> std::path::PathBuf {
 
 fn check(p: &Partition, opts: &RenderOptions) -> Result<()> {
     if !(16..=16384).contains(&opts.width) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "picture width {} must be in 16..=16384 pixels",
             opts.width
         )));
@@ -127,7 +127,7 @@ fn check(p: &Partition, opts: &RenderOptions) -> Result<()> {
     let bad = |o: usize| o >= p.n_outputs;
     if let Colouring::Output(o) = opts.colouring {
         if bad(o) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "colour output {o} out of range (the network has {} outputs)",
                 p.n_outputs
             )));
@@ -140,7 +140,7 @@ fn check(p: &Partition, opts: &RenderOptions) -> Result<()> {
     };
     for &o in outs {
         if bad(o) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "boundary output {o} out of range (the network has {} outputs)",
                 p.n_outputs
             )));
@@ -177,7 +177,7 @@ fn draw<DB: DrawingBackend>(
     p: &Partition,
     opts: &RenderOptions,
 ) -> Result<()> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Invalid(format!("{e}"));
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Output(format!("{e}"));
     full.fill(&WHITE).map_err(err)?;
     let (root, legend_area) = full.split_horizontally(opts.width);
     let (w, h) = root.dim_in_pixel();

@@ -37,7 +37,7 @@ pub struct PatternGrowth {
 /// and counted in sample order.
 pub fn sample_patterns(net: &GeoNet, opts: &SampleOptions) -> Result<PatternGrowth> {
     if !(opts.lo.is_finite() && opts.hi.is_finite() && opts.lo < opts.hi) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Value(format!(
             "sampling box [{}, {}] must be finite with lo < hi",
             opts.lo, opts.hi
         )));

@@ -71,13 +71,13 @@ pub fn segment(net: &GeoNet, x0: &[f64], x1: &[f64]) -> Result<SegmentPieces> {
     let d = net.input_dim();
     for (name, x) in [("start", x0), ("end", x1)] {
         if x.len() != d {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Shape(format!(
                 "segment {name} has {} values, the network input has {d}",
                 x.len()
             )));
         }
         if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Invalid(format!("segment {name} is not finite")));
+            return Err(Error::Value(format!("segment {name} is not finite")));
         }
     }
     let l0 = &net.layers[0];

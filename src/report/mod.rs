@@ -652,7 +652,7 @@ impl Report {
     pub fn write(&self, dir: &Path, json: &serde_json::Value) -> Result<PathBuf> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let json_text = serde_json::to_string_pretty(json)
-            .map_err(|e| Error::Invalid(format!("report.json: {e}")))?;
+            .map_err(|e| Error::Output(format!("report.json: {e}")))?;
         write_atomic(&dir.join("report.json"), json_text.as_bytes())?;
         let index = dir.join("index.html");
         write_atomic(&index, self.to_html().as_bytes())?;

@@ -267,10 +267,10 @@ impl Trainer {
                     targets,
                     Some(&mut self.grad_out),
                 )
-                .map_err(|e| Error::Invalid(format!("{}: {e}", train.name)))?;
+                .map_err(|e| e.prefixed(&train.name))?;
             let mean = ls.loss / batch as f64;
             if !mean.is_finite() {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Value(format!(
                     "training diverged: loss is {mean} at epoch {}, step {} (batch {} of the \
                      epoch); the last checkpoint written, if any, is intact. Try a smaller \
                      learning rate or --clip-norm.",
@@ -376,7 +376,7 @@ impl Trainer {
 pub fn check_fit(mlp: &Mlp<f32>, data: &Dataset, loss: Loss) -> Result<()> {
     data.validate()?;
     if data.d != mlp.input_dim() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Shape(format!(
             "{}: {} features per sample, but the model takes {}",
             data.name,
             data.d,
@@ -386,7 +386,7 @@ pub fn check_fit(mlp: &Mlp<f32>, data: &Dataset, loss: Loss) -> Result<()> {
     let d_out = mlp.output_dim();
     match (&data.targets, loss) {
         (Targets::Classes { .. }, Loss::Mse) => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "{}: mse needs real-valued targets; use cross_entropy for class labels",
                 data.name
             )));
@@ -398,26 +398,26 @@ pub fn check_fit(mlp: &Mlp<f32>, data: &Dataset, loss: Loss) -> Result<()> {
                 .enumerate()
                 .find(|(_, &l)| l as usize >= classes)
             {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Value(format!(
                     "{}: sample {s}: label {l} out of range for a model with {d_out} output(s)",
                     data.name
                 )));
             }
             if loss == Loss::CrossEntropy && d_out < 2 {
-                return Err(Error::Invalid(
+                return Err(Error::Value(
                     "cross_entropy needs at least 2 outputs; use bce_with_logits or hinge".into(),
                 ));
             }
         }
         (Targets::Values { dim, .. }, l) => {
             if *dim != d_out {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Shape(format!(
                     "{}: {dim} targets per sample, but the model has {d_out} outputs",
                     data.name
                 )));
             }
             if matches!(l, Loss::CrossEntropy | Loss::Hinge) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Value(format!(
                     "{}: {l} needs integer class labels",
                     data.name
                 )));
@@ -454,7 +454,7 @@ fn evaluate_with(
         let t = data.gather_targets(chunk, &mut labels, &mut values);
         let ls = loss
             .eval(trace.output(), chunk.len(), d_out, t, None)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", data.name)))?;
+            .map_err(|e| e.prefixed(&data.name))?;
         total += ls.loss;
         correct += ls.correct;
     }

@@ -133,7 +133,12 @@ pub struct Prepared {
 /// Parse an activation with parameters: `NAME`, `NAME(k=v, ...)` or `NAME:k=v,...`. Keys:
 /// prime_at_zero, negative_slope, alpha, eps, beta, threshold. Setting the slope of leaky_relu
 /// (or ε of relu_eps) without prime_at_zero keeps the default convention f'(0) = left slope.
-pub fn parse_activation(s: &str) -> std::result::Result<Activation, String> {
+/// Errors are [`Error::Value`] naming the text.
+pub fn parse_activation(s: &str) -> Result<Activation> {
+    parse_activation_text(s).map_err(Error::Value)
+}
+
+fn parse_activation_text(s: &str) -> std::result::Result<Activation, String> {
     let s = s.trim();
     let (name, params) = if let Some((n, rest)) = s.split_once('(') {
         let rest = rest
@@ -192,7 +197,7 @@ pub fn parse_activation(s: &str) -> std::result::Result<Activation, String> {
             _ => return Err(bad()),
         };
     }
-    act.validate()?;
+    act.validate().map_err(|e| e.to_string())?;
     Ok(act)
 }
 
@@ -216,16 +221,16 @@ impl TrainSpec {
                 eps: self.eps,
             },
             o => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Value(format!(
                     "optimizer: unknown '{o}'; expected sgd, adam or adamw"
                 )))
             }
         };
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::Invalid(format!("lr must be > 0, got {}", self.lr)));
+            return Err(Error::Value(format!("lr must be > 0, got {}", self.lr)));
         }
         if self.nesterov && (self.optimizer != "sgd" || self.momentum <= 0.0) {
-            return Err(Error::Invalid(
+            return Err(Error::Value(
                 "nesterov needs optimizer sgd with momentum > 0".into(),
             ));
         }
@@ -245,14 +250,14 @@ impl TrainSpec {
         let labels = self.loss.is_none_or(|l| l.wants_labels());
         let full = match (&self.dataset, &self.data) {
             (Some(_), Some(_)) => {
-                return Err(Error::Invalid(
+                return Err(Error::Value(
                     "give either a built-in dataset or a data file, not both".into(),
                 ))
             }
             (Some(name), None) => data::by_name(name, self.seed, self.n_samples, self.noise)?,
             (None, Some(path)) => data::csv::load(path, self.targets.as_deref(), labels)?,
             (None, None) => {
-                return Err(Error::Invalid(
+                return Err(Error::Value(
                     "no data: give --dataset NAME or --data FILE".into(),
                 ))
             }
@@ -298,11 +303,11 @@ impl TrainSpec {
     /// A freshly initialised network for data with `d` features and `targets`
     /// (init from ChaCha8(seed), stream 0).
     pub fn build_model(&self, d: usize, targets: &Targets, loss: Loss) -> Result<Mlp<f32>> {
-        let act = parse_activation(&self.activation).map_err(Error::Invalid)?;
-        let init: Init = self.init.parse().map_err(Error::Invalid)?;
-        let bias_init: BiasInit = self.bias_init.parse().map_err(Error::Invalid)?;
+        let act = parse_activation(&self.activation)?;
+        let init: Init = self.init.parse().map_err(Error::Value)?;
+        let bias_init: BiasInit = self.bias_init.parse().map_err(Error::Value)?;
         if self.hidden.contains(&0) {
-            return Err(Error::Invalid("hidden widths must be ≥ 1".into()));
+            return Err(Error::Value("hidden widths must be ≥ 1".into()));
         }
         let d_out = targets.output_dim(matches!(loss, Loss::BceWithLogits | Loss::Hinge));
         let mut widths = vec![d];
@@ -317,7 +322,7 @@ impl TrainSpec {
     /// The loop configuration.
     pub fn train_config(&self, loss: Loss) -> Result<TrainConfig> {
         if self.batch_size == 0 {
-            return Err(Error::Invalid("batch size must be ≥ 1".into()));
+            return Err(Error::Value("batch size must be ≥ 1".into()));
         }
         Ok(TrainConfig {
             epochs: self.epochs,

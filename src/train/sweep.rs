@@ -86,19 +86,19 @@ impl SweepSpec {
         let obj = v.as_object_mut().expect("a struct");
         for (k, val) in &point {
             if !obj.contains_key(k) {
-                return Err(Error::Invalid(format!("sweep grid: unknown field '{k}'")));
+                return Err(Error::Value(format!("sweep grid: unknown field '{k}'")));
             }
             obj.insert(k.clone(), val.clone());
         }
         obj.insert("seed".into(), seed.into());
         obj.insert("threads".into(), 1.into());
-        serde_json::from_value(v).map_err(|e| Error::Invalid(format!("sweep grid {point:?}: {e}")))
+        serde_json::from_value(v).map_err(|e| Error::Value(format!("sweep grid {point:?}: {e}")))
     }
 
     /// Check that every grid value fits its field (before starting any run).
     pub fn validate(&self) -> Result<()> {
         if let Some((k, _)) = self.grid.iter().find(|(_, v)| v.is_empty()) {
-            return Err(Error::Invalid(format!("sweep grid: '{k}' has no values")));
+            return Err(Error::Value(format!("sweep grid: '{k}' has no values")));
         }
         for (k, vals) in &self.grid {
             for (i, _) in vals.iter().enumerate() {
@@ -116,7 +116,7 @@ impl SweepSpec {
     /// results in index order.
     pub fn run(&self, shard: usize, shards: usize) -> Result<Vec<RunResult>> {
         if shards == 0 || shard >= shards {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "shard {shard}/{shards}: need 0 ≤ I < N"
             )));
         }
@@ -166,7 +166,7 @@ impl SweepSpec {
 
 /// Parse `I/N`.
 pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let bad = || Error::Invalid(format!("--shard {s}: expected I/N with 0 ≤ I < N"));
+    let bad = || Error::Value(format!("--shard {s}: expected I/N with 0 ≤ I < N"));
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (i, n): (usize, usize) = (
         i.trim().parse().map_err(|_| bad())?,

@@ -27,6 +27,8 @@ use crate::net::Mlp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The answer of a verification run.
@@ -105,6 +107,23 @@ pub struct VerifyOptions {
     pub strategy: Strategy,
     /// Settings of the ReLU-split search.
     pub relu_split: ReluSplitOptions,
+    /// A cancel flag (the Python binding's Ctrl-C): once set, the search stops at its next
+    /// round and the run ends as [`Verdict::Timeout`].
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// When a search must stop: its deadline, or a cancel flag being set.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stop<'a> {
+    pub(crate) deadline: Instant,
+    pub(crate) cancel: Option<&'a AtomicBool>,
+}
+
+impl Stop<'_> {
+    /// Whether the search must stop now.
+    pub(crate) fn now(&self) -> bool {
+        Instant::now() > self.deadline || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 /// How the branch and bound splits a domain.
@@ -167,6 +186,7 @@ impl Default for VerifyOptions {
             alpha_combined_depth: 8,
             strategy: Strategy::Auto,
             relu_split: ReluSplitOptions::default(),
+            cancel: None,
         }
     }
 }
@@ -353,7 +373,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
     let start = Instant::now();
     let net = PwlNet::from_mlp(mlp)?;
     if prop.n_inputs != net.input_dim() || prop.n_outputs != net.output_dim() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Shape(format!(
             "the property declares {} inputs and {} outputs, the network has {} and {}",
             prop.n_inputs,
             prop.n_outputs,
@@ -363,6 +383,10 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
     }
     let checker = Checker::new(&net, mlp);
     let strategy = opts.strategy.resolve(net.input_dim());
+    let stop = Stop {
+        deadline: start + opts.timeout,
+        cancel: opts.cancel.as_deref(),
+    };
     let done = |verdict, witness, domains| Outcome {
         verdict,
         witness,
@@ -389,7 +413,6 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
         eprintln!("falsifier done at {:.3} s", start.elapsed().as_secs_f64());
     }
     if strategy == Strategy::ReluSplit {
-        let deadline = start + opts.timeout;
         let mut domains = 0;
         let mut unknown = false;
         for case in &prop.cases {
@@ -401,7 +424,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
                 &checker,
                 case,
                 &opts.relu_split,
-                deadline,
+                stop,
                 &mut domains,
                 &mut full,
             ) {
@@ -436,7 +459,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
     let mut stuck = false;
     let mut round = 0usize;
     while !stack.is_empty() {
-        if start.elapsed() > opts.timeout {
+        if stop.now() {
             return Ok(done(Verdict::Timeout, None, domains));
         }
         let take = opts.batch.min(stack.len());

@@ -259,7 +259,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{}: not a file name", path.display())))?;
+        .ok_or_else(|| Error::Value(format!("{}: not a file name", path.display())))?;
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         name.to_string_lossy(),

@@ -46,6 +46,6 @@ pub fn load_network(path: &Path) -> Result<Mlp<f32>> {
         )
     })?;
     m.validate()
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::Value(format!("{}: {e}", path.display())))?;
     Ok(m)
 }

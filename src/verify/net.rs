@@ -68,7 +68,7 @@ impl PwlNet {
     /// Build from an `Mlp`; errors name the first layer whose activation is not piecewise
     /// linear.
     pub fn from_mlp<T: Real>(mlp: &Mlp<T>) -> Result<Self> {
-        mlp.validate().map_err(Error::Invalid)?;
+        mlp.validate()?;
         let mut layers = Vec::new();
         let mut slopes = Vec::new();
         let n = mlp.layers.len();
@@ -78,7 +78,7 @@ impl PwlNet {
                 .map(|j| layer.bias_at(j).as_f64())
                 .collect();
             if w.iter().chain(&b).any(|v| !v.is_finite()) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Value(format!(
                     "layer {l}: non-finite weight or bias"
                 )));
             }

@@ -14,7 +14,7 @@
 //! counterexample, with a short projected-gradient run from the worst one every few rounds;
 //! `sat` needs the [`super::bab::Checker`]'s acceptance as in the input-split search.
 
-use super::bab::{pgd, term_value, Checker, Witness};
+use super::bab::{pgd, term_value, Checker, Stop, Witness};
 use super::engine::{
     bound_rows, optimized_hidden, Domain as EngineDomain, Optim, Relaxation, Row, RowResult, Split,
 };
@@ -94,7 +94,7 @@ pub(crate) fn decide_case(
     checker: &Checker,
     case: &Case,
     opts: &ReluSplitOptions,
-    deadline: Instant,
+    stop: Stop,
     domains: &mut usize,
     falsify: &mut dyn FnMut(&Case) -> Option<Witness>,
 ) -> CaseResult {
@@ -163,7 +163,7 @@ pub(crate) fn decide_case(
     let mut stuck = false;
     let mut round = 0usize;
     while !stack.is_empty() {
-        if Instant::now() > deadline {
+        if stop.now() {
             return CaseResult::Timeout;
         }
         let take = opts.batch.min(stack.len());

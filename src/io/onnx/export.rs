@@ -85,7 +85,7 @@ fn value_info(name: &str, width: usize) -> ValueInfoProto {
 /// Build the ONNX model of `mlp`.
 pub(crate) fn export_model(mlp: &Mlp<f32>) -> Result<ModelProto> {
     mlp.validate()
-        .map_err(|m| Error::Invalid(format!("cannot export an invalid network: {m}")))?;
+        .map_err(|m| Error::Value(format!("cannot export an invalid network: {m}")))?;
     let needs_gelu = mlp
         .layers
         .iter()

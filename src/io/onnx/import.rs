@@ -633,7 +633,7 @@ fn apply_activation(ctx: &mut Ctx, n: &Node) -> Result<Value> {
     } else {
         (act, Vec::new())
     };
-    act.validate().map_err(|m| n.bad(m))?;
+    act.validate().map_err(|m| n.bad(m.to_string()))?;
     Ok(Value::Dyn(
         ctx.close_layer(y, act, slopes).map_err(|m| n.bad(m))?,
     ))
@@ -1597,7 +1597,7 @@ pub(crate) fn import_model(model: &ModelProto, file: &str) -> Result<Mlp<f32>> {
             .map_err(|m| fe("graph.output", m))?;
     }
     let mut mlp = Mlp { layers: ctx.layers };
-    mlp.validate().map_err(|m| fe("model", m))?;
+    mlp.validate().map_err(|m| fe("model", m.to_string()))?;
     restore_conventions(model, &mut mlp);
     Ok(mlp.cast::<f32>())
 }

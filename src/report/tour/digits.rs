@@ -44,7 +44,7 @@ pub fn digits_run(seed: u64, epochs: usize) -> Result<DigitsRun> {
     let test = p
         .test
         .as_ref()
-        .ok_or_else(|| crate::Error::Invalid("digits: no test split".into()))?;
+        .ok_or_else(|| crate::Error::Value("digits: no test split".into()))?;
     let labels: Vec<usize> = match &test.targets {
         Targets::Classes { labels, .. } => labels.iter().map(|&c| c as usize).collect(),
         Targets::Values { .. } => Vec::new(),

@@ -150,7 +150,7 @@ pub const SECTIONS: &[TourSection] = &[
 pub fn select_sections(names: &[String]) -> Result<Vec<&'static TourSection>> {
     for n in names {
         if !SECTIONS.iter().any(|s| s.id == n.trim()) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Value(format!(
                 "unknown tour section {:?}; the sections are: {}",
                 n.trim(),
                 section_ids().join(", ")
