@@ -6,7 +6,7 @@ use relulab::plot::{Figure, LineChart, Series};
 use relulab::reach::enclose::{octagon, reach, simulated_boxes, tightness, ReachOptions};
 use relulab::reach::exact::{exact_sets, ExactSets};
 use relulab::reach::safety::{decide, Answer, Query, StateSet};
-use relulab::reach::{unroll, ClosedLoop, Plant};
+use relulab::reach::{unroll, ClosedLoop};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -93,19 +93,10 @@ fn load_set(spec: &str, name: &str, n: usize) -> anyhow::Result<StateSet> {
 }
 
 /// Load the plant and controller named on the command line.
-pub fn load_loop(system: &Path, controller: &Path, activation: &str) -> anyhow::Result<ClosedLoop> {
-    let plant = Plant::load(system)?;
+fn load_loop(system: &Path, controller: &Path, activation: &str) -> anyhow::Result<ClosedLoop> {
     let act = Activation::by_name(activation)
         .with_context(|| format!("--activation '{activation}': unknown activation"))?;
-    let ctrl = match controller.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => relulab::io::checkpoint::load_any(controller, Some(act))?,
-        _ => relulab::io::load_model(controller, None)?,
-    };
-    Ok(ClosedLoop::new(
-        plant,
-        ctrl,
-        &controller.display().to_string(),
-    )?)
+    Ok(relulab::reach::load_loop(system, controller, act)?)
 }
 
 /// Run `relulab reach`.

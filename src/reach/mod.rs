@@ -378,6 +378,42 @@ impl ClosedLoop {
     }
 }
 
+/// Load a plant file and a controller: a relulab checkpoint or a PyTorch state_dict
+/// (`.safetensors`; `hidden` is the state_dict's activation between the Linear layers), ONNX, or
+/// the JSON form of `Mlp<f32>` (`.json`).
+pub fn load_loop(system: &Path, controller: &Path, hidden: Activation) -> Result<ClosedLoop> {
+    let plant = Plant::load(system)?;
+    let ctrl = match controller.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => crate::io::checkpoint::load_any(controller, Some(hidden))?,
+        _ => crate::verify::load_network(controller)?,
+    };
+    ClosedLoop::new(plant, ctrl, &controller.display().to_string())
+}
+
+/// The double integrator of `data/control/double_integrator` (nfl_veripy, MIT licence; 2
+/// states, 2-10-5-1 ReLU controller, initial box [2.5, 3] × [−0.25, 0.25], 5 steps), embedded.
+pub fn double_integrator() -> Result<ClosedLoop> {
+    let plant = Plant::parse(
+        include_str!("../../data/control/double_integrator/system.toml"),
+        "data/control/double_integrator/system.toml",
+    )?;
+    let ctrl: Mlp<f32> = serde_json::from_str(include_str!(
+        "../../data/control/double_integrator/controller.json"
+    ))
+    .map_err(|e| {
+        Error::format(
+            "data/control/double_integrator/controller.json",
+            format!("line {}", e.line()),
+            e.to_string(),
+        )
+    })?;
+    ClosedLoop::new(
+        plant,
+        ctrl,
+        "data/control/double_integrator/controller.json",
+    )
+}
+
 /// The N-step loop as one network of x[0].
 #[derive(Clone, Debug)]
 pub struct Unrolled {
