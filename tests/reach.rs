@@ -5,6 +5,8 @@
 //! from data/control (a copy of shared/benchmarks/control), the quadrotor from shared/ through
 //! the skip helper.
 
+#![allow(clippy::needless_range_loop)]
+
 mod common;
 
 use rand::{Rng, SeedableRng};
