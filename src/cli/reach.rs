@@ -2,9 +2,10 @@
 
 use anyhow::{bail, Context};
 use relulab::activation::Activation;
-use relulab::plot::{Figure, LineChart, Series};
+use relulab::plot::Figure;
 use relulab::reach::enclose::{octagon, reach, simulated_boxes, tightness, ReachOptions};
-use relulab::reach::exact::{exact_sets, ExactSets};
+use relulab::reach::exact::exact_sets;
+use relulab::reach::plot::reach_chart;
 use relulab::reach::safety::{decide, Answer, Query, StateSet};
 use relulab::reach::{unroll, ClosedLoop};
 use std::path::{Path, PathBuf};
@@ -289,7 +290,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(path) = &args.plot {
-        let fig = picture(
+        let fig = reach_chart(
             &cl,
             &r,
             exact.as_ref(),
@@ -319,79 +320,4 @@ fn safety_json(a: &Answer, secs: f64) -> serde_json::Value {
             serde_json::json!({"answer": "unknown", "seconds": secs, "reason": w})
         }
     }
-}
-
-/// Enclosures (boxes per step) over simulated trajectories, the initial box and, when given,
-/// the exact polygons, in state coordinates `d`.
-pub fn picture(
-    cl: &ClosedLoop,
-    r: &relulab::reach::enclose::Reach,
-    exact: Option<&ExactSets>,
-    steps: usize,
-    d: [usize; 2],
-    seed: u64,
-) -> LineChart {
-    use plotters::style::RGBColor;
-    let mut c = LineChart::new(format!("reachable sets, {steps} steps"))
-        .labels(format!("x{}", d[0]), format!("x{}", d[1]));
-    let rect = |lo: &[f64], hi: &[f64]| {
-        vec![
-            (lo[d[0]], lo[d[1]]),
-            (hi[d[0]], lo[d[1]]),
-            (hi[d[0]], hi[d[1]]),
-            (lo[d[0]], hi[d[1]]),
-            (lo[d[0]], lo[d[1]]),
-        ]
-    };
-    for (i, x0) in relulab::reach::enclose::sample_initial(cl, 40, seed)
-        .iter()
-        .enumerate()
-    {
-        let tr = cl.simulate(x0, steps);
-        c = c.with_series(Series {
-            name: if i == 0 {
-                "simulated".into()
-            } else {
-                String::new()
-            },
-            points: tr.iter().map(|x| (x[d[0]], x[d[1]])).collect(),
-            color: Some(RGBColor(170, 170, 170)),
-            dashed: false,
-        });
-    }
-    if let Some(ex) = exact {
-        for (k, pieces) in ex.steps.iter().enumerate() {
-            for (i, p) in pieces.iter().enumerate() {
-                let mut pts: Vec<(f64, f64)> = p.image.iter().map(|v| (v[0], v[1])).collect();
-                pts.push(pts[0]);
-                c = c.with_series(Series {
-                    name: if k == 0 && i == 0 {
-                        "exact".into()
-                    } else {
-                        String::new()
-                    },
-                    points: pts,
-                    color: Some(RGBColor(44, 160, 44)),
-                    dashed: false,
-                });
-            }
-        }
-    }
-    for (k, e) in r.steps.iter().enumerate() {
-        c = c.with_series(Series {
-            name: match k {
-                0 => "initial box".into(),
-                1 => "enclosure".into(),
-                _ => String::new(),
-            },
-            points: rect(&e.lo, &e.hi),
-            color: Some(if k == 0 {
-                RGBColor(0, 0, 0)
-            } else {
-                RGBColor(214, 39, 40)
-            }),
-            dashed: k == 0,
-        });
-    }
-    c
 }

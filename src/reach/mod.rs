@@ -21,6 +21,7 @@
 
 pub mod enclose;
 pub mod exact;
+pub mod plot;
 pub mod safety;
 
 use crate::activation::Activation;
