@@ -547,3 +547,46 @@ fn cli_reports_and_refuses() {
     assert!(!plot2.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn initial_halfspaces_prune_parts_and_stay_sound() {
+    // Initial set: the box cut by x0 + x1 ≤ 0.9 (a triangle-ish corner removed).
+    let text = "A = [[0.9, 0.2], [-0.1, 0.95]]\nB = [[0.1], [0.3]]\nc = [0.1, -0.07]\n\
+                u_min = [-0.3]\nu_max = [0.45]\ninitial_box = [[0.5, 1.1], [-0.3, 0.2]]\n\
+                initial_H = [[1.0, 1.0]]\ninitial_h = [0.9]\nsteps = 3\n";
+    let plant = Plant::parse(text, "h.toml").unwrap();
+    let cl = ClosedLoop::new(plant, controller(&[2, 8, 6, 1], 71, 1.2), "h").unwrap();
+    let un = unroll(&cl, 3).unwrap();
+    let r = reach(
+        &cl,
+        &un,
+        &ReachOptions {
+            steps: 3,
+            parts: 4,
+            time_limit: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // Parts entirely beyond the half-plane are dropped: of the 16 cells of the 4×4 grid,
+    // those with lo0 + lo1 > 0.9 hold no initial state.
+    let expected = (0..16)
+        .filter(|&i| {
+            let (a, b) = (i % 4, i / 4);
+            let lo0 = 0.5 + 0.6 * a as f64 / 4.0;
+            let lo1 = -0.3 + 0.5 * b as f64 / 4.0;
+            lo0 + lo1 <= 0.9 + 1e-12
+        })
+        .count();
+    assert!(expected < 16);
+    assert_eq!(r.parts.len(), expected);
+    let x0s = sample_initial(&cl, 5000, 4);
+    assert!(x0s.iter().all(|x| x[0] + x[1] <= 0.9));
+    for x0 in x0s {
+        for (k, x) in cl.simulate(&x0, 3).iter().enumerate() {
+            for j in 0..2 {
+                assert!(r.steps[k].lo[j] <= x[j] && x[j] <= r.steps[k].hi[j]);
+            }
+        }
+    }
+}
