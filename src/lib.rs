@@ -18,6 +18,7 @@ pub mod error;
 pub mod io;
 pub mod net;
 pub mod plot;
+pub mod reach;
 pub mod real;
 pub mod regions;
 pub mod remedy;

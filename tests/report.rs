@@ -52,7 +52,7 @@ fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap()
 }
 
-const SECTION_IDS: [&str; 8] = [
+const SECTION_IDS: [&str; 9] = [
     "activations",
     "claims",
     "gradient-flow",
@@ -61,6 +61,7 @@ const SECTION_IDS: [&str; 8] = [
     "dying-sweep",
     "training",
     "regions",
+    "control",
 ];
 
 #[test]
@@ -111,6 +112,7 @@ fn report_is_self_contained_with_every_section_and_plot() {
         "sparsity_histogram",
         "digits_health",
         "regions_during_training",
+        "control_double_integrator",
     ] {
         assert!(out.join(format!("plots/{p}.svg")).exists(), "{p}.svg");
         assert!(out.join(format!("plots/{p}.png")).exists(), "{p}.png");

@@ -9,6 +9,7 @@ mod claims;
 mod diagnose;
 mod eval;
 mod plot;
+mod reach;
 mod regions;
 mod stats;
 mod sweep;
@@ -51,6 +52,8 @@ enum Command {
     Bounds(bounds::Args),
     /// Verify a VNN-LIB property.
     Verify(verify::Args),
+    /// Reachability and safety of a closed loop with a ReLU controller.
+    Reach(reach::Args),
 }
 
 /// Run the parsed command. `Err` is printed by `main` and exits with code 2.
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Regions(a) => regions::run(a),
         Command::Bounds(a) => bounds::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Reach(a) => reach::run(a),
     }
 }

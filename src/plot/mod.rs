@@ -720,9 +720,12 @@ where
                 .draw_series(LineSeries::new(pts, style))
                 .map_err(plot_err)?
         };
-        anno.label(s.name.as_str()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(LINE_WIDTH))
-        });
+        // An unnamed series (e.g. one of many trajectories) stays out of the legend.
+        if !s.name.is_empty() {
+            anno.label(s.name.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(LINE_WIDTH))
+            });
+        }
     }
     if !c.series.is_empty() {
         chart

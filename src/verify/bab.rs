@@ -370,8 +370,21 @@ enum Processed {
 /// Decide `prop` on `mlp`. Errors when the widths do not match or an activation is not
 /// piecewise linear.
 pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<Outcome> {
-    let start = Instant::now();
     let net = PwlNet::from_mlp(mlp)?;
+    verify_net(&net, mlp, prop, opts)
+}
+
+/// Decide `prop` on `net`, the real-arithmetic network the answer is about (for [`verify`], the
+/// f64 view of `mlp`). `mlp` is evaluated in f32 as the last filter of every witness (see
+/// [`Checker::check`]); for a network not built from an f32 model (the unrolled closed loop of
+/// `reach`) it is that network rounded to f32, a filter that can only reject candidates.
+pub fn verify_net(
+    net: &PwlNet,
+    mlp: &Mlp<f32>,
+    prop: &Property,
+    opts: &VerifyOptions,
+) -> Result<Outcome> {
+    let start = Instant::now();
     if prop.n_inputs != net.input_dim() || prop.n_outputs != net.output_dim() {
         return Err(Error::Shape(format!(
             "the property declares {} inputs and {} outputs, the network has {} and {}",
@@ -381,7 +394,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
             net.output_dim()
         )));
     }
-    let checker = Checker::new(&net, mlp);
+    let checker = Checker::new(net, mlp);
     let strategy = opts.strategy.resolve(net.input_dim());
     let stop = Stop {
         deadline: start + opts.timeout,
@@ -401,9 +414,9 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
     let quick = strategy == Strategy::ReluSplit;
     for case in &prop.cases {
         let found = if quick {
-            falsify(&net, &checker, case, 64, 2, 30, &mut rng)
+            falsify(net, &checker, case, 64, 2, 30, &mut rng)
         } else {
-            falsify(&net, &checker, case, opts.samples, 8, 100, &mut rng)
+            falsify(net, &checker, case, opts.samples, 8, 100, &mut rng)
         };
         if let Some(w) = found {
             return Ok(done(Verdict::Sat, Some(w), 0));
@@ -416,11 +429,10 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
         let mut domains = 0;
         let mut unknown = false;
         for case in &prop.cases {
-            let mut full = |c: &super::vnnlib::Case| {
-                falsify(&net, &checker, c, opts.samples, 8, 100, &mut rng)
-            };
+            let mut full =
+                |c: &super::vnnlib::Case| falsify(net, &checker, c, opts.samples, 8, 100, &mut rng);
             match decide_case(
-                &net,
+                net,
                 &checker,
                 case,
                 &opts.relu_split,
@@ -469,7 +481,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
             .par_iter()
             .map(|d| {
                 process(
-                    &net,
+                    net,
                     &checker,
                     prop,
                     d,
@@ -510,7 +522,7 @@ pub fn verify(mlp: &Mlp<f32>, prop: &Property, opts: &VerifyOptions) -> Result<O
             if let Some((c, corner, _)) = probe {
                 let case = &prop.cases[c];
                 for atoms in &case.terms {
-                    if let Some(w) = pgd(&net, &checker, &case.lo, &case.hi, atoms, &corner, 20) {
+                    if let Some(w) = pgd(net, &checker, &case.lo, &case.hi, atoms, &corner, 20) {
                         return Ok(done(Verdict::Sat, Some(w), domains));
                     }
                 }

@@ -12,6 +12,7 @@
 
 mod activations;
 mod claims;
+mod control;
 mod digits;
 mod dying_sweep;
 mod gradient_flow;
@@ -142,6 +143,12 @@ pub const SECTIONS: &[TourSection] = &[
         heading: "Linear regions of a ReLU net",
         nav: "Linear regions",
         build: regions::section,
+    },
+    TourSection {
+        id: "control",
+        heading: "Control: reachable sets of a ReLU feedback loop",
+        nav: "Control",
+        build: control::section,
     },
 ];
 
