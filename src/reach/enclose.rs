@@ -334,7 +334,7 @@ pub fn reach(cl: &ClosedLoop, un: &Unrolled, opts: &ReachOptions) -> Result<Reac
     let mut boxes: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
     let total = k.checked_pow(n as u32).unwrap_or(usize::MAX);
     if total > opts.max_parts {
-        return Err(crate::Error::Invalid(format!(
+        return Err(crate::Error::Value(format!(
             "reach: {k} parts per state over {n} states is {} parts, more than the limit {}",
             if total == usize::MAX {
                 "too many".to_string()

@@ -306,16 +306,16 @@ impl ClosedLoop {
     pub fn new(plant: Plant, controller: Mlp<f32>, file: &str) -> Result<Self> {
         controller
             .validate()
-            .map_err(|e| Error::Invalid(format!("{file}: {e}")))?;
+            .map_err(|e| e.prefixed(file))?;
         let (d_in, d_out) = (controller.input_dim(), controller.output_dim());
         if d_in != plant.n {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Shape(format!(
                 "{file}: the controller reads {d_in} inputs, the plant has {} states",
                 plant.n
             )));
         }
         if d_out != plant.m {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Shape(format!(
                 "{file}: the controller writes {d_out} outputs, the plant has {} inputs (B has {} columns)",
                 plant.m, plant.m
             )));
@@ -333,10 +333,7 @@ impl ClosedLoop {
                 }
             }
         }
-        let ctrl = PwlNet::from_mlp(&controller).map_err(|e| match e {
-            Error::Invalid(s) => Error::Invalid(format!("{file}: {s}")),
-            e => e,
-        })?;
+        let ctrl = PwlNet::from_mlp(&controller).map_err(|e| e.prefixed(file))?;
         Ok(ClosedLoop {
             plant,
             controller,
@@ -489,7 +486,7 @@ impl Builder {
 /// module documentation for the layout and its exactness).
 pub fn unroll(cl: &ClosedLoop, steps: usize) -> Result<Unrolled> {
     if steps == 0 {
-        return Err(Error::Invalid("reach: steps must be at least 1".into()));
+        return Err(Error::Value("reach: steps must be at least 1".into()));
     }
     let p = &cl.plant;
     let (n, m) = (p.n, p.m);
@@ -599,7 +596,7 @@ pub fn unroll(cl: &ClosedLoop, steps: usize) -> Result<Unrolled> {
         state_layer.push(bld.layers.len() - 1);
     }
     let mlp = Mlp { layers: bld.layers };
-    mlp.validate().map_err(Error::Invalid)?;
+    mlp.validate()?;
     let net = PwlNet::from_mlp(&mlp)?;
     Ok(Unrolled {
         mlp,

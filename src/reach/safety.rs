@@ -39,7 +39,7 @@ impl StateSet {
     /// `h = [...]`; `;` separates lines. `name` names the option in errors; `n` is the state
     /// width.
     pub fn parse(text: &str, name: &str, n: usize) -> Result<Self> {
-        let err = |m: String| Error::Invalid(format!("{name}: {m}"));
+        let err = |m: String| Error::Value(format!("{name}: {m}"));
         let t: toml::Table = toml::from_str(&text.replace(';', "\n")).map_err(|e| {
             err(format!(
                 "expected 'box = [[lo, hi], ...]' or 'H = [[...]]; h = [...]': {}",
