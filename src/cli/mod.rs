@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod act;
 mod bounds;
+mod certify;
 mod claims;
 mod diagnose;
 mod eval;
@@ -51,6 +52,8 @@ enum Command {
     Bounds(bounds::Args),
     /// Verify a VNN-LIB property.
     Verify(verify::Args),
+    /// Certified robustness of a classifier: certified / attacked / unknown per sample and ε.
+    Certify(certify::Args),
 }
 
 /// Run the parsed command. `Err` is printed by `main` and exits with code 2.
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Regions(a) => regions::run(a),
         Command::Bounds(a) => bounds::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Certify(a) => certify::run(a),
     }
 }
