@@ -371,10 +371,14 @@ impl<'a> Certifier<'a> {
     /// PGD on the margin `z_label − max_{j≠label} z_j` (Madry et al. 2018, "Towards deep
     /// learning models resistant to adversarial attacks", §2, with the Carlini–Wagner margin
     /// loss); returns the first point [`Certifier::recheck`] accepts.
+    /// With `target = Some(j)` the margin is `z_label − z_j` throughout (a targeted attack);
+    /// random restarts start at random vertices of the L∞ box (random points of the L2 ball).
+    #[allow(clippy::too_many_arguments)]
     pub fn attack(
         &self,
         x0: &[f64],
         label: usize,
+        target: Option<usize>,
         eps: f64,
         restarts: usize,
         steps: usize,
@@ -418,7 +422,7 @@ impl<'a> Certifier<'a> {
                 match self.opts.norm {
                     Norm::Linf => {
                         for v in x.iter_mut() {
-                            *v += eps * (2.0 * rng.random::<f64>() - 1.0);
+                            *v += if rng.random::<bool>() { eps } else { -eps };
                         }
                     }
                     Norm::L2 => {
@@ -439,6 +443,7 @@ impl<'a> Certifier<'a> {
                 if y[j] > y[label] && self.recheck(&x, x0, label, eps) {
                     return Some(x);
                 }
+                let j = target.unwrap_or(j);
                 if s == steps {
                     break;
                 }
@@ -594,16 +599,26 @@ impl<'a> Certifier<'a> {
         rng.set_stream(index as u64);
         if self.opts.steps == 0 {
             // No attack asked for (a bounds-only monitor).
-        } else if let Some(adv) = self.attack(
-            x0,
-            label,
-            eps,
-            self.opts.restarts,
-            self.opts.steps,
-            &mut rng,
-        ) {
-            res.adversarial = Some(adv);
-            return finish(res, Status::Attacked, "PGD");
+        } else {
+            // Untargeted restarts, then targeted ones at the classes closest to the label by
+            // the CROWN margin bounds.
+            let mut order: Vec<usize> = (0..n_out).filter(|&j| j != label).collect();
+            order.sort_by(|&a, &b| lbs[a].total_cmp(&lbs[b]));
+            let targets = std::iter::once(None).chain(order.into_iter().take(3).map(Some));
+            for tg in targets {
+                if let Some(adv) = self.attack(
+                    x0,
+                    label,
+                    tg,
+                    eps,
+                    self.opts.restarts,
+                    self.opts.steps,
+                    &mut rng,
+                ) {
+                    res.adversarial = Some(adv);
+                    return finish(res, Status::Attacked, "PGD");
+                }
+            }
         }
         if self.opts.time_limit.is_zero() {
             return finish(res, Status::Unknown, "");
