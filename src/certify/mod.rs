@@ -839,3 +839,125 @@ pub fn check_eps(eps: &[f64]) -> Result<()> {
     }
     Ok(())
 }
+
+/// ReLU stability of one hidden layer over the ε-balls around a data set, beside the units
+/// that are dead on the data.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LayerStability {
+    /// Hidden layer index.
+    pub layer: usize,
+    /// Units in the layer.
+    pub units: usize,
+    /// Mean fraction of units stably active over a ball.
+    pub active: f64,
+    /// Mean fraction of units stably inactive over a ball.
+    pub inactive: f64,
+    /// Mean fraction of units unstable over a ball.
+    pub unstable: f64,
+    /// Units whose pre-activation is ≤ 0 at every sample (dead on the data).
+    pub dead_on_data: usize,
+    /// Units stably inactive on every sample's ball (each of these is dead on the data).
+    pub inactive_on_every_ball: usize,
+    /// Units dead on the data yet not stably inactive on some ball (why "dead on the data"
+    /// does not imply "inactive on every ball").
+    pub dead_but_unstable: usize,
+}
+
+/// Stability of every hidden layer over the balls of radius `eps` (data units, ∩ `clamp`)
+/// around the `n` samples of `x` (n × d, data units), from CROWN intermediate bounds (the
+/// verifier's engine), with the dead-on-the-data counts from a plain f64 forward pass.
+/// Samples run in parallel; the result does not depend on the thread count.
+pub fn stability_report(
+    net: &PwlNet,
+    map: &InputMap,
+    clamp: Option<(f64, f64)>,
+    x: &[f64],
+    n: usize,
+    eps: f64,
+) -> Vec<LayerStability> {
+    use rayon::prelude::*;
+    let d = net.input_dim();
+    let hidden: Vec<usize> = net.slopes.iter().map(|s| s.len()).collect();
+    // Per sample: per layer (stability counts, per-unit: dead at the sample, inactive on ball).
+    type PerSample = Vec<(Stability, Vec<bool>, Vec<bool>)>;
+    let per: Vec<PerSample> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let x0 = &x[i * d..(i + 1) * d];
+            let mut lo: Vec<f64> = x0.iter().map(|&v| sub_down(v, eps)).collect();
+            let mut hi: Vec<f64> = x0.iter().map(|&v| add_up(v, eps)).collect();
+            if let Some((a, b)) = clamp {
+                for k in 0..d {
+                    lo[k] = lo[k].max(a).min(x0[k].max(a));
+                    hi[k] = hi[k].min(b).max(x0[k].min(b));
+                }
+            }
+            let (ml, mh) = map.image_box(&lo, &hi);
+            let opt = Optim {
+                iters: 0,
+                ..Optim::default()
+            };
+            let inter = optimized_hidden(net, &ml, &mh, None, &opt);
+            let st = stability(net, &inter);
+            let zs = net.forward_trace(&map.point(x0));
+            (0..hidden.len())
+                .map(|h| {
+                    let dead: Vec<bool> = zs[h].iter().map(|&z| z <= 0.0).collect();
+                    let inact: Vec<bool> = inter.hi[h].iter().map(|&u| u <= 0.0).collect();
+                    (st[h], dead, inact)
+                })
+                .collect()
+        })
+        .collect();
+    (0..hidden.len())
+        .map(|h| {
+            let w = hidden[h];
+            let mut r = LayerStability {
+                layer: h,
+                units: w,
+                ..Default::default()
+            };
+            let mut dead = vec![true; w];
+            let mut inact = vec![true; w];
+            for s in &per {
+                let (st, dd, ii) = &s[h];
+                r.active += st.active as f64 / w as f64;
+                r.inactive += st.inactive as f64 / w as f64;
+                r.unstable += st.unstable as f64 / w as f64;
+                for j in 0..w {
+                    dead[j] &= dd[j];
+                    inact[j] &= ii[j];
+                }
+            }
+            let nn = n.max(1) as f64;
+            r.active /= nn;
+            r.inactive /= nn;
+            r.unstable /= nn;
+            r.dead_on_data = dead.iter().filter(|&&v| v).count();
+            r.inactive_on_every_ball = inact.iter().filter(|&&v| v).count();
+            r.dead_but_unstable = (0..w).filter(|&j| dead[j] && !inact[j]).count();
+            r
+        })
+        .collect()
+}
+
+/// The stability table as text.
+pub fn format_stability(rows: &[LayerStability], eps: f64) -> String {
+    let mut s = format!(
+        "ReLU stability over ε-balls (ε = {eps}): mean fraction of units per ball; dead on the data vs stably inactive on every ball\n  layer  units  stable-active  stable-inactive  unstable  dead-on-data  inactive-on-every-ball  dead-but-unstable\n"
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "  {:5}  {:5}  {:13.3}  {:15.3}  {:8.3}  {:12}  {:22}  {:17}\n",
+            r.layer,
+            r.units,
+            r.active,
+            r.inactive,
+            r.unstable,
+            r.dead_on_data,
+            r.inactive_on_every_ball,
+            r.dead_but_unstable
+        ));
+    }
+    s
+}

@@ -16,6 +16,7 @@ mod digits;
 mod dying_sweep;
 mod gradient_flow;
 mod regions;
+mod safety;
 mod sparsity;
 mod training;
 
@@ -142,6 +143,12 @@ pub const SECTIONS: &[TourSection] = &[
         heading: "Linear regions of a ReLU net",
         nav: "Linear regions",
         build: regions::section,
+    },
+    TourSection {
+        id: "ai-safety",
+        heading: "AI safety: certified robustness and ReLU stability",
+        nav: "AI safety",
+        build: safety::section,
     },
 ];
 
