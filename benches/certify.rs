@@ -176,7 +176,7 @@ fn main() -> relulab::Result<()> {
         weight_decay: 0.2,
         epochs: robust_epochs,
         schedule: relulab::net::Schedule::Cosine {
-            t_max: 0,
+            t_max: robust_epochs,
             eta_min: 0.0,
         },
         ..spec.clone()

@@ -159,12 +159,12 @@ fn certified_samples_survive_a_dense_attack() {
     .unwrap();
     let (mut cert, mut att) = (0, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(99);
-    for i in 0..40 {
+    for (i, &label) in labels.iter().enumerate().take(40) {
         let x0: Vec<f64> = test.x[i * 64..(i + 1) * 64]
             .iter()
             .map(|&v| v as f64 / 16.0)
             .collect();
-        let label = labels[i] as usize;
+        let label = label as usize;
         let eps = if i % 2 == 0 { 0.02 } else { 0.06 };
         let r = c.certify_sample(i, &x0, label, eps);
         match r.status {

@@ -352,14 +352,16 @@ impl<'a> Certifier<'a> {
                     let d = next_up((v - c).abs());
                     s = add_up(s, mul_up(d, d));
                 }
-                if !(s <= mul_down(eps, eps)) {
+                if s.partial_cmp(&mul_down(eps, eps)) == Some(std::cmp::Ordering::Greater)
+                    || s.is_nan()
+                {
                     return false;
                 }
             }
         }
         let y = self.net.forward(&self.map.point(x));
         let j = argmax_other(&y, label);
-        if !(y[j] > y[label]) {
+        if y[j].partial_cmp(&y[label]) != Some(std::cmp::Ordering::Greater) {
             return false;
         }
         let (ml, mh) = self.map.image_box(x, x);

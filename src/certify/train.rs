@@ -77,9 +77,11 @@ pub fn check_model<T: Real>(mlp: &Mlp<T>) -> Result<()> {
     Ok(())
 }
 
+// `x = x + y` rather than `+=`: `Real` does not promise the assign operators.
 /// The IBP robust loss of a batch of boxes (`lo`, `hi`: batch × d, model coordinates) with
 /// `labels`: returns (Σ over the batch of L_rob, number of samples whose margins are all > 0).
 /// With `grads`, writes ∂(mean L_rob)/∂parameters into it (weights and biases; resized).
+#[allow(clippy::assign_op_pattern)]
 pub fn ibp_loss<T: Real>(
     mlp: &Mlp<T>,
     lo: &[T],
