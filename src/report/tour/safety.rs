@@ -80,7 +80,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         let net = PwlNet::from_mlp(&t.mlp)?;
         stab.push(stability_report(&net, &map, Some((0.0, 1.0)), &x, n, 0.02));
     }
-    let names = ["standard", "IBP-trained (ε = 0.1)"];
+    let names = ["standard", "IBP (ε = 0.1)"];
     let mut chart = LineChart::new(format!("Digits 64-64-64-10, {n} test samples"))
         .labels("ε (pixels / 16)", "accuracy (%)")
         .y_range(0.0, 100.0);
@@ -184,18 +184,19 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     ))
     .table(Table {
         id: "stability".into(),
-        caption: "ReLU stability over ε-balls (ε = 0.02), mean fraction of units per ball, and \
-                  unit counts"
+        caption: "ReLU stability over ε-balls (ε = 0.02): mean fraction of units stably active, \
+                  stably inactive and unstable per ball; units dead on the data, stably \
+                  inactive on every ball, and dead on the data but unstable on some ball"
             .into(),
         header: [
             "training",
             "layer",
-            "stably active",
-            "stably inactive",
+            "active",
+            "inactive",
             "unstable",
             "dead on data",
-            "inactive on every ball",
-            "dead but unstable",
+            "off on all balls",
+            "dead, unstable",
         ]
         .iter()
         .map(|h| h.to_string())
