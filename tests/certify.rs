@@ -347,6 +347,37 @@ fn cli_bad_inputs() {
         ]),
         &["reg.safetensors", "output width 1"],
     );
+    // diagnose --eps: the stability table; a unit inactive on every ball is dead on the data.
+    let out = relulab(&[
+        "diagnose",
+        "--model",
+        ms,
+        "--dataset",
+        "digits",
+        "--eps",
+        "0.02",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let layers = v["stability"]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1);
+    for l in layers {
+        let (dead, off) = (
+            l["dead_on_data"].as_u64().unwrap(),
+            l["inactive_on_every_ball"].as_u64().unwrap(),
+        );
+        assert!(off <= dead);
+        assert_eq!(l["dead_but_unstable"].as_u64().unwrap(), dead - off);
+        let f = l["active"].as_f64().unwrap()
+            + l["inactive"].as_f64().unwrap()
+            + l["unstable"].as_f64().unwrap();
+        assert!((f - 1.0).abs() < 1e-9);
+    }
     // A good run: JSON lines per sample and a summary per ε.
     let out = relulab(&[
         "certify",

@@ -168,7 +168,8 @@ pub struct Opts {
     #[arg(long, value_name = "DIR")]
     pub regions_svg: Option<PathBuf>,
     /// Certified training (issue 14): `ibp` (Gowal et al. 2018). With --monitor, each epoch
-    /// also reports the certified test accuracy (CROWN, the sound engine) at the epoch's ε.
+    /// reports the certified test accuracy (IBP and CROWN, the sound engine) at the epoch's ε
+    /// instead of the activation-health fields.
     #[arg(long, value_name = "METHOD")]
     pub robust: Option<String>,
     /// ε of certified training, in data units (built-in digits: pixels / 16, clamped to
