@@ -11,6 +11,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod activation;
+pub mod certify;
 pub mod claims;
 pub mod data;
 pub mod diagnose;

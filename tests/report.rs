@@ -52,7 +52,7 @@ fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap()
 }
 
-const SECTION_IDS: [&str; 9] = [
+const SECTION_IDS: [&str; 10] = [
     "activations",
     "claims",
     "gradient-flow",
@@ -62,6 +62,7 @@ const SECTION_IDS: [&str; 9] = [
     "training",
     "regions",
     "control",
+    "ai-safety",
 ];
 
 #[test]
@@ -113,6 +114,7 @@ fn report_is_self_contained_with_every_section_and_plot() {
         "digits_health",
         "regions_during_training",
         "control_double_integrator",
+        "certified_accuracy",
     ] {
         assert!(out.join(format!("plots/{p}.svg")).exists(), "{p}.svg");
         assert!(out.join(format!("plots/{p}.png")).exists(), "{p}.png");

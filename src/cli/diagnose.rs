@@ -49,6 +49,10 @@ pub struct Args {
     /// Write plots (sparsity histograms, gradient norm per layer) as SVG and PNG here.
     #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
+    /// Also report ReLU stability over the L∞ ball of this radius around every sample (issue
+    /// 14; data units: for digits pixels / 16, clamped to [0, 1]; standardisation included).
+    #[arg(long, allow_hyphen_values = true)]
+    eps: Option<f64>,
 }
 
 /// Run `relulab diagnose`.
@@ -75,6 +79,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => anyhow::bail!("give the data: --dataset NAME or --data FILE"),
     };
     ds.validate()?;
+    let stability = match args.eps {
+        None => None,
+        Some(eps) => {
+            relulab::certify::check_eps(&[eps])?;
+            anyhow::ensure!(
+                ds.d == mlp.input_dim(),
+                "{}: {} features per sample, but the model {} takes {}",
+                ds.name,
+                ds.d,
+                args.model.display(),
+                mlp.input_dim()
+            );
+            let digits = args.dataset.as_deref() == Some("digits");
+            let scale = if digits { 16.0 } else { 1.0 };
+            let st = standardizer.as_ref().filter(|_| !args.no_standardize);
+            let map = relulab::certify::InputMap::new(ds.d, scale, st)?;
+            let net = relulab::verify::PwlNet::from_mlp(&mlp)
+                .with_context(|| format!("{}: --eps", args.model.display()))?;
+            let x: Vec<f64> = ds.x.iter().map(|&v| v as f64 / scale).collect();
+            let clamp = digits.then_some((0.0, 1.0));
+            Some((
+                eps,
+                relulab::certify::stability_report(&net, &map, clamp, &x, ds.n, eps),
+            ))
+        }
+    };
     if let (Some(st), false) = (&standardizer, args.no_standardize) {
         st.apply(&mut ds);
     }
@@ -132,6 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 },
                 "layers": health,
                 "homogeneity_error_a2": homogeneity,
+                "stability": stability.as_ref().map(|(e, r)| serde_json::json!({"eps": e, "layers": r})),
             }))?
         );
     } else {
@@ -155,6 +186,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(e) = homogeneity {
             println!("positive homogeneity (bias-free): max relative |f_2W − 2^L f_W| = {e:.3e}");
+        }
+        if let Some((e, r)) = &stability {
+            print!("{}", relulab::certify::format_stability(r, *e));
         }
         if matches!(objective, Objective::None) {
             println!("(no gradient statistics: the targets do not fit the model's outputs)");

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod act;
 mod bounds;
+mod certify;
 mod claims;
 mod diagnose;
 mod eval;
@@ -54,6 +55,8 @@ enum Command {
     Verify(verify::Args),
     /// Reachability and safety of a closed loop with a ReLU controller.
     Reach(reach::Args),
+    /// Certified robustness of a classifier: certified / attacked / unknown per sample and ε.
+    Certify(certify::Args),
 }
 
 /// Run the parsed command. `Err` is printed by `main` and exits with code 2.
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bounds(a) => bounds::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Reach(a) => reach::run(a),
+        Command::Certify(a) => certify::run(a),
     }
 }

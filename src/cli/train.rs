@@ -167,6 +167,24 @@ pub struct Opts {
     /// network) into this directory as regions_epochNNNNN.svg.
     #[arg(long, value_name = "DIR")]
     pub regions_svg: Option<PathBuf>,
+    /// Certified training (issue 14): `ibp` (Gowal et al. 2018). With --monitor, each epoch
+    /// reports the certified test accuracy (IBP and CROWN, the sound engine) at the epoch's ε
+    /// instead of the activation-health fields.
+    #[arg(long, value_name = "METHOD")]
+    pub robust: Option<String>,
+    /// ε of certified training, in data units (built-in digits: pixels / 16, clamped to
+    /// [0, 1]).
+    #[arg(long, allow_hyphen_values = true)]
+    pub eps: Option<f64>,
+    /// Clean epochs before the ε ramp.
+    #[arg(long, default_value_t = 5)]
+    pub robust_warmup: usize,
+    /// Epochs over which ε ramps from 0 and κ from 1 (default: half the epochs).
+    #[arg(long)]
+    pub robust_ramp: Option<usize>,
+    /// Weight κ of the clean loss at the end of the ramp (Gowal et al.: 0.5).
+    #[arg(long, default_value_t = 0.5)]
+    pub kappa_end: f64,
 }
 
 fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
@@ -453,6 +471,50 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         observers.push(&mut monitor);
     }
     trainer.check_data(&train)?;
+    let robust = match (&args.robust, args.eps) {
+        (None, None) => None,
+        (None, Some(_)) => anyhow::bail!("--eps goes with --robust ibp"),
+        (Some(_), None) => anyhow::bail!("--robust needs --eps E"),
+        (Some(m), Some(eps)) => {
+            anyhow::ensure!(m == "ibp", "--robust {m}: expected ibp");
+            anyhow::ensure!(
+                eps >= 0.0 && eps.is_finite(),
+                "--eps: {eps} is not a finite radius ≥ 0"
+            );
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&args.kappa_end),
+                "--kappa-end: {} is not in [0, 1]",
+                args.kappa_end
+            );
+            anyhow::ensure!(
+                args.redo_every.is_none() && args.regions_every.is_none(),
+                "--robust does not combine with --redo-every or --regions-every"
+            );
+            let digits = spec.dataset.as_deref() == Some("digits");
+            let scale = if digits { 16.0 } else { 1.0 };
+            let map = relulab::certify::InputMap::new(train.d, scale, standardizer.as_ref())?;
+            let test_raw = if args.monitor && test.is_some() {
+                let raw = TrainSpec {
+                    standardize: false,
+                    ..spec.clone()
+                };
+                raw.load_data()?.1
+            } else {
+                None
+            };
+            let cfg = relulab::certify::train::RobustConfig {
+                method: relulab::certify::train::RobustMethod::Ibp,
+                eps,
+                map,
+                clamp: digits.then_some((0.0, 1.0)),
+                warmup_epochs: args.robust_warmup,
+                ramp_epochs: args.robust_ramp.unwrap_or(spec.epochs / 2).max(1),
+                kappa_end: args.kappa_end,
+                monitor: args.monitor,
+            };
+            Some((cfg, test_raw))
+        }
+    };
     let show_bar = !args.quiet && !args.json && std::io::stderr().is_terminal();
     let bar = show_bar.then(|| {
         let b = indicatif::ProgressBar::new(spec.epochs as u64);
@@ -481,29 +543,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(())
     };
     let t0 = Instant::now();
-    let metrics = trainer.run(
-        &train,
-        test.as_ref(),
-        &mut observers,
-        |m: &EpochMetrics, t| {
-            if args.json {
-                println!("{}", serde_json::to_string(m).expect("serialisable"));
-            }
-            if let Some(b) = &bar {
-                b.set_position(m.epoch as u64);
-                b.set_message(format!(
-                    "loss {:.4}{}",
-                    m.train_loss,
-                    m.test_accuracy
-                        .map_or(String::new(), |a| format!(" test acc {:.2}%", 100.0 * a))
-                ));
-            }
-            if args.save_every > 0 && m.epoch.is_multiple_of(args.save_every) {
-                save(t)?;
-            }
-            Ok(())
-        },
-    )?;
+    let on_epoch = |m: &EpochMetrics, t: &Trainer| {
+        if args.json {
+            println!("{}", serde_json::to_string(m).expect("serialisable"));
+        }
+        if let Some(b) = &bar {
+            b.set_position(m.epoch as u64);
+            b.set_message(format!(
+                "loss {:.4}{}",
+                m.train_loss,
+                m.test_accuracy
+                    .map_or(String::new(), |a| format!(" test acc {:.2}%", 100.0 * a))
+            ));
+        }
+        if args.save_every > 0 && m.epoch.is_multiple_of(args.save_every) {
+            save(t)?;
+        }
+        Ok(())
+    };
+    let metrics = match &robust {
+        Some((cfg, test_raw)) => relulab::certify::train::run_robust(
+            &mut trainer,
+            &train,
+            test.as_ref(),
+            test_raw.as_ref(),
+            cfg,
+            on_epoch,
+        )?,
+        None => trainer.run(&train, test.as_ref(), &mut observers, on_epoch)?,
+    };
     let wall = t0.elapsed().as_secs_f64();
     if let Some(b) = &bar {
         b.finish_and_clear();

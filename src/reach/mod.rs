@@ -304,9 +304,7 @@ impl ClosedLoop {
     /// Pair a plant with a controller; `file` names the controller in errors (widths that do
     /// not match the plant, activations that are not ReLU-like).
     pub fn new(plant: Plant, controller: Mlp<f32>, file: &str) -> Result<Self> {
-        controller
-            .validate()
-            .map_err(|e| e.prefixed(file))?;
+        controller.validate().map_err(|e| e.prefixed(file))?;
         let (d_in, d_out) = (controller.input_dim(), controller.output_dim());
         if d_in != plant.n {
             return Err(Error::Shape(format!(

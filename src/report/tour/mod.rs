@@ -17,6 +17,7 @@ mod digits;
 mod dying_sweep;
 mod gradient_flow;
 mod regions;
+mod safety;
 mod sparsity;
 mod training;
 
@@ -149,6 +150,12 @@ pub const SECTIONS: &[TourSection] = &[
         heading: "Control: reachable sets of a ReLU feedback loop",
         nav: "Control",
         build: control::section,
+    },
+    TourSection {
+        id: "ai-safety",
+        heading: "AI safety: certified robustness and ReLU stability",
+        nav: "AI safety",
+        build: safety::section,
     },
 ];
 

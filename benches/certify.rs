@@ -1,0 +1,242 @@
+//! Certified robustness on digits (issue 14): the README's table.
+//!
+//! ```text
+//! cargo bench --bench certify                 # everything (≈ 10 min on 2 loaded cores)
+//! cargo bench --bench certify -- --quick      # fewer samples and epochs
+//! cargo bench --bench certify -- --time-limit 2 --robust-epochs 200
+//! cargo bench --bench certify -- --crown-only    # the CROWN timing alone
+//! ```
+//!
+//! 1. Standard training of 64-256-256-10 on digits (pixels in [0, 1] as the model input
+//!    scale 16, no standardisation, Adam 1e-3, 30 epochs), `certify` on the whole test split at
+//!    ε ∈ {0.01, 0.02, 0.05, 0.1} (IBP → CROWN → PGD → α-CROWN → BaB, per-sample limit).
+//! 2. IBP certified training at ε = 0.1 (Gowal et al. 2018 schedule), seconds per epoch, and
+//!    `certify` at ε = 0.1.
+//! 3. CROWN on one sample (hidden bounds + 9 margin rows), single thread: median time.
+//!
+//! The auto_LiRPA peer is not run (see README: not installed here).
+
+use relulab::certify::train::{run_robust, RobustConfig, RobustMethod};
+use relulab::certify::{certify_all, Certifier, CertifyOptions, InputMap, Summary};
+use relulab::data::Targets;
+use relulab::train::{TrainSpec, Trainer};
+use relulab::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
+use std::time::{Duration, Instant};
+
+fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let a: Vec<String> = std::env::args().collect();
+    a.iter()
+        .position(|s| s == name)
+        .and_then(|i| a.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU time of the calling thread (seconds): less sensitive to other processes on a loaded
+/// machine than wall time.
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + 1e-9 * ts.tv_nsec as f64
+}
+
+fn print_table(title: &str, sums: &[Summary]) {
+    println!("{title}");
+    println!("  eps     clean   certified  under-attack  unknown  (IBP/CROWN/alpha/BaB)  seconds");
+    for m in sums {
+        println!(
+            "  {:<6} {:6.2}%  {:8.2}%  {:10.2}%  {:7}  ({}/{}/{}/{})  {:8.1}",
+            m.eps,
+            100.0 * m.clean_accuracy(),
+            100.0 * m.certified_accuracy(),
+            100.0 * m.attacked_accuracy(),
+            m.unknown,
+            m.by_method[0],
+            m.by_method[1],
+            m.by_method[2],
+            m.by_method[3],
+            m.seconds
+        );
+    }
+}
+
+fn main() -> relulab::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let limit: f64 = arg("--time-limit", 1.0);
+    let robust_epochs: usize = arg("--robust-epochs", if quick { 40 } else { 300 });
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "certify bench, load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let spec = TrainSpec {
+        dataset: Some("digits".into()),
+        hidden: vec![256, 256],
+        epochs: 30,
+        standardize: false,
+        ..Default::default()
+    };
+    let p = spec.prepare()?;
+    let test = p.test.clone().expect("test split");
+    let n = if quick { 60 } else { test.n };
+    let x: Vec<f64> = test.x[..n * 64].iter().map(|&v| v as f64 / 16.0).collect();
+    let Targets::Classes { labels, .. } = &test.targets else {
+        unreachable!()
+    };
+    let labels: Vec<usize> = labels[..n].iter().map(|&l| l as usize).collect();
+    let map = InputMap::new(64, 16.0, None)?;
+    let opts = CertifyOptions {
+        clamp: Some((0.0, 1.0)),
+        time_limit: Duration::from_secs_f64(limit),
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let mut standard = Trainer::new(p.mlp.clone(), p.config.clone());
+    standard.run(&p.train, Some(&test), &mut [], |_, _| Ok(()))?;
+    println!("standard training: {:.2} s", t0.elapsed().as_secs_f64());
+    let eps = [0.01, 0.02, 0.05, 0.1];
+    let c = Certifier::new(&standard.mlp, map.clone(), opts.clone())?;
+    let crown_only = std::env::args().any(|a| a == "--crown-only");
+    if !crown_only {
+        let t0 = Instant::now();
+        let res = certify_all(&c, &x, &labels, &eps, &|| {});
+        let sums: Vec<Summary> = eps
+            .iter()
+            .zip(&res)
+            .map(|(&e, r)| Summary::of(e, r))
+            .collect();
+        print_table(
+            &format!(
+                "standard 64-256-256-10, {n} test samples, limit {limit} s/sample (wall {:.1} s)",
+                t0.elapsed().as_secs_f64()
+            ),
+            &sums,
+        );
+    }
+
+    // CROWN on one sample, single thread.
+    let net = relulab::verify::PwlNet::from_mlp(&standard.mlp)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let mut times = Vec::new();
+    let mut cpu = Vec::new();
+    pool.install(|| {
+        for i in 0..n.min(100) {
+            let x0 = &x[i * 64..(i + 1) * 64];
+            let (lo, hi) = c.data_box(x0, 0.01);
+            let (ml, mh) = map.image_box(&lo, &hi);
+            let t = Instant::now();
+            let c0 = thread_cpu();
+            let crown = Optim {
+                iters: 0,
+                ..Optim::default()
+            };
+            let inter = optimized_hidden(&net, &ml, &mh, None, &crown);
+            let rel = Relaxation::new(&net, net.layers.len() - 1, &ml, &mh, &inter);
+            let coefs: Vec<Vec<f64>> = (0..10)
+                .filter(|&j| j != labels[i])
+                .map(|j| {
+                    let mut r = vec![0.0; 10];
+                    r[labels[i]] = 1.0;
+                    r[j] = -1.0;
+                    r
+                })
+                .collect();
+            let rows: Vec<Row> = coefs
+                .iter()
+                .map(|c| Row {
+                    dom: 0,
+                    c,
+                    target: f64::INFINITY,
+                    alpha: None,
+                    beta: None,
+                })
+                .collect();
+            let r = bound_rows(&rel, &[Domain::splits(&[])], &rows, &crown);
+            std::hint::black_box(r);
+            times.push(t.elapsed().as_secs_f64());
+            cpu.push(thread_cpu() - c0);
+        }
+    });
+    times.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    println!(
+        "CROWN, one sample (hidden bounds + 9 margin rows), eps 0.01, 1 thread: wall median {:.3} ms (max {:.3}), thread CPU median {:.3} ms (max {:.3}) over {}",
+        1e3 * times[times.len() / 2],
+        1e3 * times[times.len() - 1],
+        1e3 * cpu[cpu.len() / 2],
+        1e3 * cpu[cpu.len() - 1],
+        times.len()
+    );
+    if crown_only {
+        return Ok(());
+    }
+
+    // IBP certified training at eps = 0.1.
+    // The README's run: `relulab train --dataset digits --hidden 256,256 --no-standardize
+    // --robust ibp --eps 0.11 --kappa-end 0 --robust-warmup 3 --robust-ramp 100 --epochs 300
+    // --optimizer adamw --weight-decay 0.2 --schedule cosine` (ε_train = 1.1·ε as in Gowal et
+    // al. §4; κ ends at 0 as in Zhang et al. 2020).
+    let cfg = RobustConfig {
+        method: RobustMethod::Ibp,
+        eps: 0.11,
+        map: map.clone(),
+        clamp: Some((0.0, 1.0)),
+        warmup_epochs: 3,
+        ramp_epochs: robust_epochs / 3,
+        kappa_end: 0.0,
+        monitor: false,
+    };
+    let rspec = TrainSpec {
+        optimizer: "adamw".into(),
+        weight_decay: 0.2,
+        epochs: robust_epochs,
+        schedule: relulab::net::Schedule::Cosine {
+            t_max: robust_epochs,
+            eta_min: 0.0,
+        },
+        ..spec.clone()
+    };
+    let rp = rspec.prepare()?;
+    let mut robust = Trainer::new(rp.mlp, rp.config);
+    let t0 = Instant::now();
+    let m = run_robust(
+        &mut robust,
+        &p.train,
+        Some(&test),
+        None,
+        &cfg,
+        |_, _| Ok(()),
+    )?;
+    let per_epoch = m.iter().map(|e| e.seconds).sum::<f64>() / m.len().max(1) as f64;
+    println!(
+        "IBP training, eps 0.11 (certified at 0.1), {robust_epochs} epochs: {:.1} s, {:.3} s per epoch",
+        t0.elapsed().as_secs_f64(),
+        per_epoch
+    );
+    let c = Certifier::new(&robust.mlp, map, opts)?;
+    let t0 = Instant::now();
+    let res = certify_all(&c, &x, &labels, &eps, &|| {});
+    let sums: Vec<Summary> = eps
+        .iter()
+        .zip(&res)
+        .map(|(&e, r)| Summary::of(e, r))
+        .collect();
+    print_table(
+        &format!(
+            "IBP-trained (eps 0.1) 64-256-256-10, {n} test samples (wall {:.1} s)",
+            t0.elapsed().as_secs_f64()
+        ),
+        &sums,
+    );
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! Certified robustness (issue 14): soundness of `certify` against sampling and a dense
+//! attack, the IBP training gradient against finite differences, and the CLI's bad inputs.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use relulab::certify::train::{ibp_loss, IbpPass};
+use relulab::certify::{Certifier, CertifyOptions, InputMap, Norm, Status};
+use relulab::data::Standardizer;
+use relulab::net::{BiasInit, Grads, Init};
+use relulab::{Activation, Mlp};
+use std::process::Command;
+use std::time::Duration;
+
+fn relu() -> Activation {
+    Activation::Relu { prime_at_zero: 0.0 }
+}
+
+fn net(widths: &[usize], seed: u64) -> Mlp<f32> {
+    let mut m = Mlp::zeros(widths, relu(), Activation::Identity, true);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    m.init(Init::HeNormal, BiasInit::Normal { std: 0.1 }, &mut rng);
+    m
+}
+
+/// A standardisation with uneven means and spreads, to exercise the input map.
+fn standardizer(d: usize, rng: &mut ChaCha8Rng) -> Standardizer {
+    Standardizer {
+        mean: (0..d).map(|_| rng.random_range(-3.0..3.0)).collect(),
+        std: (0..d).map(|_| rng.random_range(0.3..4.0)).collect(),
+    }
+}
+
+/// Bounds contain the outputs of 10⁵ random points of the ball: for every sample the
+/// certifier's margin lower bound (whatever method it stopped at) lies below z_label − z_j at
+/// every sampled point, L∞ and L2, with a scale and a standardisation in the input map.
+#[test]
+fn margin_bounds_contain_sampled_points() {
+    let d = 6;
+    let mlp = net(&[d, 16, 16, 4], 3);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let st = standardizer(d, &mut rng);
+    let map = InputMap::new(d, 16.0, Some(&st)).unwrap();
+    let mut checked = 0usize;
+    for norm in [Norm::Linf, Norm::L2] {
+        let c = Certifier::new(
+            &mlp,
+            map.clone(),
+            CertifyOptions {
+                norm,
+                clamp: Some((0.0, 1.0)),
+                time_limit: Duration::from_millis(200),
+                bab: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for k in 0..10 {
+            let x0: Vec<f64> = (0..d).map(|_| rng.random_range(0.0..1.0)).collect();
+            let y0 = c.net.forward(&map.point(&x0));
+            let label = relulab::certify::argmax(&y0);
+            let eps = [0.002, 0.01, 0.03, 0.08, 0.2][k % 5];
+            let r = c.certify_sample(k, &x0, label, eps);
+            assert!(r.margin_lb.is_finite(), "{r:?}");
+            for _ in 0..5_000 {
+                let mut x: Vec<f64> = match norm {
+                    Norm::Linf => x0
+                        .iter()
+                        .map(|&v| v + eps * rng.random_range(-1.0..=1.0))
+                        .collect(),
+                    Norm::L2 => {
+                        let g: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+                        let n = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                        let rad = eps * rng.random::<f64>().powf(1.0 / d as f64);
+                        x0.iter().zip(&g).map(|(v, gi)| v + rad * gi / n).collect()
+                    }
+                };
+                x.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+                let y = c.net.forward(&map.point(&x));
+                let m = (0..4)
+                    .filter(|&j| j != label)
+                    .map(|j| y[label] - y[j])
+                    .fold(f64::INFINITY, f64::min);
+                // The bound is for the real-arithmetic network; the f64 forward pass rounds.
+                assert!(
+                    m >= r.margin_lb - 1e-9 * (1.0 + m.abs()),
+                    "{norm:?} eps {eps}: margin {m} below the bound {}",
+                    r.margin_lb
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 100_000);
+}
+
+/// The IBP output bounds over the image of a data box (through the directed-rounding input
+/// map) contain the outputs at 10⁴ random points of the box.
+#[test]
+fn ibp_over_the_image_box_contains_points() {
+    let d = 5;
+    let mlp = net(&[d, 12, 3], 5);
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let st = standardizer(d, &mut rng);
+    let map = InputMap::new(d, 16.0, Some(&st)).unwrap();
+    let pwl = relulab::verify::PwlNet::from_mlp(&mlp).unwrap();
+    let lo: Vec<f64> = (0..d).map(|_| rng.random_range(0.0..0.5)).collect();
+    let hi: Vec<f64> = lo.iter().map(|v| v + 0.3).collect();
+    let (ml, mh) = map.image_box(&lo, &hi);
+    let b = relulab::verify::bounds::ibp(&pwl, &ml, &mh);
+    let (ylo, yhi) = (b.lo.last().unwrap(), b.hi.last().unwrap());
+    for _ in 0..10_000 {
+        let x: Vec<f64> = lo
+            .iter()
+            .zip(&hi)
+            .map(|(a, b)| rng.random_range(*a..=*b))
+            .collect();
+        let xm = map.point(&x);
+        for i in 0..d {
+            assert!(xm[i] >= ml[i] && xm[i] <= mh[i]);
+        }
+        let y = pwl.forward(&xm);
+        for j in 0..3 {
+            assert!(y[j] >= ylo[j] - 1e-12 && y[j] <= yhi[j] + 1e-12);
+        }
+    }
+}
+
+/// Every `certified` survives a dense attack (200 restarts × 60 steps, targeted at every other
+/// class), and every `attacked` input is re-checked: in the ball and misclassified. Digits,
+/// a small network trained for a few epochs on pixels in [0, 1] (scale 16, no
+/// standardisation), ε where both outcomes occur.
+#[test]
+fn certified_samples_survive_a_dense_attack() {
+    let spec = relulab::train::TrainSpec {
+        dataset: Some("digits".into()),
+        hidden: vec![32],
+        epochs: 8,
+        standardize: false,
+        ..Default::default()
+    };
+    let p = spec.prepare().unwrap();
+    let mut t = relulab::train::Trainer::new(p.mlp, p.config);
+    t.run(&p.train, p.test.as_ref(), &mut [], |_, _| Ok(()))
+        .unwrap();
+    let test = p.test.unwrap();
+    let relulab::data::Targets::Classes { labels, .. } = &test.targets else {
+        unreachable!()
+    };
+    let map = InputMap::new(64, 16.0, None).unwrap();
+    let c = Certifier::new(
+        &t.mlp,
+        map,
+        CertifyOptions {
+            clamp: Some((0.0, 1.0)),
+            time_limit: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (mut cert, mut att) = (0, 0);
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    for (i, &label) in labels.iter().enumerate().take(40) {
+        let x0: Vec<f64> = test.x[i * 64..(i + 1) * 64]
+            .iter()
+            .map(|&v| v as f64 / 16.0)
+            .collect();
+        let label = label as usize;
+        let eps = if i % 2 == 0 { 0.02 } else { 0.06 };
+        let r = c.certify_sample(i, &x0, label, eps);
+        match r.status {
+            Status::Certified => {
+                cert += 1;
+                for tg in std::iter::once(None).chain((0..10).filter(|&j| j != label).map(Some)) {
+                    assert!(
+                        c.attack(&x0, label, tg, eps, 20, 60, &mut rng).is_none(),
+                        "sample {i}: certified by {} at eps {eps} but attacked",
+                        r.method
+                    );
+                }
+            }
+            Status::Attacked => {
+                att += 1;
+                let a = r.adversarial.as_ref().unwrap();
+                assert!(c.recheck(a, &x0, label, eps));
+                assert!(a.iter().zip(&x0).all(|(p, q)| (p - q).abs() <= eps));
+                let y = c.net.forward(&c.map.point(a));
+                assert_ne!(relulab::certify::argmax(&y), label);
+            }
+            _ => {}
+        }
+    }
+    assert!(cert > 5 && att > 0, "certified {cert}, attacked {att}");
+}
+
+/// ∂L_rob/∂θ of the IBP pass equals central finite differences in f64.
+#[test]
+fn ibp_gradient_matches_finite_differences() {
+    let mlp: Mlp<f64> = net(&[5, 7, 6, 4], 8).cast();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let batch = 3;
+    let x: Vec<f64> = (0..batch * 5)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let lo: Vec<f64> = x.iter().map(|v| v - 0.05).collect();
+    let hi: Vec<f64> = x.iter().map(|v| v + 0.05).collect();
+    let labels = [0u32, 2, 3];
+    let mut pass = IbpPass::default();
+    let mut g = Grads::default();
+    let (l0, _) = ibp_loss(&mlp, &lo, &hi, &labels, &mut pass, Some(&mut g));
+    assert!(l0 > 0.0);
+    let f = |m: &Mlp<f64>| {
+        let mut p = IbpPass::default();
+        ibp_loss(m, &lo, &hi, &labels, &mut p, None).0 / batch as f64
+    };
+    let h = 1e-6;
+    let mut worst: f64 = 0.0;
+    for l in 0..mlp.layers.len() {
+        for k in 0..mlp.layers[l].weight.len() {
+            let mut a = mlp.clone();
+            a.layers[l].weight[k] += h;
+            let mut b = mlp.clone();
+            b.layers[l].weight[k] -= h;
+            let fd = (f(&a) - f(&b)) / (2.0 * h);
+            let e = (fd - g.weight[l][k]).abs() / (1e-6 + fd.abs().max(g.weight[l][k].abs()));
+            worst = worst.max(e.min((fd - g.weight[l][k]).abs() / 1e-7));
+        }
+        for k in 0..mlp.layers[l].out_dim {
+            let mut a = mlp.clone();
+            a.layers[l].bias.as_mut().unwrap()[k] += h;
+            let mut b = mlp.clone();
+            b.layers[l].bias.as_mut().unwrap()[k] -= h;
+            let fd = (f(&a) - f(&b)) / (2.0 * h);
+            let e = (fd - g.bias[l][k]).abs() / (1e-6 + fd.abs().max(g.bias[l][k].abs()));
+            worst = worst.max(e.min((fd - g.bias[l][k]).abs() / 1e-7));
+        }
+    }
+    assert!(worst < 1e-5, "worst relative gradient error {worst}");
+}
+
+fn relulab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_relulab"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn fails_with(out: &std::process::Output, words: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    for w in words {
+        assert!(err.contains(w), "'{w}' not in: {err}");
+    }
+}
+
+/// Bad input: one line naming what and where, exit 2.
+#[test]
+fn cli_bad_inputs() {
+    let dir = std::env::temp_dir().join(format!("relulab-certify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("m.safetensors");
+    let ms = model.to_str().unwrap();
+    let out = relulab(&[
+        "train",
+        "--dataset",
+        "digits",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--no-standardize",
+        "--quiet",
+        "--model-out",
+        ms,
+    ]);
+    assert!(out.status.success());
+    // ε < 0.
+    fails_with(
+        &relulab(&["certify", ms, "--data", "digits", "--eps", "0.1,-0.01"]),
+        &["--eps", "-0.01"],
+    );
+    // Labels out of range, and a width mismatch, from CSV files.
+    let bad = dir.join("labels.csv");
+    let mut s = String::new();
+    for r in 0..3 {
+        let row: Vec<String> = (0..64).map(|_| "0.5".to_string()).collect();
+        s.push_str(&format!(
+            "{},{}\n",
+            row.join(","),
+            if r == 2 { 12 } else { 1 }
+        ));
+    }
+    std::fs::write(&bad, s).unwrap();
+    fails_with(
+        &relulab(&[
+            "certify",
+            ms,
+            "--data",
+            bad.to_str().unwrap(),
+            "--eps",
+            "0.1",
+        ]),
+        &["labels.csv", "sample 2", "label 12"],
+    );
+    let narrow = dir.join("narrow.csv");
+    std::fs::write(&narrow, "0.1,0.2,1\n0.3,0.4,0\n").unwrap();
+    fails_with(
+        &relulab(&[
+            "certify",
+            ms,
+            "--data",
+            narrow.to_str().unwrap(),
+            "--eps",
+            "0.1",
+        ]),
+        &["narrow.csv", "2 features", "64"],
+    );
+    // Not a classifier: one output.
+    let reg = dir.join("reg.safetensors");
+    let out = relulab(&[
+        "train",
+        "--dataset",
+        "moons",
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+        "--loss",
+        "bce_with_logits",
+        "--quiet",
+        "--model-out",
+        reg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fails_with(
+        &relulab(&[
+            "certify",
+            reg.to_str().unwrap(),
+            "--data",
+            narrow.to_str().unwrap(),
+            "--eps",
+            "0.1",
+        ]),
+        &["reg.safetensors", "output width 1"],
+    );
+    // diagnose --eps: the stability table; a unit inactive on every ball is dead on the data.
+    let out = relulab(&[
+        "diagnose",
+        "--model",
+        ms,
+        "--dataset",
+        "digits",
+        "--eps",
+        "0.02",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let layers = v["stability"]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1);
+    for l in layers {
+        let (dead, off) = (
+            l["dead_on_data"].as_u64().unwrap(),
+            l["inactive_on_every_ball"].as_u64().unwrap(),
+        );
+        assert!(off <= dead);
+        assert_eq!(l["dead_but_unstable"].as_u64().unwrap(), dead - off);
+        let f = l["active"].as_f64().unwrap()
+            + l["inactive"].as_f64().unwrap()
+            + l["unstable"].as_f64().unwrap();
+        assert!((f - 1.0).abs() < 1e-9);
+    }
+    // A good run: JSON lines per sample and a summary per ε.
+    let out = relulab(&[
+        "certify",
+        ms,
+        "--data",
+        "digits",
+        "--eps",
+        "0,0.05",
+        "--limit",
+        "5",
+        "--json",
+        "--time-limit-per-sample",
+        "0.1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12);
+    // At ε = 0 every correctly classified sample is certified.
+    let s0 = &lines[10];
+    assert_eq!(s0["summary"], true);
+    assert_eq!(s0["certified"], s0["clean"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
