@@ -21,6 +21,11 @@
 //! The gradient is exact: the backward pass differentiates every max(0, ·) (taking 0 at a tie)
 //! and the |W| terms (sign(W), 0 at 0); `tests/certify.rs` checks it against central finite
 //! differences in f64.
+//!
+//! CROWN-IBP ([`crown_ibp_loss`], Zhang et al. 2020 §3) keeps the IBP hidden bounds, replaces
+//! the last layer's interval bound by one CROWN backward pass from the folded margin rows to the
+//! input box, and trains on `β·m_CROWN-IBP + (1 − β)·m_IBP`, β ramped from 1 to 0 with ε
+//! ([`RobustConfig::beta`]); its gradient is exact in the same sense and tested the same way.
 
 use super::{Certifier, CertifyOptions, InputMap, Status};
 use crate::activation::Activation;
@@ -214,8 +219,8 @@ fn bound_loss<T: Real>(
     let mut loss = 0.0;
     let mut robust = 0;
     let mut gm = vec![0.0f64; batch * k];
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         let (c, r) = (
             &pass.c[n - 1][s * i..(s + 1) * i],
             &pass.r[n - 1][s * i..(s + 1) * i],
@@ -248,8 +253,8 @@ fn bound_loss<T: Real>(
             *m = bt * mc + bi * mi;
         }
     }
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         let all = (0..k).all(|j| j == y || pass.margins[s * k + j] > T::zero());
         robust += all as usize;
         // L = log Σ_j exp(−m_j) with m_y = 0 (log-sum-exp shifted by its max).
@@ -292,8 +297,8 @@ fn bound_loss<T: Real>(
     // Backward through the last layer: m_j = Σ_q d_q c_q − |d_q| r_q + b_y − b_j, d = W_y − W_j.
     let mut dc = vec![T::zero(); batch * i];
     let mut dr = vec![T::zero(); batch * i];
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         let (c, r) = (
             &pass.c[n - 1][s * i..(s + 1) * i],
             &pass.r[n - 1][s * i..(s + 1) * i],
@@ -469,8 +474,8 @@ fn crown_forward<T: Real>(mlp: &Mlp<T>, labels: &[u32], pass: &mut IbpPass<T>) {
     lam.resize(rows * i, T::zero());
     pass.cst.clear();
     pass.cst.resize(rows, T::zero());
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         for j in (0..k).filter(|&j| j != y) {
             let row = s * k + j;
             pass.cst[row] = bias(y) - bias(j);
@@ -523,8 +528,8 @@ fn crown_forward<T: Real>(mlp: &Mlp<T>, labels: &[u32], pass: &mut IbpPass<T>) {
     let d = mlp.layers[0].in_dim;
     pass.crown_margins.clear();
     pass.crown_margins.resize(rows, T::zero());
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         let (c, r) = (
             &pass.c[0][s * d..(s + 1) * d],
             &pass.r[0][s * d..(s + 1) * d],
@@ -654,8 +659,8 @@ fn crown_backward<T: Real>(
     // Λ⁽ⁿ⁻¹⁾ = C W, const = C b.
     let last = &mlp.layers[n - 1];
     let i = last.in_dim;
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         for j in (0..k).filter(|&j| j != y) {
             let row = s * k + j;
             for q in 0..i {
