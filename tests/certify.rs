@@ -515,5 +515,21 @@ fn cli_bad_inputs() {
     let s0 = &lines[10];
     assert_eq!(s0["summary"], true);
     assert_eq!(s0["certified"], s0["clean"]);
+    // An unknown certified-training method names both known ones.
+    fails_with(
+        &relulab(&[
+            "train",
+            "--dataset",
+            "digits",
+            "--robust",
+            "crown",
+            "--eps",
+            "0.1",
+            "--epochs",
+            "1",
+            "--quiet",
+        ]),
+        &["--robust crown", "ibp", "crown-ibp"],
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
