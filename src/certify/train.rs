@@ -108,14 +108,14 @@ pub fn ibp_loss<T: Real>(
 }
 
 /// The CROWN-IBP robust loss (Zhang et al. 2020, "Towards stable and efficient training of
-/// verifiably robust neural networks", §3 eq. 8–9): IBP bounds for the hidden pre-activations,
+/// verifiably robust neural networks", §3): IBP bounds for the hidden pre-activations,
 /// then one CROWN backward pass (Zhang et al. 2018, "Efficient neural network robustness
-/// certification with general activation functions", Thm 3.2) from the specification-folded
+/// certification with general activation functions", §3) from the specification-folded
 /// last layer `C W` (rows `W_y − W_j`) to the input box, relaxing each unstable ReLU
 /// (l < 0 < u, the IBP bounds) by the upper line `u/(u − l)·(z − l)` and the lower line
-/// `α·z` with CROWN's adaptive slope `α = 1 if u > −l else 0` (Zhang et al. 2018 §3.2, used by
+/// `α·z` with CROWN's adaptive slope `α = 1 if u > −l else 0` (Zhang et al. 2018 §3, used by
 /// CROWN-IBP §3); a row coefficient ≥ 0 takes the lower line, < 0 the upper. The margin lower
-/// bound trained is `m = β·m_CROWN-IBP + (1 − β)·m_IBP` (Zhang et al. 2020 eq. 9) and the loss
+/// bound trained is `m = β·m_CROWN-IBP + (1 − β)·m_IBP` (Zhang et al. 2020 §3) and the loss
 /// is the cross-entropy of `−m` as in [`ibp_loss`]; `β = 0` skips the CROWN pass. Returns
 /// (Σ over the batch of L_rob, number of samples whose mixed margins are all > 0); with
 /// `grads`, the exact ∂(mean L_rob)/∂parameters, through the CROWN pass, the relaxation's
@@ -439,7 +439,7 @@ struct CrownGrads<T> {
 /// The relaxation of one ReLU for a lower bound of `v·relu(z)`, z ∈ [l, u]: (slope, intercept)
 /// with `v·relu(z) ≥ v·(slope·z + intercept)`. Stable: exact. Unstable with v ≥ 0: the lower
 /// line α·z, α = 1 if u > −l else 0 (CROWN's adaptive choice); v < 0: the upper line
-/// u/(u − l)·(z − l) (Zhang et al. 2018 §3.2).
+/// u/(u − l)·(z − l) (Zhang et al. 2018 §3).
 fn relax<T: Real>(v: T, l: T, u: T) -> (T, T) {
     if l >= T::zero() {
         (T::one(), T::zero())
@@ -751,7 +751,7 @@ impl RobustConfig {
     }
 
     /// β_t of CROWN-IBP at optimizer step `step`: 1 before and 0 after the ε ramp, linear in
-    /// between (Zhang et al. 2020 §4, "β from 1 to 0 during the ramp-up").
+    /// between (Zhang et al. 2020 §3–4: β from 1 to 0 over the ε ramp-up).
     pub fn beta(&self, step: u64, per_epoch: usize) -> f64 {
         let w = (self.warmup_epochs * per_epoch) as f64;
         let r = (self.ramp_epochs * per_epoch).max(1) as f64;
