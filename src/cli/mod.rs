@@ -8,6 +8,7 @@ mod bounds;
 mod claims;
 mod diagnose;
 mod eval;
+mod optimize;
 mod plot;
 mod regions;
 mod stats;
@@ -51,6 +52,12 @@ enum Command {
     Bounds(bounds::Args),
     /// Verify a VNN-LIB property.
     Verify(verify::Args),
+    /// Certified optimum of a linear expression of a surrogate's outputs and inputs.
+    Optimize(optimize::Args),
+    /// Train a regression surrogate (standardised inputs and targets) on a CSV file.
+    Surrogate(optimize::SurrogateArgs),
+    /// Economics' piecewise-linear functions as exact ReLU networks.
+    Pwl(optimize::PwlArgs),
 }
 
 /// Run the parsed command. `Err` is printed by `main` and exits with code 2.
@@ -68,5 +75,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Regions(a) => regions::run(a),
         Command::Bounds(a) => bounds::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Optimize(a) => optimize::run(a),
+        Command::Surrogate(a) => optimize::run_surrogate(a),
+        Command::Pwl(a) => optimize::run_pwl(a),
     }
 }
