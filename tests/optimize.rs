@@ -45,7 +45,7 @@ fn random_problem(seed: u64, d: usize, constrained: bool) -> Problem {
     let w = 6 + (seed % 5) as usize;
     let mlp = random_net(&[d, w, w, 3], seed);
     let m = 3;
-    let sc = if seed % 3 == 0 {
+    let sc = if seed.is_multiple_of(3) {
         Scaling::identity(d, m)
     } else {
         Scaling {
@@ -62,7 +62,7 @@ fn random_problem(seed: u64, d: usize, constrained: bool) -> Problem {
         (0..d).map(|_| rng.random_range(-0.3..0.3)).collect(),
         0.25,
     );
-    let sense = if seed % 2 == 0 {
+    let sense = if seed.is_multiple_of(2) {
         Sense::Maximize
     } else {
         Sense::Minimize
@@ -94,7 +94,7 @@ fn branch_and_bound_agrees_with_exact_enumeration() {
     let mut checked = 0;
     for seed in 0..24u64 {
         let d = if seed % 4 == 3 { 1 } else { 2 };
-        let p = random_problem(seed, d, seed % 2 == 1 || seed % 3 == 0);
+        let p = random_problem(seed, d, seed % 2 == 1 || seed.is_multiple_of(3));
         let ex = solve_exact(&p).unwrap();
         let bb = solve(&p, &opts(), None);
         assert_eq!(ex.status, Status::Optimal, "seed {seed}: exact {ex:?}");

@@ -88,13 +88,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let mut o = Options::default();
     if let Some(g) = ps.gap_abs {
-        if !(g >= 0.0) {
+        if g.is_nan() || g < 0.0 {
             bail!("--gap-abs must be ≥ 0");
         }
         o.gap_abs = g;
     }
     if let Some(g) = ps.gap_rel {
-        if !(g >= 0.0) {
+        if g.is_nan() || g < 0.0 {
             bail!("--gap-rel must be ≥ 0");
         }
         o.gap_rel = g;

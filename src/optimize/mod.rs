@@ -750,7 +750,9 @@ impl Ctx<'_> {
             .zip(&inter.hi)
             .all(|(l, h)| l.iter().zip(h).all(|(l, h)| *l >= 0.0 || *h <= 0.0));
         if stable && lo.len() <= 2 && !self.cons.is_empty() {
-            let half: Vec<([f64; 3], usize)> = lbs
+            // Each constraint's linear bound is exact where the network is affine (up to
+            // rounding); the LP's vertex is a heuristic point, re-checked like any other.
+            let half: Vec<[f64; 3]> = lbs
                 .iter()
                 .zip(&all)
                 .skip(1)
@@ -762,14 +764,11 @@ impl Ctx<'_> {
                             0.0
                         }
                     };
-                    // Plain constant (the LP is a heuristic; its point is re-checked).
-                    ([g(0), g(1), lb.k + all[0].charge * 0.0], 0)
+                    [g(0), g(1), lb.k]
                 })
                 .collect();
             let poly = box_polygon(&tlo, &thi);
-            let poly = half
-                .iter()
-                .fold(poly, |p, (h, _)| clip(&p, h[0], h[1], h[2]));
+            let poly = half.iter().fold(poly, |p, h| clip(&p, h[0], h[1], h[2]));
             if let Some(v) = best_vertex(&poly, a[0], *a.get(1).unwrap_or(&0.0)) {
                 let c: Vec<f64> = v[..lo.len()].to_vec();
                 out.cands.push(c);
@@ -813,7 +812,7 @@ fn clip(p: &[[f64; 2]], a: f64, b: f64, c: f64) -> Vec<[f64; 2]> {
     for i in 0..edges {
         let (s, e) = (p[i], p[(i + 1) % n]);
         let (fs, fe) = (f(&s), f(&e));
-        if fs <= 0.0 && (!closed && i == 0 || closed) {
+        if fs <= 0.0 && (closed || i == 0) {
             out.push(s);
         }
         if (fs < 0.0 && fe > 0.0) || (fs > 0.0 && fe < 0.0) {
@@ -1176,10 +1175,15 @@ pub fn solve(p: &Problem, opts: &Options, progress: Option<&dyn Fn(&Progress)>) 
     finish(p, status, inc, lb, nodes, t0, "bab")
 }
 
+/// A linear piece: its polygon in network units and the affine maps [c0, cu, cv] of every
+/// output on it.
+type Piece = (Vec<[f64; 2]>, Vec<[f64; 3]>);
+
 /// Exact mode for one or two inputs: every linear region, clipped by the constraints, the
 /// objective at its vertices (see the module documentation). The bound is the best vertex
 /// value over all regions (exact up to the partition's vertex rounding, not a directed-rounding
 /// certificate); the point is the best vertex that a plain forward pass confirms feasible.
+#[allow(clippy::needless_range_loop)]
 pub fn solve_exact(p: &Problem) -> Result<Solution> {
     let t0 = Instant::now();
     let d = p.lo.len();
@@ -1194,7 +1198,7 @@ pub fn solve_exact(p: &Problem) -> Result<Solution> {
     let m = p.net.output_dim();
     let sc = &p.scaling;
     // Network-unit affine pieces: (polygon in s, maps of every output [c0, cu, cv]).
-    let mut pieces: Vec<(Vec<[f64; 2]>, Vec<[f64; 3]>)> = Vec::new();
+    let mut pieces: Vec<Piece> = Vec::new();
     if d == 2 {
         let part = crate::regions::partition(
             &geo,
