@@ -52,7 +52,7 @@ fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap()
 }
 
-const SECTION_IDS: [&str; 8] = [
+const SECTION_IDS: [&str; 9] = [
     "activations",
     "claims",
     "gradient-flow",
@@ -61,6 +61,7 @@ const SECTION_IDS: [&str; 8] = [
     "dying-sweep",
     "training",
     "regions",
+    "economics",
 ];
 
 #[test]

@@ -14,6 +14,7 @@ mod activations;
 mod claims;
 mod digits;
 mod dying_sweep;
+mod economics;
 mod gradient_flow;
 mod regions;
 mod sparsity;
@@ -142,6 +143,12 @@ pub const SECTIONS: &[TourSection] = &[
         heading: "Linear regions of a ReLU net",
         nav: "Linear regions",
         build: regions::section,
+    },
+    TourSection {
+        id: "economics",
+        heading: "Economics and operations: certified optima, exact piecewise-linear contracts",
+        nav: "Economics",
+        build: economics::section,
     },
 ];
 
