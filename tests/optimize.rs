@@ -287,6 +287,34 @@ fn surrogate_checkpoints_carry_scaling_and_box_and_optimize_uses_them() {
     // Target standardisation: the means are the columns' means.
     let mean_y1 = (0..21).map(|i| i as f64 / 20.0).sum::<f64>() / 21.0 * 3.0;
     assert!((l.scaling.y_mean[1] - mean_y1).abs() < 1e-12);
+    // `relulab eval --input` answers in the data's units: near the true function (training
+    // error), not in standardised units.
+    let xin = tmp("x.npy");
+    let yout = tmp("y.npy");
+    let pts = [0.9f64, 0.6, 0.1, 0.2];
+    relulab::io::npy::write_npy(&xin, &[2, 2], &pts).unwrap();
+    let o = relulab()
+        .args(["eval", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&xin)
+        .arg("--output")
+        .arg(&yout)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let y = relulab::io::npy::read_npy_f64(&yout).unwrap().data;
+    for (r, (a, b)) in [(0.9, 0.6), (0.1, 0.2)].into_iter().enumerate() {
+        let truth = [(a - 0.3f64).abs() + b, a + 2.0 * b];
+        for k in 0..2 {
+            assert!(
+                (y[2 * r + k] - truth[k]).abs() < 0.15,
+                "row {r} output {k}: {} vs {}",
+                y[2 * r + k],
+                truth[k]
+            );
+        }
+    }
     let run = |extra: &[&str]| {
         let o = relulab()
             .arg("optimize")

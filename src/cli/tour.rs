@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Run only these sections (comma-separated ids, any order): activations, claims,
-    /// gradient-flow, sparsity-dying, digits, dying-sweep, training, regions.
+    /// gradient-flow, sparsity-dying, digits, dying-sweep, training, regions, economics.
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     sections: Vec<String>,
     /// A smaller run when time matters: fewer epochs (digits 5, monitored run 10, regions 10)
