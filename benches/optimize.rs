@@ -75,7 +75,12 @@ fn peer(name: &str, p: &Problem, solver: &str, time_limit: f64) -> Option<Value>
     let file = dir.join(format!("{name}.json"));
     std::fs::write(&file, problem_json(p).to_string()).ok()?;
     let script = crate_dir().join("bench/peers/optimize_omlt.py");
-    let out = std::process::Command::new(python())
+    // A hard wall-clock cap besides the solver's own limit (HiGHS through Pyomo's legacy
+    // appsi interface was seen running past it): coreutils `timeout`.
+    let cap = format!("{}", (time_limit * 1.5 + 30.0).ceil());
+    let out = std::process::Command::new("timeout")
+        .args(["-s", "KILL", &cap])
+        .arg(python())
         .arg(&script)
         .arg(&file)
         .arg(solver)
