@@ -218,14 +218,14 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         title: "branch and bound and exact enumeration agree within 1e-9".into(),
         pass: agree && sound,
         href: "#economics".into(),
-        json: "/optimize/agree/value".into(),
+        json: "/optimize/agree/label".into(),
     });
     s.grid.push(GridCell {
         label: "kinks".into(),
         title: "exact PWL networks kink exactly at the breakpoints".into(),
         pass: all_exact,
         href: "#economics".into(),
-        json: "/pwl/all_exact/value".into(),
+        json: "/pwl/all_exact/label".into(),
     });
     s.headline(Headline::number(
         "certified surrogate minimum",
@@ -247,10 +247,10 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             "optimize": {
                 "objective": vb, "bound": bb.bound, "exact": ve, "x": bb.x,
                 "status": bb.status.as_str(), "domains": bb.nodes, "seconds": bb.seconds,
-                "regions": ex.regions, "agree": {"value": (vb - ve).abs(), "pass": agree && sound},
+                "regions": ex.regions, "agree": {"label": "B&B = exact", "difference": (vb - ve).abs(), "pass": agree && sound},
                 "training_mse": mse,
             },
-            "pwl": {"cases": exact_rows, "all_exact": {"value": all_exact, "pass": all_exact},
+            "pwl": {"cases": exact_rows, "all_exact": {"label": "kinks", "value": all_exact, "pass": all_exact},
                     "learned": learned},
         }),
         text,
