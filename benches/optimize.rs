@@ -3,7 +3,7 @@
 //!     cargo bench --bench optimize            # all cases
 //!     cargo bench --bench optimize -- reformer peaks digits
 //!
-//! Cases: the autothermal reformer (2 → 10×4 ReLU → 12 on ../shared/data/omlt-reformer,
+//! Cases: the autothermal reformer (2 → 10×4 ReLU → 12 on data/omlt-reformer,
 //! maximise H2 subject to N2 ≤ 0.34), the `peaks` surrogate (400 × 400 grid, certified
 //! minimum against the true one) and the digits 64-256-256-10 model (maximise y[3] − y[8] over
 //! the pixel box, time-limited). Peers, run in the same invocation by
@@ -166,16 +166,7 @@ fn report_peers(name: &str, p: &Problem, ours: &Solution, our_s: f64, tl: f64) {
 
 fn reformer() {
     println!("## reformer: maximise H2 subject to N2 ≤ 0.34 (2 → 10×4 ReLU → 12)");
-    let root = relulab::verify::campaign::shared_benchmarks_root()
-        .map(|r| r.join("data/omlt-reformer/reformer.csv"))
-        .or_else(|| {
-            std::env::var_os("RELULAB_SHARED")
-                .map(|r| Path::new(&r).join("data/omlt-reformer/reformer.csv"))
-        });
-    let Some(csv) = root.filter(|p| p.exists()) else {
-        println!("  skipped: ../shared/data/omlt-reformer/reformer.csv not found");
-        return;
-    };
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/omlt-reformer/reformer.csv");
     let t = surrogate::read_table(&csv).expect("reformer.csv");
     let x: Vec<Vec<f64>> = t.rows.iter().map(|r| r[..2].to_vec()).collect();
     let y: Vec<Vec<f64>> = t.rows.iter().map(|r| r[2..14].to_vec()).collect();

@@ -1,6 +1,6 @@
 //! `relulab optimize` (issue 13): branch and bound against the exact region enumeration on
 //! random small networks, soundness of the bound, infeasibility proofs, scaling, surrogate
-//! checkpoints, the command line's errors, and the reformer case when the shared data is there.
+//! checkpoints, the command line's errors, and the reformer case (data/omlt-reformer).
 //!
 //! The oracle is `optimize::solve_exact`: every linear region of a 1- or 2-input network
 //! (regions engine), clipped by the constraints, the objective at the vertices (an affine
@@ -450,10 +450,9 @@ fn bad_input_is_one_located_line_and_exit_2() {
 
 #[test]
 fn reformer_surrogate_bab_matches_exact() {
-    let Some(root) = common::shared_or_skip("reformer_surrogate_bab_matches_exact") else {
-        return;
-    };
-    let csv = root.join("data/omlt-reformer/reformer.csv");
+    // The repository's copy of OMLT's reformer samples (BSD, data/omlt-reformer/LICENSE.rst).
+    let csv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/omlt-reformer/reformer.csv");
     let t = relulab::optimize::surrogate::read_table(&csv).unwrap();
     assert_eq!(t.rows.len(), 2800);
     let x: Vec<Vec<f64>> = t.rows.iter().map(|r| r[..2].to_vec()).collect();
