@@ -883,7 +883,22 @@ where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    chart_frame_with(area, title, x_label, y_label, xr, yr, &|v| tick_label(*v))
+    let (x0, x1) = (xr.start, xr.end);
+    chart_frame_with(area, title, x_label, y_label, xr, yr, &|v| {
+        tick_label(snap_zero(*v, x0, x1))
+    })
+}
+
+/// A tick that is zero up to the rounding of the tick arithmetic (−1.2 + 6 · 0.2 =
+/// −2.2e−16) on an axis whose range contains zero, as 0. Log axes never contain zero, so their
+/// small ticks are untouched.
+fn snap_zero(v: f64, lo: f64, hi: f64) -> f64 {
+    let (lo, hi) = (lo.min(hi), lo.max(hi));
+    if lo <= 0.0 && hi >= 0.0 && v.abs() <= 1e-9 * (hi - lo) {
+        0.0
+    } else {
+        v
+    }
 }
 
 /// [`chart_frame`] with its own x tick labels.
@@ -908,6 +923,8 @@ where
         .y_label_area_size(60)
         .build_cartesian_2d(xr, yr)
         .map_err(plot_err)?;
+    let y = chart.y_range();
+    let y_ticks = |v: &f64| tick_label(snap_zero(*v, y.start, y.end));
     chart
         .configure_mesh()
         .x_desc(x_label)
@@ -916,7 +933,7 @@ where
         .axis_desc_style((FAMILY, AXIS_LABEL_SIZE).into_font().color(&INK))
         .light_line_style(GRID)
         .x_label_formatter(x_ticks)
-        .y_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&y_ticks)
         .draw()
         .map_err(plot_err)?;
     Ok(chart)
@@ -994,6 +1011,13 @@ mod tests {
         assert_eq!(tick_label(12.5), "12.5");
         assert_eq!(tick_label(-2.5e6), "-2.5e6");
         assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(snap_zero(-1.2 + 6.0 * 0.2, -1.2, 0.3)), "0");
+        assert_eq!(
+            snap_zero(1e-15, 1e-16, 1.0),
+            1e-15,
+            "an axis without 0 keeps small ticks"
+        );
+        assert_eq!(snap_zero(0.2, -1.2, 0.3), 0.2);
     }
 
     #[test]
