@@ -18,6 +18,7 @@ pub mod diagnose;
 pub mod error;
 pub mod io;
 pub mod net;
+pub mod optimize;
 pub mod plot;
 pub mod reach;
 pub mod real;

@@ -52,7 +52,7 @@ fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap()
 }
 
-const SECTION_IDS: [&str; 10] = [
+const SECTION_IDS: [&str; 11] = [
     "activations",
     "claims",
     "gradient-flow",
@@ -62,6 +62,7 @@ const SECTION_IDS: [&str; 10] = [
     "training",
     "regions",
     "control",
+    "economics",
     "ai-safety",
 ];
 

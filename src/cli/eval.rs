@@ -102,12 +102,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 dim: 0,
             },
         };
-        if let Some(st) = &standardizer {
+        // A surrogate checkpoint (issue 13) carries input and target standardisations: inputs
+        // and outputs are in the data's units.
+        let surrogate = if is_ck && !args.no_standardize {
+            checkpoint::metadata_entry(&args.model, relulab::optimize::surrogate::META_KEY)?
+                .map(|_| relulab::optimize::surrogate::load(&args.model))
+                .transpose()?
+                .map(|l| l.scaling)
+        } else {
+            None
+        };
+        if let Some(sc) = &surrogate {
+            ds.x = a
+                .data
+                .chunks(d)
+                .flat_map(|r| sc.to_net(r))
+                .map(|v| v as f32)
+                .collect();
+        } else if let Some(st) = &standardizer {
             st.apply(&mut ds);
         }
         let mut trace = Trace::default();
         mlp.forward_batch(&ds.x, n, &mut trace);
-        relulab::io::npy::write_npy(out, &[n, mlp.output_dim()], trace.output())?;
+        let m = mlp.output_dim();
+        let y: Vec<f32> = match &surrogate {
+            Some(sc) => trace
+                .output()
+                .chunks(m)
+                .flat_map(|r| sc.to_user_y(&r.iter().map(|&v| v as f64).collect::<Vec<_>>()))
+                .map(|v| v as f32)
+                .collect(),
+            None => trace.output().to_vec(),
+        };
+        relulab::io::npy::write_npy(out, &[n, m], &y)?;
         return Ok(ExitCode::SUCCESS);
     }
     let spec = state.as_ref().map(|s| s.spec.clone()).unwrap_or_default();

@@ -9,6 +9,7 @@ mod certify;
 mod claims;
 mod diagnose;
 mod eval;
+mod optimize;
 mod plot;
 mod reach;
 mod regions;
@@ -55,6 +56,12 @@ enum Command {
     Verify(verify::Args),
     /// Reachability and safety of a closed loop with a ReLU controller.
     Reach(reach::Args),
+    /// Certified optimum of a linear expression of a surrogate's outputs and inputs.
+    Optimize(optimize::Args),
+    /// Train a regression surrogate (standardised inputs and targets) on a CSV file.
+    Surrogate(optimize::SurrogateArgs),
+    /// Economics' piecewise-linear functions as exact ReLU networks.
+    Pwl(optimize::PwlArgs),
     /// Certified robustness of a classifier: certified / attacked / unknown per sample and ε.
     Certify(certify::Args),
 }
@@ -75,6 +82,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bounds(a) => bounds::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Reach(a) => reach::run(a),
+        Command::Optimize(a) => optimize::run(a),
+        Command::Surrogate(a) => optimize::run_surrogate(a),
+        Command::Pwl(a) => optimize::run_pwl(a),
         Command::Certify(a) => certify::run(a),
     }
 }

@@ -15,7 +15,7 @@ pub struct Args {
     seed: u64,
     /// Run only these sections (comma-separated ids, any order): activations, claims,
     /// gradient-flow, sparsity-dying, digits, dying-sweep, training, regions, control,
-    /// ai-safety.
+    /// economics, ai-safety.
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     sections: Vec<String>,
     /// A smaller run when time matters: fewer epochs (digits 5, monitored run 10, regions 10)

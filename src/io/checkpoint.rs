@@ -186,8 +186,26 @@ pub fn checkpoint_bytes(ck: &Checkpoint) -> Result<Vec<u8>> {
     full_bytes(Path::new("<checkpoint>"), ck)
 }
 
+/// Save a checkpoint with extra string metadata entries besides the ones relulab writes (for
+/// example `surrogate`: the scaling and input box of a surrogate model, issue 13), atomically.
+/// Readers that do not know an entry ignore it, so such files load everywhere.
+pub fn save_with_metadata(path: &Path, ck: &Checkpoint, extra: &[(&str, String)]) -> Result<()> {
+    let bytes = full_bytes_with(path, ck, extra)?;
+    write_atomic(path, &bytes)
+}
+
+/// One string metadata entry of a safetensors file (`None` when the file has no such entry).
+pub fn metadata_entry(path: &Path, key: &str) -> Result<Option<String>> {
+    let bytes = read_file(path)?;
+    Ok(metadata(path, &bytes)?.get(key).cloned())
+}
+
 /// `path` names the file in error messages only.
 fn full_bytes(path: &Path, ck: &Checkpoint) -> Result<Vec<u8>> {
+    full_bytes_with(path, ck, &[])
+}
+
+fn full_bytes_with(path: &Path, ck: &Checkpoint, extra: &[(&str, String)]) -> Result<Vec<u8>> {
     ck.mlp
         .validate()
         .map_err(|e| Error::Value(format!("{}: {e}", path.display())))?;
@@ -265,6 +283,15 @@ fn full_bytes(path: &Path, ck: &Checkpoint) -> Result<Vec<u8>> {
             "train".to_string(),
             serde_json::to_string(&tm).expect("serialisable"),
         );
+    }
+    for (k, v) in extra {
+        if meta.contains_key(*k) {
+            return Err(Error::Value(format!(
+                "{}: metadata entry '{k}' is reserved",
+                path.display()
+            )));
+        }
+        meta.insert(k.to_string(), v.clone());
     }
     serialize(path, tensors, Some(meta))
 }

@@ -447,6 +447,8 @@ pub enum Panel {
     Histogram(Histogram),
     /// Grouped bars.
     Bars(Bars),
+    /// A 2-D scalar field with a feasibility mask (issue 13).
+    Field(FieldMap),
 }
 
 impl From<Bars> for Panel {
@@ -623,6 +625,7 @@ impl Figure {
                 Panel::Line(c) => draw_line_chart(area, c)?,
                 Panel::Histogram(h) => draw_histogram(area, h)?,
                 Panel::Bars(b) => draw_bars(area, b)?,
+                Panel::Field(f) => draw_field(area, f)?,
             }
         }
         Ok(())
@@ -880,7 +883,22 @@ where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    chart_frame_with(area, title, x_label, y_label, xr, yr, &|v| tick_label(*v))
+    let (x0, x1) = (xr.start, xr.end);
+    chart_frame_with(area, title, x_label, y_label, xr, yr, &|v| {
+        tick_label(snap_zero(*v, x0, x1))
+    })
+}
+
+/// A tick that is zero up to the rounding of the tick arithmetic (−1.2 + 6 · 0.2 =
+/// −2.2e−16) on an axis whose range contains zero, as 0. Log axes never contain zero, so their
+/// small ticks are untouched.
+fn snap_zero(v: f64, lo: f64, hi: f64) -> f64 {
+    let (lo, hi) = (lo.min(hi), lo.max(hi));
+    if lo <= 0.0 && hi >= 0.0 && v.abs() <= 1e-9 * (hi - lo) {
+        0.0
+    } else {
+        v
+    }
 }
 
 /// [`chart_frame`] with its own x tick labels.
@@ -905,6 +923,8 @@ where
         .y_label_area_size(60)
         .build_cartesian_2d(xr, yr)
         .map_err(plot_err)?;
+    let y = chart.y_range();
+    let y_ticks = |v: &f64| tick_label(snap_zero(*v, y.start, y.end));
     chart
         .configure_mesh()
         .x_desc(x_label)
@@ -913,7 +933,7 @@ where
         .axis_desc_style((FAMILY, AXIS_LABEL_SIZE).into_font().color(&INK))
         .light_line_style(GRID)
         .x_label_formatter(x_ticks)
-        .y_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&y_ticks)
         .draw()
         .map_err(plot_err)?;
     Ok(chart)
@@ -991,6 +1011,13 @@ mod tests {
         assert_eq!(tick_label(12.5), "12.5");
         assert_eq!(tick_label(-2.5e6), "-2.5e6");
         assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(snap_zero(-1.2 + 6.0 * 0.2, -1.2, 0.3)), "0");
+        assert_eq!(
+            snap_zero(1e-15, 1e-16, 1.0),
+            1e-15,
+            "an axis without 0 keeps small ticks"
+        );
+        assert_eq!(snap_zero(0.2, -1.2, 0.3), 0.2);
     }
 
     #[test]
@@ -1082,4 +1109,99 @@ mod tests {
             .to_png()
             .unwrap();
     }
+}
+
+/// A scalar field on a regular grid over a rectangle (issue 13: an objective over a 2-input
+/// box): cells where `mask` holds are coloured by [`sequential`] (low dark, high bright), the
+/// others light grey; `segments` (a constraint's boundary) are drawn in [`INK`], `points` as
+/// labelled crosses.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FieldMap {
+    /// Panel title.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// x range.
+    pub x_range: (f64, f64),
+    /// y range.
+    pub y_range: (f64, f64),
+    /// Cells along x.
+    pub nx: usize,
+    /// Cells along y.
+    pub ny: usize,
+    /// Values, `ny` rows of `nx`, row 0 at the bottom.
+    pub values: Vec<f64>,
+    /// Which cells are coloured (same layout).
+    pub mask: Vec<bool>,
+    /// Line segments drawn on top.
+    pub segments: Vec<((f64, f64), (f64, f64))>,
+    /// Labelled points drawn on top.
+    pub points: Vec<(String, f64, f64)>,
+}
+
+impl From<FieldMap> for Panel {
+    fn from(f: FieldMap) -> Self {
+        Panel::Field(f)
+    }
+}
+
+fn draw_field<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, f: &FieldMap) -> Result<()> {
+    ensure_font()?;
+    let (x0, x1) = f.x_range;
+    let (y0, y1) = f.y_range;
+    let mut chart = chart_frame(area, &f.title, &f.x_label, &f.y_label, x0..x1, y0..y1)?;
+    let shown: Vec<f64> = f
+        .values
+        .iter()
+        .zip(&f.mask)
+        .filter(|(v, m)| **m && v.is_finite())
+        .map(|(v, _)| *v)
+        .collect();
+    let lo = shown.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = shown.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let (dx, dy) = (
+        (x1 - x0) / f.nx.max(1) as f64,
+        (y1 - y0) / f.ny.max(1) as f64,
+    );
+    let cells = (0..f.ny).flat_map(|r| (0..f.nx).map(move |c| (r, c)));
+    chart
+        .draw_series(cells.map(|(r, c)| {
+            let k = r * f.nx + c;
+            let colour = match (f.mask.get(k), f.values.get(k)) {
+                (Some(true), Some(v)) if v.is_finite() && hi > lo => {
+                    sequential((v - lo) / (hi - lo))
+                }
+                (Some(true), Some(_)) => sequential(0.5),
+                _ => GRID,
+            };
+            let (xa, ya) = (x0 + c as f64 * dx, y0 + r as f64 * dy);
+            Rectangle::new([(xa, ya), (xa + dx, ya + dy)], colour.filled())
+        }))
+        .map_err(plot_err)?;
+    chart
+        .draw_series(
+            f.segments
+                .iter()
+                .map(|&(a, b)| PathElement::new(vec![a, b], INK.stroke_width(LINE_WIDTH))),
+        )
+        .map_err(plot_err)?;
+    for (label, x, y) in &f.points {
+        chart
+            .draw_series(std::iter::once(Cross::new(
+                (*x, *y),
+                7,
+                FAIL_COLOUR.stroke_width(3),
+            )))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*x, *y),
+                (FAMILY, LEGEND_SIZE).into_font().color(&INK),
+            )))
+            .map_err(plot_err)?;
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@ mod claims;
 mod control;
 mod digits;
 mod dying_sweep;
+mod economics;
 mod gradient_flow;
 mod regions;
 mod safety;
@@ -150,6 +151,12 @@ pub const SECTIONS: &[TourSection] = &[
         heading: "Control: reachable sets of a ReLU feedback loop",
         nav: "Control",
         build: control::section,
+    },
+    TourSection {
+        id: "economics",
+        heading: "Economics and operations: certified optima, exact piecewise-linear contracts",
+        nav: "Economics",
+        build: economics::section,
     },
     TourSection {
         id: "ai-safety",
