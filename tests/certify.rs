@@ -1,9 +1,10 @@
 //! Certified robustness (issue 14): soundness of `certify` against sampling and a dense
-//! attack, the IBP training gradient against finite differences, and the CLI's bad inputs.
+//! attack, the IBP and CROWN-IBP training gradients against finite differences, CROWN-IBP's
+//! margin bounds against sampling, and the CLI's bad inputs.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use relulab::certify::train::{ibp_loss, IbpPass};
+use relulab::certify::train::{crown_ibp_loss, ibp_loss, IbpPass};
 use relulab::certify::{Certifier, CertifyOptions, InputMap, Norm, Status};
 use relulab::data::Standardizer;
 use relulab::net::{BiasInit, Grads, Init};
@@ -237,6 +238,113 @@ fn ibp_gradient_matches_finite_differences() {
     assert!(worst < 1e-5, "worst relative gradient error {worst}");
 }
 
+/// ∂L_rob/∂θ of the CROWN-IBP pass (β = 1, 0.6 and 0) equals central finite differences in
+/// f64, on a box wide enough that many units are unstable.
+#[test]
+fn crown_ibp_gradient_matches_finite_differences() {
+    let mlp: Mlp<f64> = net(&[5, 7, 6, 4], 8).cast();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let batch = 3;
+    let x: Vec<f64> = (0..batch * 5)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let rad: Vec<f64> = (0..batch * 5)
+        .map(|_| rng.random_range(0.05..0.4))
+        .collect();
+    let lo: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v - r).collect();
+    let hi: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v + r).collect();
+    let labels = [0u32, 2, 3];
+    for beta in [1.0, 0.6, 0.0] {
+        let mut pass = IbpPass::default();
+        let mut g = Grads::default();
+        let (l0, _) = crown_ibp_loss(&mlp, &lo, &hi, &labels, beta, &mut pass, Some(&mut g));
+        assert!(l0 > 0.0);
+        if beta > 0.0 {
+            // The CROWN pass differs from IBP here, so its gradient is exercised.
+            let diff = pass
+                .crown_margins
+                .iter()
+                .zip(&pass.ibp_margins)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(diff > 1e-3, "CROWN-IBP = IBP (max difference {diff})");
+        }
+        let f = |m: &Mlp<f64>| {
+            let mut p = IbpPass::default();
+            crown_ibp_loss(m, &lo, &hi, &labels, beta, &mut p, None).0 / batch as f64
+        };
+        let h = 1e-6;
+        let mut worst: f64 = 0.0;
+        for l in 0..mlp.layers.len() {
+            for k in 0..mlp.layers[l].weight.len() {
+                let mut a = mlp.clone();
+                a.layers[l].weight[k] += h;
+                let mut b = mlp.clone();
+                b.layers[l].weight[k] -= h;
+                let fd = (f(&a) - f(&b)) / (2.0 * h);
+                let e = (fd - g.weight[l][k]).abs() / (1e-6 + fd.abs().max(g.weight[l][k].abs()));
+                worst = worst.max(e.min((fd - g.weight[l][k]).abs() / 1e-7));
+            }
+            for k in 0..mlp.layers[l].out_dim {
+                let mut a = mlp.clone();
+                a.layers[l].bias.as_mut().unwrap()[k] += h;
+                let mut b = mlp.clone();
+                b.layers[l].bias.as_mut().unwrap()[k] -= h;
+                let fd = (f(&a) - f(&b)) / (2.0 * h);
+                let e = (fd - g.bias[l][k]).abs() / (1e-6 + fd.abs().max(g.bias[l][k].abs()));
+                worst = worst.max(e.min((fd - g.bias[l][k]).abs() / 1e-7));
+            }
+        }
+        assert!(
+            worst < 1e-5,
+            "beta {beta}: worst relative gradient error {worst}"
+        );
+    }
+}
+
+/// The CROWN-IBP margin lower bounds (β = 1, f64) and the β-mixed ones are ≤ the margins
+/// z_y − z_j at 10⁴ random points of the box.
+#[test]
+fn crown_ibp_margins_contain_sampled_margins() {
+    let mlp: Mlp<f64> = net(&[6, 16, 12, 5], 21).cast();
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let batch = 4;
+    let x: Vec<f64> = (0..batch * 6)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let rad: Vec<f64> = (0..batch * 6).map(|_| rng.random_range(0.0..0.3)).collect();
+    let lo: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v - r).collect();
+    let hi: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v + r).collect();
+    let labels = [0u32, 1, 4, 2];
+    let mut crown = IbpPass::default();
+    crown_ibp_loss(&mlp, &lo, &hi, &labels, 1.0, &mut crown, None);
+    let mut mixed = IbpPass::default();
+    crown_ibp_loss(&mlp, &lo, &hi, &labels, 0.3, &mut mixed, None);
+    let k = 5;
+    let mut tightest = f64::INFINITY;
+    for _ in 0..10_000 {
+        let p: Vec<f64> = lo
+            .iter()
+            .zip(&hi)
+            .map(|(&a, &b)| if a < b { rng.random_range(a..=b) } else { a })
+            .collect();
+        for (s, &y) in labels.iter().enumerate() {
+            let z = mlp.forward_one(&p[s * 6..(s + 1) * 6]);
+            for j in (0..k).filter(|&j| j != y as usize) {
+                let m = z[y as usize] - z[j];
+                let b = crown.crown_margins[s * k + j];
+                assert!(
+                    b <= m + 1e-12,
+                    "sample {s}, class {j}: bound {b} > margin {m}"
+                );
+                assert!(mixed.margins[s * k + j] <= m + 1e-12);
+                tightest = tightest.min(m - b);
+            }
+        }
+    }
+    assert!(tightest.is_finite());
+}
+
 fn relulab(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_relulab"))
         .args(args)
@@ -407,5 +515,21 @@ fn cli_bad_inputs() {
     let s0 = &lines[10];
     assert_eq!(s0["summary"], true);
     assert_eq!(s0["certified"], s0["clean"]);
+    // An unknown certified-training method names both known ones.
+    fails_with(
+        &relulab(&[
+            "train",
+            "--dataset",
+            "digits",
+            "--robust",
+            "crown",
+            "--eps",
+            "0.1",
+            "--epochs",
+            "1",
+            "--quiet",
+        ]),
+        &["--robust crown", "ibp", "crown-ibp"],
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -21,6 +21,11 @@
 //! The gradient is exact: the backward pass differentiates every max(0, ·) (taking 0 at a tie)
 //! and the |W| terms (sign(W), 0 at 0); `tests/certify.rs` checks it against central finite
 //! differences in f64.
+//!
+//! CROWN-IBP ([`crown_ibp_loss`], Zhang et al. 2020 §3) keeps the IBP hidden bounds, replaces
+//! the last layer's interval bound by one CROWN backward pass from the folded margin rows to the
+//! input box, and trains on `β·m_CROWN-IBP + (1 − β)·m_IBP`, β ramped from 1 to 0 with ε
+//! ([`RobustConfig::beta`]); its gradient is exact in the same sense and tested the same way.
 
 use super::{Certifier, CertifyOptions, InputMap, Status};
 use crate::activation::Activation;
@@ -48,6 +53,16 @@ pub struct IbpPass<T> {
     pub margins: Vec<T>,
     wabs: Vec<Vec<T>>,
     wt: Vec<T>,
+    /// CROWN-IBP: `lam[l]` = Λ⁽ˡ⁾, the coefficients of the margins on layer l's input
+    /// ((batch·classes) × in_l); `lamd[l]` = Λ⁽ˡ⁺¹⁾ ⊙ D_l on hidden layer l's pre-activation.
+    lam: Vec<Vec<T>>,
+    lamd: Vec<Vec<T>>,
+    /// CROWN-IBP: the constant term of each margin row (batch·classes).
+    cst: Vec<T>,
+    /// The IBP margin lower bounds (batch × classes), before the CROWN-IBP mix.
+    pub ibp_margins: Vec<T>,
+    /// The CROWN-IBP margin lower bounds (batch × classes; empty for IBP or β = 0).
+    pub crown_margins: Vec<T>,
 }
 
 /// Check that `mlp` can be trained with IBP here: ReLU hidden layers, identity output,
@@ -81,12 +96,50 @@ pub fn check_model<T: Real>(mlp: &Mlp<T>) -> Result<()> {
 /// The IBP robust loss of a batch of boxes (`lo`, `hi`: batch × d, model coordinates) with
 /// `labels`: returns (Σ over the batch of L_rob, number of samples whose margins are all > 0).
 /// With `grads`, writes ∂(mean L_rob)/∂parameters into it (weights and biases; resized).
-#[allow(clippy::assign_op_pattern)]
 pub fn ibp_loss<T: Real>(
     mlp: &Mlp<T>,
     lo: &[T],
     hi: &[T],
     labels: &[u32],
+    pass: &mut IbpPass<T>,
+    grads: Option<&mut Grads<T>>,
+) -> (f64, usize) {
+    bound_loss(mlp, lo, hi, labels, None, pass, grads)
+}
+
+/// The CROWN-IBP robust loss (Zhang et al. 2020, "Towards stable and efficient training of
+/// verifiably robust neural networks", §3): IBP bounds for the hidden pre-activations,
+/// then one CROWN backward pass (Zhang et al. 2018, "Efficient neural network robustness
+/// certification with general activation functions", §3) from the specification-folded
+/// last layer `C W` (rows `W_y − W_j`) to the input box, relaxing each unstable ReLU
+/// (l < 0 < u, the IBP bounds) by the upper line `u/(u − l)·(z − l)` and the lower line
+/// `α·z` with CROWN's adaptive slope `α = 1 if u > −l else 0` (Zhang et al. 2018 §3, used by
+/// CROWN-IBP §3); a row coefficient ≥ 0 takes the lower line, < 0 the upper. The margin lower
+/// bound trained is `m = β·m_CROWN-IBP + (1 − β)·m_IBP` (Zhang et al. 2020 §3) and the loss
+/// is the cross-entropy of `−m` as in [`ibp_loss`]; `β = 0` skips the CROWN pass. Returns
+/// (Σ over the batch of L_rob, number of samples whose mixed margins are all > 0); with
+/// `grads`, the exact ∂(mean L_rob)/∂parameters, through the CROWN pass, the relaxation's
+/// dependence on the IBP bounds and the IBP layers (the adaptive slope and the sign choices
+/// are piecewise constant).
+pub fn crown_ibp_loss<T: Real>(
+    mlp: &Mlp<T>,
+    lo: &[T],
+    hi: &[T],
+    labels: &[u32],
+    beta: f64,
+    pass: &mut IbpPass<T>,
+    grads: Option<&mut Grads<T>>,
+) -> (f64, usize) {
+    bound_loss(mlp, lo, hi, labels, Some(beta), pass, grads)
+}
+
+#[allow(clippy::assign_op_pattern)]
+fn bound_loss<T: Real>(
+    mlp: &Mlp<T>,
+    lo: &[T],
+    hi: &[T],
+    labels: &[u32],
+    beta: Option<f64>,
     pass: &mut IbpPass<T>,
     grads: Option<&mut Grads<T>>,
 ) -> (f64, usize) {
@@ -166,14 +219,13 @@ pub fn ibp_loss<T: Real>(
     let mut loss = 0.0;
     let mut robust = 0;
     let mut gm = vec![0.0f64; batch * k];
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         let (c, r) = (
             &pass.c[n - 1][s * i..(s + 1) * i],
             &pass.r[n - 1][s * i..(s + 1) * i],
         );
         let wy = last.row(y);
-        let mut all = true;
         for j in 0..k {
             if j == y {
                 continue;
@@ -185,8 +237,25 @@ pub fn ibp_loss<T: Real>(
                 m = m + d * c[q] - d.abs() * r[q];
             }
             pass.margins[s * k + j] = m;
-            all &= m > T::zero();
         }
+    }
+    pass.ibp_margins.clone_from(&pass.margins);
+    pass.crown_margins.clear();
+    let beta = beta.filter(|&b| b != 0.0);
+    if let Some(b) = beta {
+        crown_forward(mlp, labels, pass);
+        let (bt, bi) = (T::of_f64(b), T::of_f64(1.0 - b));
+        for (m, (&mc, &mi)) in pass
+            .margins
+            .iter_mut()
+            .zip(pass.crown_margins.iter().zip(&pass.ibp_margins))
+        {
+            *m = bt * mc + bi * mi;
+        }
+    }
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
+        let all = (0..k).all(|j| j == y || pass.margins[s * k + j] > T::zero());
         robust += all as usize;
         // L = log Σ_j exp(−m_j) with m_y = 0 (log-sum-exp shifted by its max).
         let neg: Vec<f64> = (0..k).map(|j| -pass.margins[s * k + j].as_f64()).collect();
@@ -217,11 +286,19 @@ pub fn ibp_loss<T: Real>(
         }
         grads.prelu_alpha[l].clear();
     }
+    // CROWN-IBP: its parameter gradients and the seeds it sends into the IBP bounds.
+    let crown = beta.map(|b| {
+        let gc: Vec<T> = gm.iter().map(|&g| T::of_f64(b * g)).collect();
+        for g in gm.iter_mut() {
+            *g *= 1.0 - b;
+        }
+        crown_backward(mlp, labels, pass, &gc)
+    });
     // Backward through the last layer: m_j = Σ_q d_q c_q − |d_q| r_q + b_y − b_j, d = W_y − W_j.
     let mut dc = vec![T::zero(); batch * i];
     let mut dr = vec![T::zero(); batch * i];
-    for s in 0..batch {
-        let y = labels[s] as usize;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
         let (c, r) = (
             &pass.c[n - 1][s * i..(s + 1) * i],
             &pass.r[n - 1][s * i..(s + 1) * i],
@@ -256,16 +333,20 @@ pub fn ibp_loss<T: Real>(
         for q in 0..batch * o {
             let dal = (dc[q] - dr[q]) / two;
             let dau = (dc[q] + dr[q]) / two;
-            let dzl = if pass.zl[l][q] > T::zero() {
+            let mut dzl = if pass.zl[l][q] > T::zero() {
                 dal
             } else {
                 T::zero()
             };
-            let dzu = if pass.zu[l][q] > T::zero() {
+            let mut dzu = if pass.zu[l][q] > T::zero() {
                 dau
             } else {
                 T::zero()
             };
+            if let Some(cr) = &crown {
+                dzl = dzl + cr.gzl[l][q];
+                dzu = dzu + cr.gzu[l][q];
+            }
             // z_l = z_c − z_r, z_u = z_c + z_r.
             dzc[q] = dzl + dzu;
             dzr[q] = dzu - dzl;
@@ -333,7 +414,267 @@ pub fn ibp_loss<T: Real>(
             );
         }
     }
+    if let Some(cr) = crown {
+        for l in 0..n {
+            for (g, &v) in grads.weight[l].iter_mut().zip(&cr.gw[l]) {
+                *g = *g + v;
+            }
+            for (g, &v) in grads.bias[l].iter_mut().zip(&cr.gb[l]) {
+                *g = *g + v;
+            }
+        }
+    }
     (loss, robust)
+}
+
+/// Gradients of the CROWN part of CROWN-IBP: parameters, and the seeds ∂/∂(IBP pre-activation
+/// bounds) per hidden layer (batch × out).
+struct CrownGrads<T> {
+    gw: Vec<Vec<T>>,
+    gb: Vec<Vec<T>>,
+    gzl: Vec<Vec<T>>,
+    gzu: Vec<Vec<T>>,
+}
+
+/// The relaxation of one ReLU for a lower bound of `v·relu(z)`, z ∈ [l, u]: (slope, intercept)
+/// with `v·relu(z) ≥ v·(slope·z + intercept)`. Stable: exact. Unstable with v ≥ 0: the lower
+/// line α·z, α = 1 if u > −l else 0 (CROWN's adaptive choice); v < 0: the upper line
+/// u/(u − l)·(z − l) (Zhang et al. 2018 §3).
+fn relax<T: Real>(v: T, l: T, u: T) -> (T, T) {
+    if l >= T::zero() {
+        (T::one(), T::zero())
+    } else if u <= T::zero() {
+        (T::zero(), T::zero())
+    } else if v >= T::zero() {
+        (if u > -l { T::one() } else { T::zero() }, T::zero())
+    } else {
+        let s = u / (u - l);
+        (s, -(s * l))
+    }
+}
+
+/// The CROWN backward pass of CROWN-IBP over the IBP bounds in `pass` (see [`crown_ibp_loss`]):
+/// fills `pass.lam`, `pass.lamd`, `pass.cst` and `pass.crown_margins` (batch × classes,
+/// 0 at the label).
+#[allow(clippy::assign_op_pattern)]
+fn crown_forward<T: Real>(mlp: &Mlp<T>, labels: &[u32], pass: &mut IbpPass<T>) {
+    let level = Level::current();
+    let batch = labels.len();
+    let n = mlp.layers.len();
+    let last = &mlp.layers[n - 1];
+    let k = last.out_dim;
+    let rows = batch * k;
+    pass.lam.resize_with(n, Vec::new);
+    pass.lamd.resize_with(n, Vec::new);
+    let bias = |j: usize| last.bias.as_ref().map_or(T::zero(), |b| b[j]);
+    // Λ⁽ⁿ⁻¹⁾ = C W, constant C b: row (s, j) is W_y − W_j, b_y − b_j (zero at j = y).
+    let i = last.in_dim;
+    let mut lam = std::mem::take(&mut pass.lam[n - 1]);
+    lam.clear();
+    lam.resize(rows * i, T::zero());
+    pass.cst.clear();
+    pass.cst.resize(rows, T::zero());
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
+        for j in (0..k).filter(|&j| j != y) {
+            let row = s * k + j;
+            pass.cst[row] = bias(y) - bias(j);
+            for q in 0..i {
+                lam[row * i + q] = last.weight[y * i + q] - last.weight[j * i + q];
+            }
+        }
+    }
+    pass.lam[n - 1] = lam;
+    for l in (0..n - 1).rev() {
+        let layer = &mlp.layers[l];
+        let (i, o) = (layer.in_dim, layer.out_dim);
+        let mut lamd = std::mem::take(&mut pass.lamd[l]);
+        lamd.clear();
+        lamd.resize(rows * o, T::zero());
+        for row in 0..rows {
+            let s = row / k;
+            let mut cst = pass.cst[row];
+            for q in 0..o {
+                let v = pass.lam[l + 1][row * o + q];
+                let (d, h) = relax(v, pass.zl[l][s * o + q], pass.zu[l][s * o + q]);
+                let vd = v * d;
+                lamd[row * o + q] = vd;
+                cst = cst + v * h;
+                if let Some(b) = &layer.bias {
+                    cst = cst + vd * b[q];
+                }
+            }
+            pass.cst[row] = cst;
+        }
+        // Λ⁽ˡ⁾ = Λ'_l W_l.
+        let mut lam = std::mem::take(&mut pass.lam[l]);
+        lam.clear();
+        lam.resize(rows * i, T::zero());
+        dense_backward_input(
+            level,
+            rows,
+            i,
+            o,
+            &lamd,
+            &layer.weight,
+            &mut lam,
+            1,
+            crate::net::kernels::SMALL_MAX,
+        );
+        pass.lam[l] = lam;
+        pass.lamd[l] = lamd;
+    }
+    // Concretise over the input box: m = Λ⁽⁰⁾ c − |Λ⁽⁰⁾| r + const.
+    let d = mlp.layers[0].in_dim;
+    pass.crown_margins.clear();
+    pass.crown_margins.resize(rows, T::zero());
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
+        let (c, r) = (
+            &pass.c[0][s * d..(s + 1) * d],
+            &pass.r[0][s * d..(s + 1) * d],
+        );
+        for j in (0..k).filter(|&j| j != y) {
+            let row = s * k + j;
+            let mut m = pass.cst[row];
+            for (x, &a) in pass.lam[0][row * d..(row + 1) * d].iter().enumerate() {
+                m = m + a * c[x] - a.abs() * r[x];
+            }
+            pass.crown_margins[row] = m;
+        }
+    }
+}
+
+/// Reverse mode through [`crown_forward`] with `gm` = ∂L/∂m_CROWN (batch × classes).
+#[allow(clippy::assign_op_pattern)]
+fn crown_backward<T: Real>(
+    mlp: &Mlp<T>,
+    labels: &[u32],
+    pass: &IbpPass<T>,
+    gm: &[T],
+) -> CrownGrads<T> {
+    let level = Level::current();
+    let batch = labels.len();
+    let n = mlp.layers.len();
+    let k = mlp.layers[n - 1].out_dim;
+    let rows = batch * k;
+    let mut out = CrownGrads {
+        gw: mlp
+            .layers
+            .iter()
+            .map(|l| vec![T::zero(); l.weight.len()])
+            .collect(),
+        gb: mlp
+            .layers
+            .iter()
+            .map(|l| vec![T::zero(); if l.bias.is_some() { l.out_dim } else { 0 }])
+            .collect(),
+        gzl: Vec::with_capacity(n),
+        gzu: Vec::with_capacity(n),
+    };
+    // ∂m/∂Λ⁽⁰⁾ = c − sign(Λ⁽⁰⁾) r.
+    let d = mlp.layers[0].in_dim;
+    let mut glam = vec![T::zero(); rows * d];
+    for row in 0..rows {
+        let s = row / k;
+        let g = gm[row];
+        if g == T::zero() {
+            continue;
+        }
+        for x in 0..d {
+            let a = pass.lam[0][row * d + x];
+            glam[row * d + x] = g * (pass.c[0][s * d + x] - sign(a) * pass.r[0][s * d + x]);
+        }
+    }
+    for l in 0..n - 1 {
+        let layer = &mlp.layers[l];
+        let (i, o) = (layer.in_dim, layer.out_dim);
+        let lamd = &pass.lamd[l];
+        // Λ⁽ˡ⁾ = Λ'_l W_l: ∂Λ'_l = ∂Λ⁽ˡ⁾ W_lᵀ, ∂W_l = Λ'_lᵀ ∂Λ⁽ˡ⁾.
+        let mut glamd = vec![T::zero(); rows * o];
+        let mut wt = Vec::new();
+        dense_forward(
+            level,
+            rows,
+            i,
+            o,
+            &glam,
+            &layer.weight,
+            None,
+            T::zero(),
+            &mut glamd,
+            &mut wt,
+            1,
+            crate::net::kernels::SMALL_MAX,
+        );
+        dense_backward_params(
+            level,
+            rows,
+            i,
+            o,
+            &glam,
+            lamd,
+            &mut out.gw[l],
+            &mut [],
+            1,
+            crate::net::kernels::SMALL_MAX,
+        );
+        // const += Λ'_l b_l.
+        if let Some(b) = &layer.bias {
+            for row in 0..rows {
+                let g = gm[row];
+                for q in 0..o {
+                    glamd[row * o + q] = glamd[row * o + q] + g * b[q];
+                    out.gb[l][q] = out.gb[l][q] + g * lamd[row * o + q];
+                }
+            }
+        }
+        // Λ'_l = Λ⁽ˡ⁺¹⁾ ⊙ D_l, const += Λ⁽ˡ⁺¹⁾ h_l, with D, h from (Λ⁽ˡ⁺¹⁾, l, u).
+        let mut gnext = vec![T::zero(); rows * o];
+        let mut gzl = vec![T::zero(); batch * o];
+        let mut gzu = vec![T::zero(); batch * o];
+        for row in 0..rows {
+            let s = row / k;
+            let g = gm[row];
+            for q in 0..o {
+                let v = pass.lam[l + 1][row * o + q];
+                let (zl, zu) = (pass.zl[l][s * o + q], pass.zu[l][s * o + q]);
+                let (dd, h) = relax(v, zl, zu);
+                let gd = glamd[row * o + q];
+                gnext[row * o + q] = gd * dd + g * h;
+                if zl < T::zero() && zu > T::zero() && v < T::zero() {
+                    // D = s = u/(u − l), h = −s l.
+                    let w = zu - zl;
+                    let gs = gd * v - g * v * zl;
+                    let gl = -(g * v * dd);
+                    gzl[s * o + q] = gzl[s * o + q] + gs * zu / (w * w) + gl;
+                    gzu[s * o + q] = gzu[s * o + q] - gs * zl / (w * w);
+                }
+            }
+        }
+        out.gzl.push(gzl);
+        out.gzu.push(gzu);
+        glam = gnext;
+    }
+    // Λ⁽ⁿ⁻¹⁾ = C W, const = C b.
+    let last = &mlp.layers[n - 1];
+    let i = last.in_dim;
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
+        for j in (0..k).filter(|&j| j != y) {
+            let row = s * k + j;
+            for q in 0..i {
+                let g = glam[row * i + q];
+                out.gw[n - 1][y * i + q] = out.gw[n - 1][y * i + q] + g;
+                out.gw[n - 1][j * i + q] = out.gw[n - 1][j * i + q] - g;
+            }
+            if last.bias.is_some() {
+                out.gb[n - 1][y] = out.gb[n - 1][y] + gm[row];
+                out.gb[n - 1][j] = out.gb[n - 1][j] - gm[row];
+            }
+        }
+    }
+    out
 }
 
 fn sign<T: Real>(v: T) -> T {
@@ -351,6 +692,32 @@ fn sign<T: Real>(v: T) -> T {
 pub enum RobustMethod {
     /// Interval bound propagation (Gowal et al. 2018).
     Ibp,
+    /// CROWN-IBP (Zhang et al. 2020): IBP intermediate bounds, one CROWN pass for the
+    /// margins, mixed with IBP by β ramped from 1 to 0 over the ε ramp ([`crown_ibp_loss`]).
+    CrownIbp,
+}
+
+impl RobustMethod {
+    /// The method's CLI name: `ibp` or `crown-ibp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RobustMethod::Ibp => "ibp",
+            RobustMethod::CrownIbp => "crown-ibp",
+        }
+    }
+}
+
+impl std::str::FromStr for RobustMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "ibp" => Ok(RobustMethod::Ibp),
+            "crown-ibp" => Ok(RobustMethod::CrownIbp),
+            _ => Err(Error::Value(format!(
+                "robust method {s}: expected ibp or crown-ibp"
+            ))),
+        }
+    }
 }
 
 /// Settings of certified training.
@@ -383,6 +750,14 @@ impl RobustConfig {
         (self.eps * t, 1.0 - (1.0 - self.kappa_end) * t)
     }
 
+    /// β_t of CROWN-IBP at optimizer step `step`: 1 before and 0 after the ε ramp, linear in
+    /// between (Zhang et al. 2020 §3–4: β from 1 to 0 over the ε ramp-up).
+    pub fn beta(&self, step: u64, per_epoch: usize) -> f64 {
+        let w = (self.warmup_epochs * per_epoch) as f64;
+        let r = (self.ramp_epochs * per_epoch).max(1) as f64;
+        1.0 - ((step as f64 - w) / r).clamp(0.0, 1.0)
+    }
+
     /// Per-feature box `[lo, hi]` in model coordinates around a model-coordinate sample at
     /// radius ε (data units), intersected with the domain (training-time, round to nearest).
     fn model_box(&self, x: &[f32], eps: f64, lo: &mut Vec<f32>, hi: &mut Vec<f32>) {
@@ -407,7 +782,8 @@ impl RobustConfig {
 /// Train `trainer` to `trainer.config.epochs` with the robust objective (cross-entropy
 /// classifiers). `test_raw`: the test split in data units, for `monitor`. Epoch shuffles come
 /// from ChaCha8(seed) stream 1000 + epoch as in [`Trainer`]. `on_epoch` sees the metrics with
-/// `eps`, `kappa`, `robust_loss`, `ibp_robust_train_accuracy` and, with `monitor`,
+/// `eps`, `kappa`, `robust_loss`, `ibp_robust_train_accuracy` (CROWN-IBP:
+/// `crown_ibp_robust_train_accuracy` of the mixed bound, and `beta`) and, with `monitor`,
 /// `certified_test_accuracy` (CROWN) in `extra`.
 pub fn run_robust(
     trainer: &mut Trainer,
@@ -452,7 +828,7 @@ pub fn run_robust(
         rng.set_stream(1000 + epoch as u64);
         order.shuffle(&mut rng);
         let (mut clean_sum, mut rob_sum, mut correct, mut robust) = (0.0, 0.0, 0usize, 0usize);
-        let (mut eps_t, mut kappa) = (0.0, 1.0);
+        let (mut eps_t, mut kappa, mut beta) = (0.0, 1.0, 1.0);
         let mut lr = trainer.config.optimizer.lr;
         for idx in order.chunks(bs) {
             let batch = idx.len();
@@ -480,14 +856,28 @@ pub fn run_robust(
                 .backward_ws(&trace, &gout, &mut cg, &mut ws, false);
             cfg.model_box(&trace.input, eps_t, &mut lo, &mut hi);
             let need_rob = kappa < 1.0;
-            let (rl, rc) = ibp_loss(
-                &trainer.mlp,
-                &lo,
-                &hi,
-                &bl,
-                &mut pass,
-                need_rob.then_some(&mut rg),
-            );
+            let (rl, rc) = match cfg.method {
+                RobustMethod::Ibp => ibp_loss(
+                    &trainer.mlp,
+                    &lo,
+                    &hi,
+                    &bl,
+                    &mut pass,
+                    need_rob.then_some(&mut rg),
+                ),
+                RobustMethod::CrownIbp => {
+                    beta = cfg.beta(step, per_epoch);
+                    crown_ibp_loss(
+                        &trainer.mlp,
+                        &lo,
+                        &hi,
+                        &bl,
+                        beta,
+                        &mut pass,
+                        need_rob.then_some(&mut rg),
+                    )
+                }
+            };
             rob_sum += rl;
             robust += rc;
             if !(rl.is_finite() && ls.loss.is_finite()) {
@@ -528,10 +918,15 @@ pub fn run_robust(
         m.extra.insert("kappa".into(), kappa.into());
         m.extra
             .insert("robust_loss".into(), (rob_sum / n as f64).into());
-        m.extra.insert(
-            "ibp_robust_train_accuracy".into(),
-            (robust as f64 / n as f64).into(),
-        );
+        let key = match cfg.method {
+            RobustMethod::Ibp => "ibp_robust_train_accuracy",
+            RobustMethod::CrownIbp => {
+                m.extra.insert("beta".into(), beta.into());
+                "crown_ibp_robust_train_accuracy"
+            }
+        };
+        m.extra
+            .insert(key.into(), (robust as f64 / n as f64).into());
         if let Some(t) = test {
             let (l, a) = trainer.evaluate(t, 0.0)?;
             m.test_loss = Some(l);

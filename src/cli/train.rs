@@ -167,7 +167,8 @@ pub struct Opts {
     /// network) into this directory as regions_epochNNNNN.svg.
     #[arg(long, value_name = "DIR")]
     pub regions_svg: Option<PathBuf>,
-    /// Certified training (issue 14): `ibp` (Gowal et al. 2018). With --monitor, each epoch
+    /// Certified training (issue 14): `ibp` (Gowal et al. 2018) or `crown-ibp` (Zhang et al.
+    /// 2020; β ramps from 1 to 0 with ε). With --monitor, each epoch
     /// reports the certified test accuracy (IBP and CROWN, the sound engine) at the epoch's ε
     /// instead of the activation-health fields.
     #[arg(long, value_name = "METHOD")]
@@ -473,10 +474,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     trainer.check_data(&train)?;
     let robust = match (&args.robust, args.eps) {
         (None, None) => None,
-        (None, Some(_)) => anyhow::bail!("--eps goes with --robust ibp"),
+        (None, Some(_)) => anyhow::bail!("--eps goes with --robust ibp|crown-ibp"),
         (Some(_), None) => anyhow::bail!("--robust needs --eps E"),
         (Some(m), Some(eps)) => {
-            anyhow::ensure!(m == "ibp", "--robust {m}: expected ibp");
+            let method: relulab::certify::train::RobustMethod = m
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--robust {m}: expected ibp or crown-ibp"))?;
             anyhow::ensure!(
                 eps >= 0.0 && eps.is_finite(),
                 "--eps: {eps} is not a finite radius ≥ 0"
@@ -503,7 +506,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None
             };
             let cfg = relulab::certify::train::RobustConfig {
-                method: relulab::certify::train::RobustMethod::Ibp,
+                method,
                 eps,
                 map,
                 clamp: digits.then_some((0.0, 1.0)),
