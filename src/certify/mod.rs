@@ -19,7 +19,7 @@
 //!
 //! # Per sample
 //! clean prediction (f64 forward) → IBP → CROWN (CROWN intermediate bounds,
-//! [`engine::optimized_hidden`]) → PGD with restarts, seeded → α-CROWN on the rows CROWN left
+//! [`crate::verify::engine::optimized_hidden`]) → PGD with restarts, seeded → α-CROWN on the rows CROWN left
 //! open → branch and bound ([`crate::verify::verify`], ReLU splits) within the per-sample time
 //! limit. The attack runs after the two cheap bounds: a sample they certify has no
 //! counterexample, so the outcome is the same as attacking first, and the time is less.

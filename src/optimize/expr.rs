@@ -4,10 +4,10 @@
 //! Grammar (whitespace ignored):
 //!
 //! ```text
-//! constraint := expr (op expr)+         op: <=  >=  ==  <  >  =   (a chain: 0 <= x[0] <= 1)
+//! constraint := expr (op expr)+         op: <=  >=  ==  <  >  =   (a chain: 0 <= x\[0\] <= 1)
 //! expr       := term (('+' | '-') term)*
 //! term       := factor (('*' | '/') factor)*
-//! factor     := number | 'x[' int ']' | 'y[' int ']' | name | '(' expr ')' | ('+' | '-') factor
+//! factor     := number | 'x\[' int '\]' | 'y\[' int '\]' | name | '(' expr ')' | ('+' | '-') factor
 //! ```
 //!
 //! A product is allowed when one side is a constant, a quotient when the divisor is; anything
@@ -38,7 +38,7 @@ impl std::fmt::Display for Var {
 /// A linear expression `Σ coef·var + constant`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LinExpr {
-    /// Coefficients (zero coefficients are kept: `y[3] - y[3]` still names y[3]).
+    /// Coefficients (zero coefficients are kept: `y[3] - y[3]` still names y\[3\]).
     pub coefs: BTreeMap<Var, f64>,
     /// The constant term.
     pub constant: f64,

@@ -3,8 +3,8 @@
 //!
 //! For each part P of the initial box: sound bounds of every hidden layer of the unrolled
 //! network on P ([`optimized_hidden`]: IBP, then CROWN / α-CROWN on every unit IBP leaves
-//! unstable, back to x[0]), then for each step k the rows `±e_j` (and the template directions)
-//! over the layer holding x[k] ([`bound_rows`]): `c·x[k] ≥ lb` on P, with every rounding charged
+//! unstable, back to x\[0\]), then for each step k the rows `±e_j` (and the template directions)
+//! over the layer holding x\[k\] ([`bound_rows`]): `c·x[k] ≥ lb` on P, with every rounding charged
 //! (the engine's directed-rounding discipline). The box of step k is the hull of the parts'
 //! boxes; a template polytope keeps, per direction, the largest upper bound over the parts.
 //!
@@ -89,7 +89,7 @@ pub struct PartBounds {
     pub lo: Vec<f64>,
     /// The part, upper ends.
     pub hi: Vec<f64>,
-    /// `boxes[k − 1] = (lo, hi)` of x[k] on the part.
+    /// `boxes[k − 1] = (lo, hi)` of x\[k\] on the part.
     pub boxes: Vec<(Vec<f64>, Vec<f64>)>,
     /// `template[k − 1][d]`: upper bound of `directions[d]·x[k]` on the part.
     pub template: Vec<Vec<f64>>,
@@ -188,7 +188,7 @@ pub struct StepEnclosure {
 /// The result of [`reach`].
 #[derive(Clone, Debug)]
 pub struct Reach {
-    /// `steps[k]` encloses x[k], k = 0..=N (step 0 is the initial box).
+    /// `steps[k]` encloses x\[k\], k = 0..=N (step 0 is the initial box).
     pub steps: Vec<StepEnclosure>,
     /// The template directions.
     pub directions: Vec<Vec<f64>>,
@@ -324,7 +324,7 @@ fn hull(parts: &[PartBounds], cl: &ClosedLoop, ndir: usize) -> Vec<StepEnclosure
     out
 }
 
-/// Sound enclosures of x[0..=N] (see the module documentation).
+/// Sound enclosures of x\[0..=N\] (see the module documentation).
 pub fn reach(cl: &ClosedLoop, un: &Unrolled, opts: &ReachOptions) -> Result<Reach> {
     let start = Instant::now();
     let p = &cl.plant;

@@ -1,6 +1,6 @@
 //! Exact reachable sets of loops with 2-D states, from the region engine.
 //!
-//! The loop unrolled k steps is piecewise affine in x[0] ([`super::unroll`]); the region engine
+//! The loop unrolled k steps is piecewise affine in x\[0\] ([`super::unroll`]); the region engine
 //! ([`crate::regions::partition`]) cuts the initial box into the convex cells on which it is
 //! affine and gives each cell's affine map. The image of a convex cell under an affine map is
 //! the convex hull of its vertices' images, so the reachable set of step k is the union of the
@@ -18,7 +18,7 @@ use rayon::prelude::*;
 pub struct Piece {
     /// The cell in the initial box (counter-clockwise).
     pub cell: Vec<[f64; 2]>,
-    /// Its image x[k] (counter-clockwise, vertex i the image of a cell vertex).
+    /// Its image x\[k\] (counter-clockwise, vertex i the image of a cell vertex).
     pub image: Vec<[f64; 2]>,
     /// The cell vertex each image vertex comes from.
     pub source: Vec<[f64; 2]>,
@@ -26,7 +26,7 @@ pub struct Piece {
     pub bbox: [f64; 4],
 }
 
-/// The exact reachable set of each step: `steps[k − 1]` holds the pieces of x[k].
+/// The exact reachable set of each step: `steps[k − 1]` holds the pieces of x\[k\].
 #[derive(Clone, Debug)]
 pub struct ExactSets {
     /// Pieces per step k = 1..=N.
@@ -36,7 +36,7 @@ pub struct ExactSets {
 /// Most cells per step before giving up.
 pub const MAX_CELLS: usize = 2_000_000;
 
-/// The exact sets of x[1..=steps] over the plant's initial box (2-D states, no initial
+/// The exact sets of x\[1..=steps\] over the plant's initial box (2-D states, no initial
 /// half-spaces).
 pub fn exact_sets(cl: &ClosedLoop, steps: usize) -> Result<ExactSets> {
     let p = &cl.plant;

@@ -363,7 +363,7 @@ impl ClosedLoop {
             .collect()
     }
 
-    /// The trajectory x[0..=steps] from x0 (plain f64 simulation).
+    /// The trajectory x\[0..=steps\] from x0 (plain f64 simulation).
     pub fn simulate(&self, x0: &[f64], steps: usize) -> Vec<Vec<f64>> {
         let mut tr = vec![x0.to_vec()];
         for _ in 0..steps {
@@ -410,14 +410,14 @@ pub fn double_integrator() -> Result<ClosedLoop> {
     )
 }
 
-/// The N-step loop as one network of x[0].
+/// The N-step loop as one network of x\[0\].
 #[derive(Clone, Debug)]
 pub struct Unrolled {
     /// The network in f64 (PReLU units with α = 1 are the identity pass-through, α = 0 ReLU).
     pub mlp: Mlp<f64>,
     /// The verifier's view of it.
     pub net: PwlNet,
-    /// `state_layer[k − 1]`: the layer whose output (= pre-activation, identity units) is x[k],
+    /// `state_layer[k − 1]`: the layer whose output (= pre-activation, identity units) is x\[k\],
     /// k = 1..=N; the last is the output layer.
     pub state_layer: Vec<usize>,
     /// Whether `b_L − u_min`, `b_L − u_max` were folded into the clip layer's bias (exact).
@@ -480,7 +480,7 @@ impl Builder {
 }
 
 #[allow(clippy::needless_range_loop)]
-/// Unroll `steps` steps of the loop into one network of x[0] whose output is x[steps] (see the
+/// Unroll `steps` steps of the loop into one network of x\[0\] whose output is x\[steps\] (see the
 /// module documentation for the layout and its exactness).
 pub fn unroll(cl: &ClosedLoop, steps: usize) -> Result<Unrolled> {
     if steps == 0 {
@@ -628,7 +628,7 @@ impl Unrolled {
         }
     }
 
-    /// The states x[1..=N] at x0 from the network (f64 forward pass).
+    /// The states x\[1..=N\] at x0 from the network (f64 forward pass).
     pub fn states(&self, x0: &[f64]) -> Vec<Vec<f64>> {
         let zs = self.net.forward_trace(x0);
         self.state_layer.iter().map(|&l| zs[l].clone()).collect()

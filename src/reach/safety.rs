@@ -1,14 +1,14 @@
 //! Safety queries over the closed loop, decided by the verifier's branch and bound.
 //!
-//! `avoid S`: no x[k], k = 0..=N, lies in S. Each step k is one verification problem: the loop
-//! unrolled k steps (x[0] itself for k = 0) is a network of x[0], the initial box is the input
-//! box, and "x[k] ∈ S" is the unsafe output condition (a conjunction of half-spaces
-//! `c·x ≤ d`). `reach-goal G`: x[N] ∈ G; the unsafe condition is its complement, one term
+//! `avoid S`: no x\[k\], k = 0..=N, lies in S. Each step k is one verification problem: the loop
+//! unrolled k steps (x\[0\] itself for k = 0) is a network of x\[0\], the initial box is the input
+//! box, and "x\[k\] ∈ S" is the unsafe output condition (a conjunction of half-spaces
+//! `c·x ≤ d`). `reach-goal G`: x\[N\] ∈ G; the unsafe condition is its complement, one term
 //! `c·x ≥ d` per face of G (closed: a state on G's boundary counts as outside, so `safe` is a
 //! proof, and a witness exactly on the boundary is the only conservative case).
 //! [`crate::verify::bab::verify_net`] decides each: `unsat` for every step is `safe`; a `sat`
-//! witness x[0] is simulated in f64 ([`ClosedLoop::simulate`]) and reported as `unsafe` only
-//! when that trajectory really enters S (misses G) and x[0] meets the initial half-spaces;
+//! witness x\[0\] is simulated in f64 ([`ClosedLoop::simulate`]) and reported as `unsafe` only
+//! when that trajectory really enters S (misses G) and x\[0\] meets the initial half-spaces;
 //! anything else is `unknown`.
 
 use super::{unroll, ClosedLoop};
@@ -153,9 +153,9 @@ impl StateSet {
 /// A safety query.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Query {
-    /// x[k] ∉ S for k = 0..=N.
+    /// x\[k\] ∉ S for k = 0..=N.
     Avoid(StateSet),
-    /// x[N] ∈ G.
+    /// x\[N\] ∈ G.
     ReachGoal(StateSet),
 }
 
@@ -166,9 +166,9 @@ pub enum Answer {
     Safe,
     /// A concrete initial state whose f64-simulated trajectory violates the query at `step`.
     Unsafe {
-        /// x[0].
+        /// x\[0\].
         x0: Vec<f64>,
-        /// x[0..=N], simulated in f64.
+        /// x\[0..=N\], simulated in f64.
         trajectory: Vec<Vec<f64>>,
         /// The step that violates the query.
         step: usize,
@@ -188,7 +188,7 @@ impl Answer {
     }
 }
 
-/// The identity network on n inputs (x[0] as a network's output, for step 0).
+/// The identity network on n inputs (x\[0\] as a network's output, for step 0).
 fn identity_net(n: usize) -> Result<(PwlNet, Mlp<f32>)> {
     let mut w = vec![0.0f64; n * n];
     for i in 0..n {

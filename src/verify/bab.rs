@@ -13,7 +13,7 @@
 //! Counterexamples are sought first (uniform sampling plus projected-gradient descent on the
 //! most violated atom) and then at the centre and the CROWN-minimising corners of every domain,
 //! with a short projected-gradient run between rounds. A candidate is reported as `sat` only
-//! after [`check_witness`] accepts it. Domains are processed in parallel batches (rayon) in a
+//! after `check_witness` accepts it. Domains are processed in parallel batches (rayon) in a
 //! fixed order, so the answer does not depend on the thread count.
 
 use super::bounds::{lower_bound_until, lower_bounds, output_interval};

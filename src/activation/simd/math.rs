@@ -296,7 +296,7 @@ pub fn tanh_prime<const F: bool>(x: f32) -> f32 {
 }
 
 /// Exact GELU x·Φ(x) (Hendrycks & Gimpel 2016) as x/2 + x²·G(x²): one polynomial, no exp,
-/// no division (see [`GELU_POLY`]). The result takes the sign of x (GELU(x) has it; this also
+/// no division (see `GELU_POLY`). The result takes the sign of x (GELU(x) has it; this also
 /// gives GELU(±0) = ±0), ±∞ and |x| ≥ 5.5 take the limits x and −0, NaN propagates through
 /// the polynomial.
 #[inline(always)]
@@ -313,7 +313,7 @@ pub fn gelu<const F: bool>(x: f32) -> f32 {
     }
 }
 
-/// GELU'(x) = Φ(x) + x·φ(x) as ½ + x·D(x²) (see [`GELU_PRIME_POLY`]); 0 and 1 for
+/// GELU'(x) = Φ(x) + x·φ(x) as ½ + x·D(x²) (see `GELU_PRIME_POLY`); 0 and 1 for
 /// |x| ≥ 5.9 and at ∓∞, NaN propagates through the polynomial.
 #[inline(always)]
 pub fn gelu_prime<const F: bool>(x: f32) -> f32 {
