@@ -141,6 +141,7 @@ def certify(
     seed: int = 0,
     restarts: int = 5,
     steps: int = 40,
+    scale: float = 1.0,
 ) -> Dict[str, Any]:
     """Certified robustness on (x, labels): per-sample `results` and per-ε `summaries`."""
 

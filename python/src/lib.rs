@@ -1566,12 +1566,14 @@ fn optimize<'py>(
 /// "unknown" —, ``method``, ``margin_lb``, ``adversarial`` (a NumPy array or None),
 /// ``stability``, ``seconds``) and ``summaries`` (one per ε: counts, ``by_method``,
 /// ``stability``, accuracies). ``norm`` is "linf" or "l2"; ``clamp=(lo, hi)`` the input domain
-/// intersected with the ball; ``time_limit_per_sample`` 0 runs only IBP, CROWN and the attack.
+/// intersected with the ball; ``time_limit_per_sample`` 0 runs only IBP, CROWN and the attack;
+/// ``scale`` the factor from ``x``'s units to the units the model was trained in (16 for
+/// digits given as pixels / 16 in [0, 1], as ``relulab certify --data digits`` does).
 /// Ctrl-C raises ``KeyboardInterrupt`` at once, but the run cannot be stopped: it finishes in
 /// the background.
 #[pyfunction]
 #[pyo3(signature = (model, x, labels, eps, norm="linf", clamp=None, time_limit_per_sample=2.0,
-    seed=0, restarts=5, steps=40))]
+    seed=0, restarts=5, steps=40, scale=1.0))]
 #[allow(clippy::too_many_arguments)]
 fn certify<'py>(
     py: Python<'py>,
@@ -1585,6 +1587,7 @@ fn certify<'py>(
     seed: u64,
     restarts: usize,
     steps: usize,
+    scale: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
     use relulab::certify::{self as cert, CertifyOptions, InputMap, Norm, Summary};
     let eps: Vec<f64> = match eps.extract::<f64>() {
@@ -1695,7 +1698,7 @@ fn certify<'py>(
         ..Default::default()
     };
     let (results, sums) = run_blocking(py, None, move || -> relulab::Result<_> {
-        let map = InputMap::new(d, 1.0, st.as_ref())?;
+        let map = InputMap::new(d, scale, st.as_ref())?;
         let c = cert::Certifier::new(&mlp, map, opts)?;
         let results = cert::certify_all(&c, &xv, &labels_v, &eps, &|| {});
         let sums: Vec<serde_json::Value> = eps

@@ -138,6 +138,22 @@ def test_certify_equals_cli(classifier, cli):
     assert strip(again["results"]) == strip(got["results"][12:])
 
 
+def test_certify_digits_checkpoint_equals_cli(tmp_path, cli):
+    """A `relulab train` checkpoint (with its input standardisation) on digits pixels / 16."""
+    ck = tmp_path / "digits.safetensors"
+    cli("train", "--dataset", "digits", "--hidden", "16", "--epochs", "2", "--model-out", ck)
+    table = np.loadtxt(REPO / "data" / "scikit-learn" / "digits.csv.gz", delimiter=",")[:30]
+    x, labels = table[:, :64] / 16, table[:, 64].astype(np.int64)
+    got = relulab.certify(ck, x, labels, [0.01, 0.03], clamp=(0, 1), scale=16,
+                          time_limit_per_sample=0)
+    out = cli("certify", ck, "--data", "digits", "--split", "all", "--limit", "30",
+              "--eps", "0.01,0.03", "--time-limit-per-sample", "0", "--json")
+    lines = [json.loads(l) for l in out.strip().splitlines()]
+    strip = lambda rs: [_drop(_plain(r), "seconds") for r in rs]
+    assert strip(got["results"]) == strip([l for l in lines if not l.get("summary")])
+    assert strip(got["summaries"]) == strip([l for l in lines if l.get("summary")])
+
+
 def test_certify_errors(classifier):
     net, path, x, labels, _ = classifier
     with pytest.raises(ValueError, match="label 7 out of range"):
@@ -146,3 +162,5 @@ def test_certify_errors(classifier):
         relulab.certify(net, x[:, :3], labels, 0.1)
     with pytest.raises(ValueError, match="norm"):
         relulab.certify(net, x, labels, 0.1, norm="l7")
+    with pytest.raises(ValueError, match="outside clamp"):
+        relulab.certify(net, x + 2, labels, 0.1, clamp=(0, 1))
