@@ -247,14 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(path) = &args.plot {
-        let fig = reach_chart(
-            &cl,
-            &r,
-            exact.as_ref(),
-            steps,
-            [dims[0], dims[1]],
-            args.seed,
-        );
+        let fig = reach_chart(&cl, r, exact.as_ref(), steps, [dims[0], dims[1]], args.seed);
         Figure::single(fig).save(path)?;
         eprintln!("wrote {}", path.display());
     }
