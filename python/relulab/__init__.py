@@ -25,8 +25,11 @@ from ._relulab import (  # noqa: F401  (re-exported)
     DATASET_NAMES,
     Mlp,
     __version__,
+    certify,
     claims,
     load,
+    optimize,
+    reach,
     verify,
 )
 from . import _relulab
@@ -36,9 +39,12 @@ __all__ = [
     "DATASET_NAMES",
     "Mlp",
     "__version__",
+    "certify",
     "claims",
     "from_torch",
     "load",
+    "optimize",
+    "reach",
     "train",
     "verify",
 ]

@@ -98,6 +98,53 @@ def verify(
 def claims(only: Optional[Sequence[int]] = None, seed: int = 0) -> List[Dict[str, Any]]:
     """Run the seed document's claims as experiments."""
 
+def reach(
+    system: _Path,
+    controller: _Path,
+    steps: Optional[int] = None,
+    parts: int = 1,
+    target_error: Optional[float] = None,
+    time_limit: Optional[float] = None,
+    alpha: int = 0,
+    exact: bool = False,
+    avoid: Optional[Union[str, _Path]] = None,
+    reach_goal: Optional[Union[str, _Path]] = None,
+    seed: int = 0,
+    activation: str = "relu",
+    true_samples: int = 1_000_000,
+    guide_samples: int = 2000,
+    max_parts: int = 65536,
+) -> Dict[str, Any]:
+    """Reachable sets of a closed loop, as `relulab reach --json` (per-step boxes as arrays)."""
+
+def optimize(
+    model: _Path,
+    maximize: Optional[str] = None,
+    minimize: Optional[str] = None,
+    constraints: Sequence[str] = (),
+    input_bounds: Optional[Sequence[Tuple[float, float]]] = None,
+    gap_abs: Optional[float] = None,
+    gap_rel: Optional[float] = None,
+    time_limit: Optional[float] = None,
+    exact: bool = False,
+) -> Dict[str, Any]:
+    """Certified optimum of a model's outputs, as `relulab optimize --json` (x, y as arrays)."""
+
+def certify(
+    model: Union[Mlp, _Path],
+    x: _Array,
+    labels: _Array,
+    eps: Union[float, Sequence[float]],
+    norm: str = "linf",
+    clamp: Optional[Tuple[float, float]] = None,
+    time_limit_per_sample: float = 2.0,
+    seed: int = 0,
+    restarts: int = 5,
+    steps: int = 40,
+    scale: float = 1.0,
+) -> Dict[str, Any]:
+    """Certified robustness on (x, labels): per-sample `results` and per-ε `summaries`."""
+
 def _train(
     spec_json: str,
     x: Optional[_Array] = None,

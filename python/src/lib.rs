@@ -16,12 +16,13 @@
 //!   `FileNotFoundError`), every other library error `ValueError`, with relulab's message.
 //!   Inputs are checked before they reach the library, so its assertions never fire; a panic
 //!   that still happens in a worker thread comes back as `RuntimeError`, never across the FFI.
-//! * Long calls (diagnose, regions, bounds, verify, train, claims) run on a worker thread while
+//! * Long calls (diagnose, regions, bounds, verify, train, claims, reach, optimize, certify) run on a worker thread while
 //!   the calling thread waits with the GIL released and checks for signals every
 //!   [`POLL`]; Ctrl-C raises `KeyboardInterrupt` within that time. Training, diagnosis, the
 //!   plane partition, the claims and verify's branch and bound stop at their next step or
-//!   round (a cancel flag); the others (segment, sampling, bounds) cannot be stopped from
-//!   outside, so their worker finishes in the background and its result is dropped.
+//!   round (a cancel flag); the others (segment, sampling, bounds, reach, optimize, certify)
+//!   cannot be stopped from outside, so their worker finishes in the background and its
+//!   result is dropped.
 
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -1353,6 +1354,372 @@ fn claims<'py>(py: Python<'py>, only: Option<Vec<u32>>, seed: u64) -> PyResult<B
     to_py(py, &outcomes)
 }
 
+// ---------------------------------------------------------------------------------------------
+// reach, optimize, certify (issue 15 follow-up)
+
+/// `numpy.asarray(d[key], dtype=float64)` for each `key` present in the dict `d` and not None.
+fn as_arrays(d: &Bound<'_, PyAny>, keys: &[&str]) -> PyResult<()> {
+    let py = d.py();
+    let np = py.import("numpy")?;
+    let d = d.cast::<PyDict>()?;
+    for k in keys {
+        if let Some(v) = d.get_item(k)? {
+            if !v.is_none() {
+                let kw = PyDict::new(py);
+                kw.set_item("dtype", np.getattr("float64")?)?;
+                d.set_item(k, np.call_method("asarray", (v,), Some(&kw))?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A state set of `reach`: TOML text (`box = [[lo, hi], ...]` or `H = [[...]]; h = [...]`) or
+/// the path of a file holding it.
+fn state_set(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    name: &str,
+    n: usize,
+) -> PyResult<relulab::reach::safety::StateSet> {
+    let text = match spec.extract::<String>() {
+        Ok(s) if !Path::new(&s).is_file() => s,
+        _ => {
+            let p: PathBuf = spec.extract().map_err(|_| {
+                value_err(format!(
+                    "{name}: expected TOML text ('box = [[lo, hi], ...]' or 'H = ...; h = ...') or a file"
+                ))
+            })?;
+            py.detach(|| std::fs::read_to_string(&p))
+                .map_err(|e| py_err(relulab::Error::io(&p, e)))?
+        }
+    };
+    relulab::reach::safety::StateSet::parse(&text, name, n).map_err(py_err)
+}
+
+/// Reachable sets of a closed loop (plant TOML ``system``, controller model file
+/// ``controller``), as ``relulab reach --json``: ``steps`` (one dict per step k = 0..N with
+/// ``lo``, ``hi``, the simulated ``true_lo``, ``true_hi`` as NumPy arrays and ``tightness``;
+/// with ``exact=True`` also ``exact_pieces`` and ``exact_bbox``), ``final_tightness``,
+/// ``runtime_s``, ``parts``, ``rounds``, ``true_samples``, ``directions`` and, with ``avoid``
+/// or ``reach_goal`` (TOML text ``box = [[lo, hi], ...]`` or ``H = [[...]]; h = [...]``, or a
+/// file holding it), ``safety`` (``answer`` "safe", "unsafe" with ``x0``/``trajectory``/
+/// ``step``, or "unknown" with ``reason``). ``steps=None`` takes the plant file's,
+/// ``target_error=None`` 0.01, ``time_limit=None`` 10 s. Ctrl-C raises ``KeyboardInterrupt``
+/// at once, but the computation cannot be stopped: it finishes in the background.
+#[pyfunction]
+#[pyo3(signature = (system, controller, steps=None, parts=1, target_error=None, time_limit=None,
+    alpha=0, exact=false, avoid=None, reach_goal=None, seed=0, activation="relu",
+    true_samples=1_000_000, guide_samples=2000, max_parts=65536))]
+#[allow(clippy::too_many_arguments)]
+fn reach<'py>(
+    py: Python<'py>,
+    system: PathBuf,
+    controller: PathBuf,
+    steps: Option<usize>,
+    parts: usize,
+    target_error: Option<f64>,
+    time_limit: Option<f64>,
+    alpha: usize,
+    exact: bool,
+    avoid: Option<&Bound<'py, PyAny>>,
+    reach_goal: Option<&Bound<'py, PyAny>>,
+    seed: u64,
+    activation: &str,
+    true_samples: usize,
+    guide_samples: usize,
+    max_parts: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    use relulab::reach::enclose::ReachOptions;
+    use relulab::reach::safety::Query;
+    let time_limit = time_limit.unwrap_or(10.0);
+    if !(time_limit > 0.0 && time_limit.is_finite()) {
+        return Err(value_err(format!(
+            "time_limit must be a positive number of seconds, got {time_limit}"
+        )));
+    }
+    let target_error = target_error.unwrap_or(0.01);
+    if !(target_error >= 0.0 && target_error.is_finite()) {
+        return Err(value_err(format!(
+            "target_error must be a finite number ≥ 0, got {target_error}"
+        )));
+    }
+    if parts == 0 {
+        return Err(value_err("parts must be at least 1"));
+    }
+    let act = Activation::by_name(activation)
+        .ok_or_else(|| value_err(format!("activation '{activation}': unknown activation")))?;
+    let cl = py
+        .detach(|| relulab::reach::load_loop(&system, &controller, act))
+        .map_err(py_err)?;
+    let n = cl.plant.n;
+    let steps = steps.unwrap_or(cl.plant.steps);
+    if steps == 0 {
+        return Err(value_err("steps must be at least 1"));
+    }
+    let query = match (avoid, reach_goal) {
+        (Some(_), Some(_)) => return Err(value_err("give avoid or reach_goal, not both")),
+        (Some(s), None) => Some(Query::Avoid(state_set(py, s, "avoid", n)?)),
+        (None, Some(s)) => Some(Query::ReachGoal(state_set(py, s, "reach_goal", n)?)),
+        (None, None) => None,
+    };
+    let opts = ReachOptions {
+        steps,
+        parts,
+        target_error,
+        time_limit: Duration::from_secs_f64(time_limit),
+        max_parts,
+        alpha_iters: alpha,
+        directions: Vec::new(),
+        guide_samples,
+        seed,
+    };
+    let limit = opts.time_limit;
+    let j = run_blocking(py, None, move || {
+        relulab::reach::report::run(&cl, &opts, true_samples, query.as_ref(), limit, exact)
+            .map(|r| r.to_json())
+    })?
+    .map_err(py_err)?;
+    let d = to_py(py, &j)?;
+    for st in d.get_item("steps")?.try_iter()? {
+        as_arrays(
+            &st?,
+            &["lo", "hi", "true_lo", "true_hi", "template", "exact_bbox"],
+        )?;
+    }
+    if let Some(s) = d.cast::<PyDict>()?.get_item("safety")? {
+        as_arrays(&s, &["x0", "trajectory"])?;
+    }
+    Ok(d)
+}
+
+/// Certified optimum of a linear objective of a model's outputs ``y[i]`` and inputs ``x[i]``
+/// (or column names) over its input box, under linear ``constraints`` (e.g. ``"y[1] <= 0.3"``),
+/// as ``relulab optimize --json``: ``model``, ``input_names``, ``output_names``, ``lo``, ``hi``,
+/// ``constraints`` and ``solution`` (``status``, ``sense``, ``x`` and ``y`` as NumPy arrays or
+/// None, ``objective``, ``bound``, ``gap_abs``, ``gap_rel``, ``nodes``, ``seconds``,
+/// ``violation``, ``method``, ``regions``). ``model`` is the path of a relulab checkpoint (a
+/// surrogate's carries its scaling and training box), ONNX or JSON model; ``input_bounds`` a
+/// sequence of ``(lo, hi)`` per input (default: the checkpoint's training box); ``None`` gaps
+/// and time limit take relulab's defaults. ``exact=True`` enumerates the linear regions (1 or
+/// 2 inputs). Ctrl-C raises ``KeyboardInterrupt`` at once, but the search cannot be stopped:
+/// it finishes in the background.
+#[pyfunction]
+#[pyo3(signature = (model, maximize=None, minimize=None, constraints=Vec::new(), input_bounds=None,
+    gap_abs=None, gap_rel=None, time_limit=None, exact=false))]
+#[allow(clippy::too_many_arguments)]
+fn optimize<'py>(
+    py: Python<'py>,
+    model: PathBuf,
+    maximize: Option<String>,
+    minimize: Option<String>,
+    constraints: Vec<String>,
+    input_bounds: Option<Vec<(f64, f64)>>,
+    gap_abs: Option<f64>,
+    gap_rel: Option<f64>,
+    time_limit: Option<f64>,
+    exact: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    use relulab::optimize::{self as opt, spec};
+    if maximize.is_some() && minimize.is_some() {
+        return Err(value_err("give maximize or minimize, not both"));
+    }
+    let ps = spec::ProblemSpec {
+        maximize,
+        minimize,
+        constraints,
+        input_bounds: input_bounds.map(|b| b.into_iter().map(|(l, h)| [l, h]).collect()),
+        gap_abs,
+        gap_rel,
+        time_limit,
+    };
+    let o = ps.options().map_err(py_err)?;
+    let j = run_blocking(py, None, move || -> relulab::Result<_> {
+        let m = opt::surrogate::load(&model)?;
+        let names = (m.input_names.clone(), m.output_names.clone());
+        let problem = spec::build(m, &ps)?;
+        let sol = if exact {
+            opt::solve_exact(&problem)?
+        } else {
+            opt::solve(&problem, &o, None)
+        };
+        Ok(opt::report_json(
+            &model.display().to_string(),
+            &names.0,
+            &names.1,
+            &problem,
+            &sol,
+        ))
+    })?
+    .map_err(py_err)?;
+    let d = to_py(py, &j)?;
+    as_arrays(&d, &["lo", "hi"])?;
+    as_arrays(&d.get_item("solution")?, &["x", "y"])?;
+    Ok(d)
+}
+
+/// Certified robustness of a classifier (an :class:`Mlp` or a model file; a training
+/// checkpoint's input standardisation is part of the network) on samples ``x`` ((n, d), in the
+/// units ``eps`` is given in) with integer ``labels`` ((n,)), for one radius or a sequence of
+/// them, as ``relulab certify --json``: ``results`` (one dict per sample and ε: ``index``,
+/// ``eps``, ``label``, ``predicted``, ``status`` — "certified", "attacked", "misclassified" or
+/// "unknown" —, ``method``, ``margin_lb``, ``adversarial`` (a NumPy array or None),
+/// ``stability``, ``seconds``) and ``summaries`` (one per ε: counts, ``by_method``,
+/// ``stability``, accuracies). ``norm`` is "linf" or "l2"; ``clamp=(lo, hi)`` the input domain
+/// intersected with the ball; ``time_limit_per_sample`` 0 runs only IBP, CROWN and the attack;
+/// ``scale`` the factor from ``x``'s units to the units the model was trained in (16 for
+/// digits given as pixels / 16 in [0, 1], as ``relulab certify --data digits`` does).
+/// Ctrl-C raises ``KeyboardInterrupt`` at once, but the run cannot be stopped: it finishes in
+/// the background.
+#[pyfunction]
+#[pyo3(signature = (model, x, labels, eps, norm="linf", clamp=None, time_limit_per_sample=2.0,
+    seed=0, restarts=5, steps=40, scale=1.0))]
+#[allow(clippy::too_many_arguments)]
+fn certify<'py>(
+    py: Python<'py>,
+    model: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    labels: &Bound<'py, PyAny>,
+    eps: &Bound<'py, PyAny>,
+    norm: &str,
+    clamp: Option<(f64, f64)>,
+    time_limit_per_sample: f64,
+    seed: u64,
+    restarts: usize,
+    steps: usize,
+    scale: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    use relulab::certify::{self as cert, CertifyOptions, InputMap, Norm, Summary};
+    let eps: Vec<f64> = match eps.extract::<f64>() {
+        Ok(e) => vec![e],
+        Err(_) => finite_vec(eps, "eps", None)?,
+    };
+    cert::check_eps(&eps).map_err(py_err)?;
+    let norm: Norm = norm.parse().map_err(PyValueError::new_err)?;
+    let (mlp, st) = match model.cast::<PyMlp>() {
+        Ok(m) => {
+            let m = m.get();
+            let st = m.train.as_ref().and_then(|t| t.standardizer.clone());
+            ((*m.mlp).clone(), st)
+        }
+        Err(_) => {
+            let path: PathBuf = model.extract().map_err(|_| {
+                value_err("model: expected a relulab.Mlp or the path of a model file")
+            })?;
+            py.detach(|| -> relulab::Result<_> {
+                if path.extension().is_some_and(|e| e == "safetensors")
+                    && checkpoint::is_checkpoint(&path)?
+                {
+                    let ck = checkpoint::load_full(&path)?;
+                    Ok((ck.mlp, ck.train.and_then(|t| t.standardizer)))
+                } else {
+                    Ok((load_network(&path)?, None))
+                }
+            })
+            .map_err(py_err)?
+        }
+    };
+    let (d, k) = (mlp.input_dim(), mlp.output_dim());
+    if k < 2 {
+        return Err(value_err(format!(
+            "model: output width {k}: certify needs a classifier with at least 2 outputs (prediction = argmax)"
+        )));
+    }
+    let (xv, shape) = f64_vec(x, "x")?;
+    let n = match shape[..] {
+        [n, dd] if dd == d => n,
+        _ => {
+            return Err(value_err(format!(
+                "x: expected an (n, {d}) array (the model takes {d} inputs), got shape {shape:?}"
+            )))
+        }
+    };
+    if let Some(i) = xv.iter().position(|v| !v.is_finite()) {
+        return Err(value_err(format!(
+            "x: sample {}, feature {}: {} is not finite",
+            i / d,
+            i % d,
+            xv[i]
+        )));
+    }
+    let np = py.import("numpy")?;
+    let la = np.call_method1("asarray", (labels,))?;
+    let kind: String = la.getattr("dtype")?.getattr("kind")?.extract()?;
+    if !matches!(kind.as_str(), "i" | "u") {
+        return Err(value_err("labels: expected integer class labels"));
+    }
+    let la = np.call_method1("ascontiguousarray", (la, "int64"))?;
+    let la = la.cast::<PyArrayDyn<i64>>()?.readonly();
+    if la.shape() != [n] {
+        return Err(value_err(format!(
+            "labels: expected shape ({n},), got {:?}",
+            la.shape()
+        )));
+    }
+    let labels_v: Vec<usize> = la
+        .as_slice()?
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            if l < 0 || l as usize >= k {
+                Err(value_err(format!(
+                    "labels: sample {i}: label {l} out of range for the model's {k} outputs"
+                )))
+            } else {
+                Ok(l as usize)
+            }
+        })
+        .collect::<PyResult<_>>()?;
+    if let Some((lo, hi)) = clamp {
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+            return Err(value_err("clamp: expected (lo, hi) with lo ≤ hi"));
+        }
+        if let Some(i) = xv.iter().position(|v| *v < lo || *v > hi) {
+            return Err(value_err(format!(
+                "x: sample {}, feature {}: value {} lies outside clamp ({lo}, {hi})",
+                i / d,
+                i % d,
+                xv[i]
+            )));
+        }
+    }
+    if !(time_limit_per_sample >= 0.0 && time_limit_per_sample.is_finite()) {
+        return Err(value_err(format!(
+            "time_limit_per_sample: {time_limit_per_sample} is not a duration ≥ 0"
+        )));
+    }
+    let opts = CertifyOptions {
+        norm,
+        clamp,
+        time_limit: Duration::from_secs_f64(time_limit_per_sample),
+        restarts,
+        steps,
+        seed,
+        ..Default::default()
+    };
+    let (results, sums) = run_blocking(py, None, move || -> relulab::Result<_> {
+        let map = InputMap::new(d, scale, st.as_ref())?;
+        let c = cert::Certifier::new(&mlp, map, opts)?;
+        let results = cert::certify_all(&c, &xv, &labels_v, &eps, &|| {});
+        let sums: Vec<serde_json::Value> = eps
+            .iter()
+            .zip(&results)
+            .map(|(&e, r)| Summary::of(e, r).to_json())
+            .collect();
+        let flat: Vec<_> = results.into_iter().flatten().collect();
+        Ok((serde_json::to_value(flat).expect("serialisable"), sums))
+    })?
+    .map_err(py_err)?;
+    let d = PyDict::new(py);
+    let rs = to_py(py, &results)?;
+    for r in rs.try_iter()? {
+        as_arrays(&r?, &["adversarial"])?;
+    }
+    d.set_item("results", rs)?;
+    d.set_item("summaries", to_py(py, &sums)?)?;
+    Ok(d.into_any())
+}
+
 /// Spin for `seconds` in a cancellable worker (tests of Ctrl-C handling use it).
 #[pyfunction]
 fn _sleep_interruptible(py: Python<'_>, seconds: f64) -> PyResult<()> {
@@ -1396,6 +1763,9 @@ fn _relulab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(_train, m)?)?;
     m.add_function(wrap_pyfunction!(claims, m)?)?;
+    m.add_function(wrap_pyfunction!(reach, m)?)?;
+    m.add_function(wrap_pyfunction!(optimize, m)?)?;
+    m.add_function(wrap_pyfunction!(certify, m)?)?;
     m.add_function(wrap_pyfunction!(_sleep_interruptible, m)?)?;
     m.add_function(wrap_pyfunction!(_bench_forward_rust, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -798,6 +798,17 @@ impl Summary {
     pub fn clean_accuracy(&self) -> f64 {
         self.clean as f64 / self.n.max(1) as f64
     }
+
+    /// The summary line of `relulab certify --json`: the fields, `"summary": true` and the
+    /// three accuracies.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("serialisable");
+        v["summary"] = true.into();
+        v["clean_accuracy"] = self.clean_accuracy().into();
+        v["certified_accuracy"] = self.certified_accuracy().into();
+        v["attacked_accuracy"] = self.attacked_accuracy().into();
+        v
+    }
 }
 
 /// Certify every sample of `x` (n × d, data units) at each ε; results per ε in sample order.

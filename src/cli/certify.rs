@@ -226,12 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(r).expect("serialisable"));
         }
         for s in &sums {
-            let mut v = serde_json::to_value(s).expect("serialisable");
-            v["summary"] = true.into();
-            v["clean_accuracy"] = s.clean_accuracy().into();
-            v["certified_accuracy"] = s.certified_accuracy().into();
-            v["attacked_accuracy"] = s.attacked_accuracy().into();
-            println!("{v}");
+            println!("{}", s.to_json());
         }
     } else {
         println!(

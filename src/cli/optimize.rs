@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use relulab::optimize::pwl::{self, Leg, Pwl};
 use relulab::optimize::spec::{self, parse_bounds, ProblemSpec};
 use relulab::optimize::surrogate::{self, FitSpec};
-use relulab::optimize::{self as opt, Options, Progress, Solution};
+use relulab::optimize::{self as opt, Progress, Solution};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,25 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         gap_rel: args.gap_rel,
         time_limit: args.time_limit,
     });
-    let mut o = Options::default();
-    if let Some(g) = ps.gap_abs {
-        if g.is_nan() || g < 0.0 {
-            bail!("--gap-abs must be ≥ 0");
-        }
-        o.gap_abs = g;
-    }
-    if let Some(g) = ps.gap_rel {
-        if g.is_nan() || g < 0.0 {
-            bail!("--gap-rel must be ≥ 0");
-        }
-        o.gap_rel = g;
-    }
-    if let Some(t) = ps.time_limit {
-        if !(t > 0.0 && t.is_finite()) {
-            bail!("--time-limit must be a positive number of seconds");
-        }
-        o.time_limit = Some(Duration::from_secs_f64(t));
-    }
+    let o = ps.options()?;
     let model = surrogate::load(&args.model)?;
     let names = (model.input_names.clone(), model.output_names.clone());
     let problem = spec::build(model, &ps)?;
@@ -143,15 +125,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         opt::picture(&problem, &sol, 120)?.save(path)?;
     }
     if args.json {
-        let v = serde_json::json!({
-            "model": args.model.display().to_string(),
-            "input_names": names.0,
-            "output_names": names.1,
-            "lo": problem.lo,
-            "hi": problem.hi,
-            "constraints": problem.constraints.iter().map(|c| c.text.clone()).collect::<Vec<_>>(),
-            "solution": sol,
-        });
+        let v = opt::report_json(
+            &args.model.display().to_string(),
+            &names.0,
+            &names.1,
+            &problem,
+            &sol,
+        );
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_solution(&problem, &sol, &names.1);

@@ -3,11 +3,11 @@
 use anyhow::{bail, Context};
 use relulab::activation::Activation;
 use relulab::plot::Figure;
-use relulab::reach::enclose::{octagon, reach, simulated_boxes, tightness, ReachOptions};
-use relulab::reach::exact::exact_sets;
+use relulab::reach::enclose::{octagon, tightness, ReachOptions};
 use relulab::reach::plot::reach_chart;
-use relulab::reach::safety::{decide, Answer, Query, StateSet};
-use relulab::reach::{unroll, ClosedLoop};
+use relulab::reach::report;
+use relulab::reach::safety::{Answer, Query, StateSet};
+use relulab::reach::ClosedLoop;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -164,7 +164,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = &args.plot {
         relulab::plot::Format::from_path(p)?;
     }
-    let un = unroll(&cl, steps)?;
     let opts = ReachOptions {
         steps,
         parts: args.parts,
@@ -176,60 +175,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         guide_samples: args.guide_samples,
         seed: args.seed,
     };
-    let r = reach(&cl, &un, &opts)?;
-    let truth = simulated_boxes(&cl, steps, args.true_samples, args.seed ^ 0x9e37_79b9);
-    let safety = match &query {
-        Some(q) => Some(decide(
-            &cl,
-            q,
-            steps,
-            Duration::from_secs_f64(args.time_limit),
-            args.seed,
-        )?),
-        None => None,
-    };
-    let exact = if args.exact {
-        Some(exact_sets(&cl, steps)?)
-    } else {
-        None
-    };
-    let err_n = tightness(
-        (&r.steps[steps].lo, &r.steps[steps].hi),
-        (&truth[steps].0, &truth[steps].1),
-    );
+    let rep = report::run(
+        &cl,
+        &opts,
+        args.true_samples,
+        query.as_ref(),
+        Duration::from_secs_f64(args.time_limit),
+        args.exact,
+    )?;
+    let (r, truth, safety, exact) = (&rep.reach, &rep.truth, &rep.safety, &rep.exact);
+    let err_n = rep.tightness(steps);
     if args.json {
-        let st: Vec<serde_json::Value> = (0..=steps)
-            .map(|k| {
-                let e = &r.steps[k];
-                let mut j = serde_json::json!({
-                    "step": k, "lo": e.lo, "hi": e.hi,
-                    "true_lo": truth[k].0, "true_hi": truth[k].1,
-                    "tightness": tightness((&e.lo, &e.hi), (&truth[k].0, &truth[k].1)),
-                });
-                if !r.directions.is_empty() && k > 0 {
-                    j["template"] = serde_json::json!(e.template);
-                }
-                if let (Some(ex), true) = (&exact, k > 0) {
-                    let b = ex.bbox(k);
-                    j["exact_pieces"] = serde_json::json!(ex.steps[k - 1].len());
-                    j["exact_bbox"] = serde_json::json!(b);
-                }
-                j
-            })
-            .collect();
-        let mut j = serde_json::json!({
-            "steps": st,
-            "final_tightness": err_n,
-            "runtime_s": r.seconds,
-            "parts": r.parts.len(),
-            "rounds": r.rounds,
-            "true_samples": args.true_samples,
-            "directions": r.directions,
-        });
-        if let Some((a, secs)) = &safety {
-            j["safety"] = safety_json(a, *secs);
-        }
-        println!("{j}");
+        println!("{}", rep.to_json());
     } else {
         println!(
             "{:>4}  {:>40}  {:>40}  {:>10}",
@@ -290,14 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(path) = &args.plot {
-        let fig = reach_chart(
-            &cl,
-            &r,
-            exact.as_ref(),
-            steps,
-            [dims[0], dims[1]],
-            args.seed,
-        );
+        let fig = reach_chart(&cl, r, exact.as_ref(), steps, [dims[0], dims[1]], args.seed);
         Figure::single(fig).save(path)?;
         eprintln!("wrote {}", path.display());
     }
@@ -305,19 +255,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some((Answer::Unsafe { .. }, _)) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
-}
-
-fn safety_json(a: &Answer, secs: f64) -> serde_json::Value {
-    match a {
-        Answer::Safe => serde_json::json!({"answer": "safe", "seconds": secs}),
-        Answer::Unsafe {
-            x0,
-            trajectory,
-            step,
-        } => serde_json::json!({"answer": "unsafe", "seconds": secs, "x0": x0,
-            "trajectory": trajectory, "step": step}),
-        Answer::Unknown(w) => {
-            serde_json::json!({"answer": "unknown", "seconds": secs, "reason": w})
-        }
-    }
 }

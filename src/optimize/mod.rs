@@ -1182,6 +1182,26 @@ type Piece = (Vec<[f64; 2]>, Vec<[f64; 3]>);
 /// Exact mode for one or two inputs: every linear region, clipped by the constraints, the
 /// objective at its vertices (see the module documentation). The bound is the best vertex
 /// value over all regions (exact up to the partition's vertex rounding, not a directed-rounding
+/// The JSON that `relulab optimize --json` prints: the model (as named), its input and output
+/// names, the box, the constraints' text and the solution.
+pub fn report_json(
+    model: &str,
+    input_names: &[String],
+    output_names: &[String],
+    problem: &Problem,
+    sol: &Solution,
+) -> serde_json::Value {
+    serde_json::json!({
+        "model": model,
+        "input_names": input_names,
+        "output_names": output_names,
+        "lo": problem.lo,
+        "hi": problem.hi,
+        "constraints": problem.constraints.iter().map(|c| c.text.clone()).collect::<Vec<_>>(),
+        "solution": sol,
+    })
+}
+
 /// certificate); the point is the best vertex that a plain forward pass confirms feasible.
 #[allow(clippy::needless_range_loop)]
 pub fn solve_exact(p: &Problem) -> Result<Solution> {

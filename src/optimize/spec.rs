@@ -33,6 +33,33 @@ pub struct ProblemSpec {
 }
 
 impl ProblemSpec {
+    /// The solver's options: the defaults with this problem's gaps and time limit (checked:
+    /// gaps ≥ 0, a positive finite time limit).
+    pub fn options(&self) -> Result<super::Options> {
+        let mut o = super::Options::default();
+        if let Some(g) = self.gap_abs {
+            if g.is_nan() || g < 0.0 {
+                return Err(Error::Value("gap_abs (--gap-abs) must be ≥ 0".into()));
+            }
+            o.gap_abs = g;
+        }
+        if let Some(g) = self.gap_rel {
+            if g.is_nan() || g < 0.0 {
+                return Err(Error::Value("gap_rel (--gap-rel) must be ≥ 0".into()));
+            }
+            o.gap_rel = g;
+        }
+        if let Some(t) = self.time_limit {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(Error::Value(
+                    "time_limit (--time-limit) must be a positive number of seconds".into(),
+                ));
+            }
+            o.time_limit = Some(std::time::Duration::from_secs_f64(t));
+        }
+        Ok(o)
+    }
+
     /// Read a TOML problem file (errors name the file, line and column).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

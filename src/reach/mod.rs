@@ -22,6 +22,7 @@
 pub mod enclose;
 pub mod exact;
 pub mod plot;
+pub mod report;
 pub mod safety;
 
 use crate::activation::Activation;
