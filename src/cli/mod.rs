@@ -66,6 +66,21 @@ enum Command {
     Certify(certify::Args),
 }
 
+/// `--threads N`: the size of rayon's global pool (once per process; `None` keeps rayon's
+/// default, `RAYON_NUM_THREADS` or the number of cores).
+pub(crate) fn set_threads(t: Option<usize>) -> anyhow::Result<()> {
+    if let Some(t) = t {
+        if t == 0 {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("thread pool: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Run the parsed command. `Err` is printed by `main` and exits with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

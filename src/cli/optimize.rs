@@ -57,22 +57,9 @@ pub struct Args {
     json: bool,
 }
 
-fn threads(t: Option<usize>) -> anyhow::Result<()> {
-    if let Some(t) = t {
-        if t == 0 {
-            bail!("--threads must be at least 1");
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()
-            .context("thread pool")?;
-    }
-    Ok(())
-}
-
 /// Run `relulab optimize`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    threads(args.threads)?;
+    super::set_threads(args.threads)?;
     let mut ps = match &args.problem {
         Some(p) => ProblemSpec::load(p)?,
         None => ProblemSpec::default(),

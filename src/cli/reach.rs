@@ -103,15 +103,7 @@ fn load_loop(system: &Path, controller: &Path, activation: &str) -> anyhow::Resu
 /// Run `relulab reach`.
 #[allow(clippy::needless_range_loop)]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(t) = args.threads {
-        if t == 0 {
-            bail!("--threads must be at least 1");
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()
-            .context("thread pool")?;
-    }
+    super::set_threads(args.threads)?;
     if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
         bail!("--time-limit must be a positive number of seconds");
     }

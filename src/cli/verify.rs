@@ -46,15 +46,7 @@ pub struct Args {
 
 /// Run `relulab verify`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(t) = args.threads {
-        if t == 0 {
-            bail!("--threads must be at least 1");
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()
-            .context("thread pool")?;
-    }
+    super::set_threads(args.threads)?;
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         bail!("--timeout must be a positive number of seconds");
     }
