@@ -89,6 +89,10 @@ impl Property {
 
 /// Most DNF terms a property may expand to.
 const MAX_TERMS: usize = 100_000;
+/// The most atoms the expanded DNF may hold over all its terms (a conjunction of k two-way
+/// disjunctions has 2^k terms of ~k atoms each: a 2 KB file could otherwise ask for millions of
+/// atom copies; the fuzzer found one that took 13 s).
+const MAX_ATOMS: usize = 1_000_000;
 
 /// Read and parse a VNN-LIB file.
 pub fn load_vnnlib(path: &Path) -> Result<Property> {
@@ -385,6 +389,16 @@ fn and_dnf(
             "the property expands to more than {MAX_TERMS} disjuncts"
         ));
     }
+    let atoms = |t: &[Vec<LinAtom>]| t.iter().map(Vec::len).sum::<usize>();
+    let total = a
+        .len()
+        .saturating_mul(atoms(b))
+        .saturating_add(b.len().saturating_mul(atoms(a)));
+    if total > MAX_ATOMS {
+        return Err(format!(
+            "the property expands to more than {MAX_ATOMS} atoms (in disjunctive normal form)"
+        ));
+    }
     let mut out = Vec::with_capacity(a.len() * b.len());
     for x in a {
         for y in b {
@@ -548,6 +562,23 @@ mod tests {
             let t = format!("{}{}{}", &base[..cut], ins, &base[cut..]);
             let _ = parse_vnnlib(&t, "fuzz");
         }
+    }
+
+    #[test]
+    fn exponential_expansion_is_refused_quickly() {
+        // 16 conjoined two-way disjunctions: 2^16 = 65,536 terms (under the term cap) of about
+        // 40 atoms each, 2.6 M atoms: the atom cap refuses it before the copies are made.
+        let mut t = String::from("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n(assert (>= X_0 -1))\n(assert (<= X_0 1))\n");
+        for _ in 0..16 {
+            t.push_str("(assert (or (and (>= Y_0 1.5) (<= Y_1 Y_0) (<= Y_1 2)) (and (<= Y_0 -0.25) (>= Y_1 0))))\n");
+        }
+        let t0 = std::time::Instant::now();
+        let e = parse_vnnlib(&t, "big.vnnlib").unwrap_err().to_string();
+        assert!(e.contains("big.vnnlib") && e.contains("atoms"), "{e}");
+        assert!(t0.elapsed().as_secs_f64() < 2.0, "took {:?}", t0.elapsed());
+        // The same with 8 asserts (256 terms) is fine.
+        let small: String = t.lines().take(13).map(|l| format!("{l}\n")).collect();
+        assert_eq!(parse_vnnlib(&small, "s").unwrap().cases.len(), 1);
     }
 
     #[test]
