@@ -3,8 +3,6 @@
 use anyhow::Context;
 use relulab::certify::{self, Certifier, CertifyOptions, InputMap, Norm, Summary};
 use relulab::data::{self, Dataset, Targets};
-use relulab::io::checkpoint;
-use relulab::train::parse_activation;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,24 +72,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     certify::check_eps(&args.eps)?;
     let norm: Norm = args.norm.parse().map_err(anyhow::Error::msg)?;
-    let hidden = args
-        .activation
-        .as_deref()
-        .map(parse_activation)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let is_ck = args.model.extension().is_some_and(|e| e == "safetensors")
-        && checkpoint::is_checkpoint(&args.model)?;
-    let (mlp, state) = if is_ck {
-        let ck = checkpoint::load_full(&args.model)?;
-        (ck.mlp, ck.train)
-    } else {
-        (
-            relulab::verify::load_network(&args.model)
-                .or_else(|_| relulab::io::load_model(&args.model, hidden))?,
-            None,
-        )
-    };
+    let (mlp, _, state) =
+        super::load_with_state(&args.model, args.activation.as_deref(), |p, h| {
+            relulab::verify::load_network(p).or_else(|_| relulab::io::load_model(p, h))
+        })?;
     let mdisp = args.model.display().to_string();
     anyhow::ensure!(
         mlp.output_dim() >= 2,

@@ -4,7 +4,7 @@ use anyhow::Context;
 use relulab::data::{self, Dataset};
 use relulab::io::checkpoint;
 use relulab::net::{Loss, Trace};
-use relulab::train::{self, parse_activation};
+use relulab::train;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,20 +49,11 @@ pub struct Args {
 
 /// Run `relulab eval`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let hidden = args
-        .activation
-        .as_deref()
-        .map(parse_activation)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let is_ck = args.model.extension().is_some_and(|e| e == "safetensors")
-        && checkpoint::is_checkpoint(&args.model)?;
-    let (mlp, state) = if is_ck {
-        let ck = checkpoint::load_full(&args.model)?;
-        (ck.mlp, ck.train)
-    } else {
-        (relulab::io::load_model(&args.model, hidden)?, None)
-    };
+    let (mlp, is_ck, state) = super::load_with_state(
+        &args.model,
+        args.activation.as_deref(),
+        relulab::io::load_model,
+    )?;
     let standardizer = if args.no_standardize {
         None
     } else {

@@ -81,6 +81,29 @@ pub(crate) fn set_threads(t: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A model file, whether it is a relulab checkpoint, and then its training state. `activation` is the hidden
+/// activation of a PyTorch state_dict (`--activation`); other files go through `load`.
+pub(crate) fn load_with_state(
+    path: &std::path::Path,
+    activation: Option<&str>,
+    load: impl Fn(&std::path::Path, Option<relulab::Activation>) -> relulab::Result<relulab::Mlp<f32>>,
+) -> anyhow::Result<(
+    relulab::Mlp<f32>,
+    bool,
+    Option<relulab::io::checkpoint::TrainState>,
+)> {
+    use relulab::io::checkpoint;
+    let hidden = activation
+        .map(relulab::train::parse_activation)
+        .transpose()?;
+    if path.extension().is_some_and(|e| e == "safetensors") && checkpoint::is_checkpoint(path)? {
+        let ck = checkpoint::load_full(path)?;
+        Ok((ck.mlp, true, ck.train))
+    } else {
+        Ok((load(path, hidden)?, false, None))
+    }
+}
+
 /// Run the parsed command. `Err` is printed by `main` and exits with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
