@@ -110,6 +110,10 @@ pub struct Relaxation<'a> {
     lower: Vec<Vec<Line>>,
     upper: Vec<Vec<Line>>,
     free: Vec<Vec<bool>>,
+    /// The same lines as separate slope and intercept arrays (for the branch-free backward
+    /// loop), and the indices of the free units, per hidden layer.
+    lines: Vec<[Vec<f64>; 4]>,
+    free_idx: Vec<Vec<usize>>,
 }
 
 impl<'a> Relaxation<'a> {
@@ -139,7 +143,25 @@ impl<'a> Relaxation<'a> {
             upper.push(up);
             free.push(fr);
         }
+        let lines = lower
+            .iter()
+            .zip(&upper)
+            .map(|(lw, up)| {
+                [
+                    lw.iter().map(|l| l.s).collect(),
+                    lw.iter().map(|l| l.t).collect(),
+                    up.iter().map(|l| l.s).collect(),
+                    up.iter().map(|l| l.t).collect(),
+                ]
+            })
+            .collect();
+        let free_idx = free
+            .iter()
+            .map(|f: &Vec<bool>| (0..f.len()).filter(|&j| f[j]).collect())
+            .collect();
         Relaxation {
+            lines,
+            free_idx,
             net,
             t,
             xlo: xlo.to_vec(),
@@ -278,8 +300,7 @@ fn backward(
     let mut slack = vec![0.0f64; r];
     let mut lam = Vec::new();
     let mut trace = trace;
-    // Split kind per unit of the layer being relaxed: 0 none, 1 active, 2 inactive.
-    let mut kind: Vec<u8> = Vec::new();
+    let mut scratch: [Vec<f64>; 4] = Default::default();
     for l in (0..=t).rev() {
         let layer = &net.layers[l];
         let (n_out, n_in) = (layer.n_out, layer.n_in);
@@ -330,60 +351,72 @@ fn backward(
             tr.s[h].resize(r * n_in, 0.0);
             tr.t[h].resize(r * n_in, 0.0);
         }
-        kind.clear();
-        kind.resize(n_in, 0);
-        let (lower, upper, free) = (&rel.lower[h], &rel.upper[h], &rel.free[h]);
         let (sl_h, zmag) = (&net.slopes[h], &m.zmag[h]);
+        // Per row, the lower line's slope and intercept and the upper line's, per unit (the
+        // layer's defaults, then the row's α on free units and the fixed slope on split units),
+        // so that the loop over units picks a line without a branch.
+        let [lo_s0, lo_t0, up_s0, up_t0] = &rel.lines[h];
+        let zmag = &zmag[..n_in];
+        let mut ln = std::mem::take(&mut scratch);
+        for v in ln.iter_mut() {
+            v.resize(n_in, 0.0);
+        }
         for q in 0..r {
             let row = act[q];
             let map = &maps[row][h];
-            for &(j, sgn, _) in map {
-                kind[j] = if sgn < 0.0 { 1 } else { 2 };
-            }
             let al = &alpha[row * a_stride + rel.off[h]..row * a_stride + rel.off[h + 1]];
+            let [lo_s, lo_t, up_s, up_t] = &mut ln;
+            lo_s.copy_from_slice(lo_s0);
+            lo_t.copy_from_slice(lo_t0);
+            up_s.copy_from_slice(up_s0);
+            up_t.copy_from_slice(up_t0);
+            for &i in &rel.free_idx[h] {
+                lo_s[i] = al[i];
+            }
+            for &(j, sgn, _) in map {
+                let s = if sgn < 0.0 { sl_h[j].1 } else { sl_h[j].0 };
+                (lo_s[j], lo_t[j], up_s[j], up_t[j]) = (s, 0.0, s, 0.0);
+            }
+            let (lo_s, lo_t, up_s, up_t) =
+                (&lo_s[..n_in], &lo_t[..n_in], &up_s[..n_in], &up_t[..n_in]);
             let (mut ct, mut mt, mut mg) = (0.0, 0.0, 0.0);
             let lq = &lam[q * n_in..(q + 1) * n_in];
             let gq = &mut g[q * n_in..(q + 1) * n_in];
+            // The lines used go to the trace when there is one.
+            let mut tr_st = trace.as_deref_mut().map(|tr| {
+                (
+                    &mut tr.s[h][q * n_in..(q + 1) * n_in],
+                    &mut tr.t[h][q * n_in..(q + 1) * n_in],
+                )
+            });
             for i in 0..n_in {
                 let li = lq[i];
-                let line = match kind[i] {
-                    1 => Line {
-                        s: sl_h[i].1,
-                        t: 0.0,
-                    },
-                    2 => Line {
-                        s: sl_h[i].0,
-                        t: 0.0,
-                    },
-                    _ if li >= 0.0 => {
-                        if free[i] {
-                            Line { s: al[i], t: 0.0 }
-                        } else {
-                            lower[i]
-                        }
-                    }
-                    _ => upper[i],
-                };
-                let p = li * line.s;
+                let pos = li >= 0.0;
+                let s = if pos { lo_s[i] } else { up_s[i] };
+                let t = if pos { lo_t[i] } else { up_t[i] };
+                let p = li * s;
                 gq[i] = p;
                 mg += p.abs() * zmag[i];
-                let cc = li * line.t;
+                let cc = li * t;
                 ct += cc;
                 mt += cc.abs();
-                if let Some(tr) = trace.as_deref_mut() {
-                    tr.s[h][q * n_in + i] = line.s;
-                    tr.t[h][q * n_in + i] = line.t;
+            }
+            if let Some((ts, tt)) = tr_st.as_mut() {
+                for i in 0..n_in {
+                    let pos = lq[i] >= 0.0;
+                    ts[i] = if pos { lo_s[i] } else { up_s[i] };
+                    tt[i] = if pos { lo_t[i] } else { up_t[i] };
                 }
             }
             for &(j, sgn, k) in map {
                 let b = beta[row][k];
                 gq[j] += sgn * b;
                 mg += b * zmag[j];
-                kind[j] = 0;
             }
             cst[q] += ct;
             slack[q] = add_up(slack[q], dot_err(n_in + 2, mt + mg + cst[q].abs()));
         }
+        scratch = ln;
     }
     unreachable!("the loop returns at l = 0")
 }
