@@ -323,11 +323,11 @@ fn backward(
             let mut out = Pass {
                 lb: vec![0.0; r],
                 k: vec![0.0; r],
-                lam0: lam.clone(),
+                lam0: std::mem::take(&mut lam),
                 corner: vec![0.0; r * n_in],
             };
             for q in 0..r {
-                let lq = &lam[q * n_in..(q + 1) * n_in];
+                let lq = &out.lam0[q * n_in..(q + 1) * n_in];
                 let (mut v, mut mc) = (0.0, cst[q].abs());
                 let (xlo, xhi) = boxes[act[q]];
                 for i in 0..n_in {
@@ -672,18 +672,16 @@ pub fn optimized_hidden(
         }
         if t > 0 {
             let open: Vec<usize> = (0..n).filter(|&j| lo[j] < 0.0 && hi[j] > 0.0).collect();
-            let mut coef = Vec::with_capacity(2 * open.len());
-            for &j in &open {
-                let mut r = vec![0.0; n];
-                r[j] = 1.0;
-                coef.push(r.clone());
-                r[j] = -1.0;
-                coef.push(r);
+            // Rows e_j and −e_j of every open unit, in one buffer.
+            let mut coef = vec![0.0; 2 * open.len() * n];
+            for (k, &j) in open.iter().enumerate() {
+                coef[2 * k * n + j] = 1.0;
+                coef[(2 * k + 1) * n + j] = -1.0;
             }
             let rel = Relaxation::new(net, t, xlo, xhi, &inter);
             // A unit whose sign is settled needs no more work: stop its rows at 0.
             let rows: Vec<Row> = coef
-                .iter()
+                .chunks_exact(n)
                 .map(|c| Row {
                     dom: 0,
                     c,
