@@ -96,7 +96,7 @@ fn branch_and_bound_agrees_with_exact_enumeration() {
         let d = if seed % 4 == 3 { 1 } else { 2 };
         let p = random_problem(seed, d, seed % 2 == 1 || seed.is_multiple_of(3));
         let ex = solve_exact(&p).unwrap();
-        let bb = solve(&p, &opts(), None);
+        let bb = solve(&p, &opts(), None).unwrap();
         assert_eq!(ex.status, Status::Optimal, "seed {seed}: exact {ex:?}");
         assert_eq!(bb.status, Status::Optimal, "seed {seed}: bab {bb:?}");
         let (e, b) = (ex.objective.unwrap(), bb.objective.unwrap());
@@ -134,7 +134,7 @@ fn a_loose_gap_still_brackets_the_optimum() {
             starts: 0,
             ..opts()
         };
-        let bb = solve(&p, &o, None);
+        let bb = solve(&p, &o, None).unwrap();
         let (lo, hi) = match p.sense {
             Sense::Maximize => (bb.objective.unwrap(), bb.bound),
             Sense::Minimize => (bb.bound, bb.objective.unwrap()),
@@ -161,7 +161,7 @@ fn unreachable_constraints_are_proved_infeasible() {
             lin: lin(vec![1.0, 0.0, 0.0], vec![0.0, 0.0], -(min0 - 0.01)),
             text: "y[0] <= min - 0.01".into(),
         });
-        let bb = solve(&p, &opts(), None);
+        let bb = solve(&p, &opts(), None).unwrap();
         assert_eq!(bb.status, Status::Infeasible, "seed {seed}: {bb:?}");
         assert!(bb.x.is_none());
         assert_eq!(solve_exact(&p).unwrap().status, Status::Infeasible);
@@ -176,7 +176,7 @@ fn results_do_not_depend_on_the_thread_count() {
             .num_threads(t)
             .build()
             .unwrap()
-            .install(|| solve(&p, &opts(), None))
+            .install(|| solve(&p, &opts(), None).unwrap())
     };
     let (a, b) = (run(1), run(2));
     assert_eq!(
@@ -217,7 +217,7 @@ fn pwl_payoff_optimum_is_at_a_strike() {
         vec![150.0],
     )
     .unwrap();
-    let s = solve(&p, &opts(), None);
+    let s = solve(&p, &opts(), None).unwrap();
     assert_eq!(s.status, Status::Optimal);
     assert_eq!(s.x.as_ref().unwrap()[0], 100.0);
     assert_eq!(s.objective.unwrap(), 10.0);
@@ -479,7 +479,7 @@ fn reformer_surrogate_bab_matches_exact() {
         meta.input_hi,
     )
     .unwrap();
-    let (ex, bb) = (solve_exact(&p).unwrap(), solve(&p, &opts(), None));
+    let (ex, bb) = (solve_exact(&p).unwrap(), solve(&p, &opts(), None).unwrap());
     assert_eq!(bb.status, Status::Optimal);
     let (e, b) = (ex.objective.unwrap(), bb.objective.unwrap());
     assert!((e - b).abs() <= 1e-9, "{e} vs {b}");

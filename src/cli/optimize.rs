@@ -102,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ));
             }
         };
-        let s = opt::solve(&problem, &o, Some(&cb));
+        let s = opt::solve(&problem, &o, Some(&cb))?;
         if let Some(b) = bar {
             b.finish_and_clear();
         }

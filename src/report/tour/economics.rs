@@ -74,7 +74,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         gap_rel: 1e-12,
         ..Options::default()
     };
-    let bb = solve(&p, &tight, None);
+    let bb = solve(&p, &tight, None)?;
     let ex = solve_exact(&p)?;
     let (vb, ve) = (
         bb.objective.unwrap_or(f64::NAN),
