@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         s
     };
     if let Some(path) = &args.plot {
-        opt::picture(&problem, &sol, 120)?.save(path)?;
+        opt::picture(&problem, &sol, 120, &names.0)?.save(path)?;
     }
     if args.json {
         let v = opt::report_json(

@@ -1330,10 +1330,28 @@ pub fn solve_exact_until(p: &Problem, cancel: Option<&AtomicBool>) -> Result<Sol
     Ok(sol)
 }
 
+/// The label of input `j`'s axis: its name with its index, or the index alone.
+fn axis_label(names: &[String], j: usize) -> String {
+    match names
+        .get(j)
+        .filter(|n| !n.trim().is_empty() && names.len() == 2)
+    {
+        Some(n) => format!("{n} (x[{j}])"),
+        None => format!("x[{j}]"),
+    }
+}
+
 /// The picture of a 2-input problem: the objective over the box on a `grid` × `grid` raster
 /// (plain forward passes at cell centres), infeasible cells grey, each constraint's boundary
-/// (its zero level, by marching squares on the cell corners) and the optimum found.
-pub fn picture(p: &Problem, sol: &Solution, grid: usize) -> Result<crate::plot::Figure> {
+/// (its zero level, by marching squares on the cell corners) and the optimum found. The axes
+/// are labelled with `input_names` (the data's column names a surrogate checkpoint records,
+/// e.g. "Bypass_Fraction (x[0])") when there are two, else `x[0]` and `x[1]`.
+pub fn picture(
+    p: &Problem,
+    sol: &Solution,
+    grid: usize,
+    input_names: &[String],
+) -> Result<crate::plot::Figure> {
     if p.lo.len() != 2 {
         return Err(Error::Shape(format!(
             "a picture needs 2 inputs; the model has {}",
@@ -1400,8 +1418,8 @@ pub fn picture(p: &Problem, sol: &Solution, grid: usize) -> Result<crate::plot::
     };
     let field = crate::plot::FieldMap {
         title: format!("objective ({word}); grey: infeasible"),
-        x_label: "x[0]".into(),
-        y_label: "x[1]".into(),
+        x_label: axis_label(input_names, 0),
+        y_label: axis_label(input_names, 1),
         x_range: (x0, x1),
         y_range: (y0, y1),
         nx: n,
