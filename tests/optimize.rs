@@ -646,3 +646,45 @@ fn the_two_input_picture_labels_its_axes_with_the_column_names() {
     );
     assert!(!t2.contains("feed_rate"));
 }
+
+/// The cancel flag (the Python binding's Ctrl-C) stops a search that would run for 600 s
+/// (8 inputs, gap 0) soon after it is set, with `Error::Cancelled`.
+#[test]
+fn a_cancel_flag_stops_the_search() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mlp = random_net(&[8, 64, 64, 64, 1], 5);
+    let p = Problem::new(
+        mlp,
+        Scaling::identity(8, 1),
+        Sense::Maximize,
+        lin(vec![1.0], vec![0.0; 8], 0.0),
+        Vec::new(),
+        vec![-3.0; 8],
+        vec![3.0; 8],
+    )
+    .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let o = Options {
+        gap_abs: 0.0,
+        gap_rel: 0.0,
+        time_limit: Some(std::time::Duration::from_secs(600)),
+        cancel: Some(flag.clone()),
+        ..Options::default()
+    };
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            flag.store(true, Ordering::SeqCst);
+            std::time::Instant::now()
+        })
+    };
+    let r = solve(&p, &o, None);
+    let late = setter.join().unwrap().elapsed();
+    assert!(matches!(r, Err(relulab::Error::Cancelled(_))));
+    assert!(
+        late < std::time::Duration::from_secs(3),
+        "stopped {late:?} after the flag"
+    );
+}
