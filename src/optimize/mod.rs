@@ -1345,7 +1345,7 @@ fn axis_label(names: &[String], j: usize) -> String {
 /// (plain forward passes at cell centres), infeasible cells grey, each constraint's boundary
 /// (its zero level, by marching squares on the cell corners) and the optimum found. The axes
 /// are labelled with `input_names` (the data's column names a surrogate checkpoint records,
-/// e.g. "Bypass_Fraction (x[0])") when there are two, else `x[0]` and `x[1]`.
+/// e.g. `Bypass_Fraction (x[0])`) when there are two, else `x[0]` and `x[1]`.
 pub fn picture(
     p: &Problem,
     sol: &Solution,
