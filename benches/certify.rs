@@ -106,7 +106,7 @@ fn main() -> relulab::Result<()> {
     let crown_only = std::env::args().any(|a| a == "--crown-only");
     if !crown_only {
         let t0 = Instant::now();
-        let res = certify_all(&c, &x, &labels, &eps, &|| {});
+        let res = certify_all(&c, &x, &labels, &eps, &|| {})?;
         let sums: Vec<Summary> = eps
             .iter()
             .zip(&res)
@@ -225,7 +225,7 @@ fn main() -> relulab::Result<()> {
     );
     let c = Certifier::new(&robust.mlp, map, opts)?;
     let t0 = Instant::now();
-    let res = certify_all(&c, &x, &labels, &eps, &|| {});
+    let res = certify_all(&c, &x, &labels, &eps, &|| {})?;
     let sums: Vec<Summary> = eps
         .iter()
         .zip(&res)

@@ -126,7 +126,7 @@ fn median_time(p: &Problem, o: &Options, reps: usize) -> (Solution, f64) {
     let mut sol = None;
     for _ in 0..reps {
         let t = Instant::now();
-        let s = solve(p, o, None);
+        let s = solve(p, o, None).unwrap();
         times.push(t.elapsed().as_secs_f64());
         sol = Some(s);
     }
@@ -355,7 +355,7 @@ fn digits() {
         time_limit: Some(Duration::from_secs_f64(tl)),
         ..Options::default()
     };
-    let s = solve(&p, &o, None);
+    let s = solve(&p, &o, None).unwrap();
     println!(
         "  relulab bab   status {} incumbent {:.6} certified bound {:.6} gap {:.3e} ({} domains, {:.1} s)",
         s.status.as_str(),

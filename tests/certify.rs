@@ -533,3 +533,64 @@ fn cli_bad_inputs() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The cancel flag (the Python binding's Ctrl-C) stops a run of 2000 samples, most of which
+/// need branch and bound, soon after it is set, with `Error::Cancelled`.
+#[test]
+fn a_cancel_flag_stops_certify_all() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mlp = net(&[20, 64, 64, 64, 10], 3);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let n = 2000;
+    let x: Vec<f64> = (0..n * 20).map(|_| rng.random::<f64>()).collect();
+    let pw = mlp.cast::<f64>();
+    let labels: Vec<usize> = x
+        .chunks(20)
+        .map(|r| relulab::certify::argmax(&pw.forward_one(r)))
+        .collect();
+    let flag = Arc::new(AtomicBool::new(false));
+    let opts = CertifyOptions {
+        clamp: Some((0.0, 1.0)),
+        time_limit: Duration::from_secs(60),
+        ..Default::default()
+    };
+    // Calibration: the first 20 samples without a flag; the whole run would take ~100× that.
+    let free = Certifier::new(&mlp, InputMap::new(20, 1.0, None).unwrap(), opts.clone()).unwrap();
+    let t = std::time::Instant::now();
+    relulab::certify::certify_all(&free, &x[..20 * 20], &labels[..20], &[0.05], &|| {}).unwrap();
+    let whole = t.elapsed() * 100;
+    let c = Certifier::new(
+        &mlp,
+        InputMap::new(20, 1.0, None).unwrap(),
+        CertifyOptions {
+            cancel: Some(flag.clone()),
+            ..opts
+        },
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            flag.store(true, Ordering::SeqCst);
+            std::time::Instant::now()
+        })
+    };
+    let r = relulab::certify::certify_all(&c, &x, &labels, &[0.05], &|| {});
+    let took = t.elapsed();
+    let late = setter.join().unwrap().elapsed();
+    assert!(
+        matches!(r, Err(relulab::Error::Cancelled(_))),
+        "expected Cancelled"
+    );
+    assert!(
+        took * 5 < whole,
+        "the run took {took:?}, the whole would take about {whole:?}: not a long enough problem"
+    );
+    assert!(
+        late < Duration::from_secs(3),
+        "stopped {late:?} after the flag"
+    );
+}

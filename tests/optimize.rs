@@ -96,7 +96,7 @@ fn branch_and_bound_agrees_with_exact_enumeration() {
         let d = if seed % 4 == 3 { 1 } else { 2 };
         let p = random_problem(seed, d, seed % 2 == 1 || seed.is_multiple_of(3));
         let ex = solve_exact(&p).unwrap();
-        let bb = solve(&p, &opts(), None);
+        let bb = solve(&p, &opts(), None).unwrap();
         assert_eq!(ex.status, Status::Optimal, "seed {seed}: exact {ex:?}");
         assert_eq!(bb.status, Status::Optimal, "seed {seed}: bab {bb:?}");
         let (e, b) = (ex.objective.unwrap(), bb.objective.unwrap());
@@ -134,7 +134,7 @@ fn a_loose_gap_still_brackets_the_optimum() {
             starts: 0,
             ..opts()
         };
-        let bb = solve(&p, &o, None);
+        let bb = solve(&p, &o, None).unwrap();
         let (lo, hi) = match p.sense {
             Sense::Maximize => (bb.objective.unwrap(), bb.bound),
             Sense::Minimize => (bb.bound, bb.objective.unwrap()),
@@ -161,7 +161,7 @@ fn unreachable_constraints_are_proved_infeasible() {
             lin: lin(vec![1.0, 0.0, 0.0], vec![0.0, 0.0], -(min0 - 0.01)),
             text: "y[0] <= min - 0.01".into(),
         });
-        let bb = solve(&p, &opts(), None);
+        let bb = solve(&p, &opts(), None).unwrap();
         assert_eq!(bb.status, Status::Infeasible, "seed {seed}: {bb:?}");
         assert!(bb.x.is_none());
         assert_eq!(solve_exact(&p).unwrap().status, Status::Infeasible);
@@ -176,7 +176,7 @@ fn results_do_not_depend_on_the_thread_count() {
             .num_threads(t)
             .build()
             .unwrap()
-            .install(|| solve(&p, &opts(), None))
+            .install(|| solve(&p, &opts(), None).unwrap())
     };
     let (a, b) = (run(1), run(2));
     assert_eq!(
@@ -217,7 +217,7 @@ fn pwl_payoff_optimum_is_at_a_strike() {
         vec![150.0],
     )
     .unwrap();
-    let s = solve(&p, &opts(), None);
+    let s = solve(&p, &opts(), None).unwrap();
     assert_eq!(s.status, Status::Optimal);
     assert_eq!(s.x.as_ref().unwrap()[0], 100.0);
     assert_eq!(s.objective.unwrap(), 10.0);
@@ -479,9 +479,212 @@ fn reformer_surrogate_bab_matches_exact() {
         meta.input_hi,
     )
     .unwrap();
-    let (ex, bb) = (solve_exact(&p).unwrap(), solve(&p, &opts(), None));
+    let (ex, bb) = (solve_exact(&p).unwrap(), solve(&p, &opts(), None).unwrap());
     assert_eq!(bb.status, Status::Optimal);
     let (e, b) = (ex.objective.unwrap(), bb.objective.unwrap());
     assert!((e - b).abs() <= 1e-9, "{e} vs {b}");
     assert!(bb.y.unwrap()[11] <= 0.34);
+}
+
+/// A hand-built surrogate whose user-unit function is known in closed form: inputs
+/// "feed rate", "temp" standardised with μₓ = (1, 10), σₓ = (2, 4); the network computes
+/// ŷ0 = 2·s0 + 0.5 and ŷ1 = s1 − 1 (ReLU pairs); targets un-standardised with μ_y = (10, −3),
+/// σ_y = (4, 0.5). So, by hand: cost = 10 + 4·(2·(x0 − 1)/2 + 0.5) = 8 + 4·x0 and
+/// yield = −3 + 0.5·((x1 − 10)/4 − 1) = −3.5 + (x1 − 10)/8 (every value below is exact in f32).
+fn hand_surrogate(name: &str) -> std::path::PathBuf {
+    use relulab::optimize::surrogate::{save, SurrogateMeta};
+    let meta = SurrogateMeta {
+        scaling: Scaling {
+            x_mean: vec![1.0, 10.0],
+            x_std: vec![2.0, 4.0],
+            y_mean: vec![10.0, -3.0],
+            y_std: vec![4.0, 0.5],
+        },
+        input_lo: vec![0.0, 2.0],
+        input_hi: vec![3.0, 18.0],
+        input_names: vec!["feed_rate".into(), "temp".into()],
+        output_names: vec!["cost".into(), "yield".into()],
+    };
+    let path = tmp(name);
+    save(&path, &hand_mlp(), &meta).unwrap();
+    path
+}
+
+/// The network of [`hand_surrogate`]: ŷ0 = 2·relu(s0) − 2·relu(−s0) + 0.5,
+/// ŷ1 = relu(s1) − relu(−s1) − 1.
+fn hand_mlp() -> Mlp<f32> {
+    use relulab::net::Layer;
+    let l1 = Layer {
+        in_dim: 2,
+        out_dim: 4,
+        weight: vec![1.0, 0.0, -1.0, 0.0, 0.0, 1.0, 0.0, -1.0],
+        bias: Some(vec![0.0; 4]),
+        activation: Activation::RELU,
+        prelu_alpha: Vec::new(),
+    };
+    let l2 = Layer {
+        in_dim: 4,
+        out_dim: 2,
+        weight: vec![2.0, -2.0, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0],
+        bias: Some(vec![0.5, -1.0]),
+        activation: Activation::Identity,
+        prelu_alpha: Vec::new(),
+    };
+    Mlp {
+        layers: vec![l1, l2],
+    }
+}
+
+#[test]
+fn eval_data_on_a_surrogate_reports_errors_in_the_data_units() {
+    let model = hand_surrogate("hand.safetensors");
+    // Columns by name (a space in the header is the recorded name's `_`), an unrelated column
+    // first and the outputs in another order than the model's.
+    let csv = tmp("hand.csv");
+    std::fs::write(
+        &csv,
+        "id,yield,feed rate,temp,cost\n7,-2.5,3,18,21\n8,-3,0,10,8\n9,-4.5,1.5,2,16\n",
+    )
+    .unwrap();
+    let preds = tmp("hand_pred.npy");
+    let o = relulab()
+        .args(["eval", "--json", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&csv)
+        .arg("--output")
+        .arg(&preds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // By hand: cost = 8 + 4·x0 → 20, 8, 14 against 21, 8, 16 (errors −1, 0, −2);
+    // yield = −3.5 + (x1 − 10)/8 → −2.5, −3.5, −4.5 against −2.5, −3, −4.5 (0, −0.5, 0).
+    let y = relulab::io::npy::read_npy_f64(&preds).unwrap();
+    assert_eq!(y.shape, vec![3, 2]);
+    assert_eq!(y.data, vec![20.0, -2.5, 8.0, -3.5, 14.0, -4.5]);
+    let close = |a: &serde_json::Value, b: f64| {
+        let a = a.as_f64().unwrap();
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+    };
+    assert_eq!(v["n"], 3);
+    assert_eq!(v["units"], "data");
+    close(&v["loss"], (1.0 + 4.0 + 0.25) / 6.0);
+    let out = v["outputs"].as_array().unwrap();
+    assert_eq!(
+        (&out[0]["name"], &out[1]["name"]),
+        (&"cost".into(), &"yield".into())
+    );
+    close(&out[0]["mse"], 5.0 / 3.0);
+    close(&out[0]["mae"], 1.0);
+    close(&out[0]["max_abs_error"], 2.0);
+    close(&out[1]["rmse"], (0.25f64 / 3.0).sqrt());
+    close(&out[1]["mae"], 0.5 / 3.0);
+    close(&out[1]["max_abs_error"], 0.5);
+    // A missing column is one line naming it, exit 2.
+    let bad = tmp("hand_bad.csv");
+    std::fs::write(&bad, "feed rate,cost,yield\n1,2,3\n").unwrap();
+    let o = relulab()
+        .args(["eval", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no column 'temp' (the surrogate's input 1)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_two_input_picture_labels_its_axes_with_the_column_names() {
+    let model = hand_surrogate("hand_pic.safetensors");
+    let svg = tmp("hand_pic.svg");
+    let o = relulab()
+        .arg("optimize")
+        .arg(&model)
+        .args([
+            "--maximize",
+            "cost",
+            "--constraint",
+            "yield <= -3",
+            "--plot",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("feed_rate (x[0])"), "no x label in the SVG");
+    assert!(text.contains("temp (x[1])"), "no y label in the SVG");
+    // Without recorded names (a plain checkpoint) the axes keep the indices.
+    let plain = tmp("hand_plain.safetensors");
+    relulab::io::checkpoint::save_checkpoint(&plain, &hand_mlp()).unwrap();
+    let svg2 = tmp("hand_plain.svg");
+    let o = relulab()
+        .arg("optimize")
+        .arg(&plain)
+        .args([
+            "--maximize",
+            "y[0]",
+            "--input-bounds",
+            "-1:1,-1:1",
+            "--plot",
+        ])
+        .arg(&svg2)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t2 = std::fs::read_to_string(&svg2).unwrap();
+    // (plotters writes each text element's content on its own line)
+    assert!(
+        t2.contains("\nx[0]\n") && t2.contains("\nx[1]\n"),
+        "index labels"
+    );
+    assert!(!t2.contains("feed_rate"));
+}
+
+/// The cancel flag (the Python binding's Ctrl-C) stops a search that would run for 600 s
+/// (8 inputs, gap 0) soon after it is set, with `Error::Cancelled`.
+#[test]
+fn a_cancel_flag_stops_the_search() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mlp = random_net(&[8, 64, 64, 64, 1], 5);
+    let p = Problem::new(
+        mlp,
+        Scaling::identity(8, 1),
+        Sense::Maximize,
+        lin(vec![1.0], vec![0.0; 8], 0.0),
+        Vec::new(),
+        vec![-3.0; 8],
+        vec![3.0; 8],
+    )
+    .unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let o = Options {
+        gap_abs: 0.0,
+        gap_rel: 0.0,
+        time_limit: Some(std::time::Duration::from_secs(600)),
+        cancel: Some(flag.clone()),
+        ..Options::default()
+    };
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            flag.store(true, Ordering::SeqCst);
+            std::time::Instant::now()
+        })
+    };
+    let r = solve(&p, &o, None);
+    let late = setter.join().unwrap().elapsed();
+    assert!(matches!(r, Err(relulab::Error::Cancelled(_))));
+    assert!(
+        late < std::time::Duration::from_secs(3),
+        "stopped {late:?} after the flag"
+    );
 }

@@ -590,3 +590,43 @@ fn initial_halfspaces_prune_parts_and_stay_sound() {
         }
     }
 }
+
+/// The cancel flag (the Python binding's Ctrl-C) stops a refinement that would run for
+/// 600 s, and a safety query's branch and bound, soon after it is set, with
+/// `Error::Cancelled`.
+#[test]
+fn a_cancel_flag_stops_reach_and_decide() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let cl = double_integrator().unwrap();
+    let set_after = |flag: &Arc<AtomicBool>| {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            flag.store(true, Ordering::SeqCst);
+            std::time::Instant::now()
+        })
+    };
+    let flag = Arc::new(AtomicBool::new(false));
+    let opts = ReachOptions {
+        steps: 10,
+        target_error: 0.0,
+        time_limit: Duration::from_secs(600),
+        cancel: Some(flag.clone()),
+        ..Default::default()
+    };
+    let un = unroll(&cl, 10).unwrap();
+    let setter = set_after(&flag);
+    let r = reach(&cl, &un, &opts);
+    let late = setter.join().unwrap().elapsed();
+    assert!(matches!(r, Err(relulab::Error::Cancelled(_))));
+    assert!(
+        late < Duration::from_secs(3),
+        "reach stopped {late:?} after the flag"
+    );
+    // A flag already set stops a safety query before its first verification.
+    let q = Query::Avoid(StateSet::parse("box = [[-inf, inf], [1.5, inf]]", "avoid", 2).unwrap());
+    let r =
+        relulab::reach::safety::decide_until(&cl, &q, 5, Duration::from_secs(600), 0, Some(flag));
+    assert!(matches!(r, Err(relulab::Error::Cancelled(_))));
+}

@@ -114,8 +114,15 @@ def reach(
     true_samples: int = 1_000_000,
     guide_samples: int = 2000,
     max_parts: int = 65536,
+    template: str = "box",
+    directions: Optional[Union[_Array, Sequence[Sequence[float]]]] = None,
 ) -> Dict[str, Any]:
-    """Reachable sets of a closed loop, as `relulab reach --json` (per-step boxes as arrays)."""
+    """Reachable sets of a closed loop, as `relulab reach --json` (per-step boxes as arrays).
+
+    ``template`` is "box" or "octagon" (adds ±x_i ± x_j), ``directions`` extra template
+    directions over the state (one n-vector each), as ``--template`` / ``--direction``; each
+    step k ≥ 1 then has ``template``, the bound e of each direction d (d·x ≤ e). Ctrl-C stops
+    the run (KeyboardInterrupt)."""
 
 def optimize(
     model: _Path,
@@ -127,8 +134,14 @@ def optimize(
     gap_rel: Optional[float] = None,
     time_limit: Optional[float] = None,
     exact: bool = False,
+    problem: Optional[_Path] = None,
 ) -> Dict[str, Any]:
-    """Certified optimum of a model's outputs, as `relulab optimize --json` (x, y as arrays)."""
+    """Certified optimum of a model's outputs, as `relulab optimize --json` (x, y as arrays).
+
+    ``problem`` is a TOML problem file (``maximize``/``minimize``, ``constraints``,
+    ``input_bounds``, ``gap_abs``, ``gap_rel``, ``time_limit``), as ``--problem``; keyword
+    arguments override it and ``constraints`` add to its own. Ctrl-C stops the search
+    (KeyboardInterrupt)."""
 
 def certify(
     model: Union[Mlp, _Path],

@@ -19,10 +19,10 @@
 //! * Long calls (diagnose, regions, bounds, verify, train, claims, reach, optimize, certify) run on a worker thread while
 //!   the calling thread waits with the GIL released and checks for signals every
 //!   [`POLL`]; Ctrl-C raises `KeyboardInterrupt` within that time. Training, diagnosis, the
-//!   plane partition, the claims and verify's branch and bound stop at their next step or
-//!   round (a cancel flag); the others (segment, sampling, bounds, reach, optimize, certify)
-//!   cannot be stopped from outside, so their worker finishes in the background and its
-//!   result is dropped.
+//!   plane partition, the claims, verify's branch and bound, reach (refinement, simulation,
+//!   safety query), optimize's search and certify's samples stop at their next step, part or
+//!   round (a cancel flag); the others (segment, sampling, bounds) cannot be stopped from
+//!   outside, so their worker finishes in the background and its result is dropped.
 
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -1400,17 +1400,22 @@ fn state_set(
 /// Reachable sets of a closed loop (plant TOML ``system``, controller model file
 /// ``controller``), as ``relulab reach --json``: ``steps`` (one dict per step k = 0..N with
 /// ``lo``, ``hi``, the simulated ``true_lo``, ``true_hi`` as NumPy arrays and ``tightness``;
-/// with ``exact=True`` also ``exact_pieces`` and ``exact_bbox``), ``final_tightness``,
+/// with template directions also ``template``, the bound e of each direction d (d·x ≤ e) for
+/// k ≥ 1; with ``exact=True`` also ``exact_pieces`` and ``exact_bbox``), ``final_tightness``,
 /// ``runtime_s``, ``parts``, ``rounds``, ``true_samples``, ``directions`` and, with ``avoid``
 /// or ``reach_goal`` (TOML text ``box = [[lo, hi], ...]`` or ``H = [[...]]; h = [...]``, or a
 /// file holding it), ``safety`` (``answer`` "safe", "unsafe" with ``x0``/``trajectory``/
 /// ``step``, or "unknown" with ``reason``). ``steps=None`` takes the plant file's,
-/// ``target_error=None`` 0.01, ``time_limit=None`` 10 s. Ctrl-C raises ``KeyboardInterrupt``
-/// at once, but the computation cannot be stopped: it finishes in the background.
+/// ``target_error=None`` 0.01, ``time_limit=None`` 10 s. ``template`` is "box" (boxes only)
+/// or "octagon" (adds the directions ±x_i ± x_j), as ``--template``; ``directions`` extra
+/// template directions over the state (a sequence of n-vectors, or an (m, n) array), as
+/// repeated ``--direction``. Ctrl-C raises ``KeyboardInterrupt`` at once, and the
+/// refinement, simulation and safety query stop at their next part, chunk or round.
 #[pyfunction]
 #[pyo3(signature = (system, controller, steps=None, parts=1, target_error=None, time_limit=None,
     alpha=0, exact=false, avoid=None, reach_goal=None, seed=0, activation="relu",
-    true_samples=1_000_000, guide_samples=2000, max_parts=65536))]
+    true_samples=1_000_000, guide_samples=2000, max_parts=65536, template="box",
+    directions=None))]
 #[allow(clippy::too_many_arguments)]
 fn reach<'py>(
     py: Python<'py>,
@@ -1429,8 +1434,10 @@ fn reach<'py>(
     true_samples: usize,
     guide_samples: usize,
     max_parts: usize,
+    template: &str,
+    directions: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    use relulab::reach::enclose::ReachOptions;
+    use relulab::reach::enclose::{octagon, ReachOptions};
     use relulab::reach::safety::Query;
     let time_limit = time_limit.unwrap_or(10.0);
     if !(time_limit > 0.0 && time_limit.is_finite()) {
@@ -1463,6 +1470,38 @@ fn reach<'py>(
         (None, Some(s)) => Some(Query::ReachGoal(state_set(py, s, "reach_goal", n)?)),
         (None, None) => None,
     };
+    let mut dirs = match template {
+        "box" => Vec::new(),
+        "octagon" => octagon(n),
+        _ => {
+            return Err(value_err(format!(
+                "template: unknown '{template}'; expected 'box' or 'octagon'"
+            )))
+        }
+    };
+    if let Some(ds) = directions {
+        let (v, shape) = f64_vec(ds, "directions")?;
+        let m = match shape[..] {
+            [m, k] if k == n => m,
+            [k] if k == n => 1,
+            [0] => 0,
+            _ => {
+                return Err(value_err(format!(
+                    "directions: expected a sequence of {n}-vectors (an (m, {n}) array; the plant has {n} states), got shape {shape:?}"
+                )))
+            }
+        };
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(value_err(format!(
+                "directions: direction {}, entry {}: {} is not finite",
+                i / n,
+                i % n,
+                v[i]
+            )));
+        }
+        dirs.extend((0..m).map(|r| v[r * n..(r + 1) * n].to_vec()));
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
     let opts = ReachOptions {
         steps,
         parts,
@@ -1470,12 +1509,13 @@ fn reach<'py>(
         time_limit: Duration::from_secs_f64(time_limit),
         max_parts,
         alpha_iters: alpha,
-        directions: Vec::new(),
+        directions: dirs,
         guide_samples,
         seed,
+        cancel: Some(cancel.clone()),
     };
     let limit = opts.time_limit;
-    let j = run_blocking(py, None, move || {
+    let j = run_blocking(py, Some(cancel), move || {
         relulab::reach::report::run(&cl, &opts, true_samples, query.as_ref(), limit, exact)
             .map(|r| r.to_json())
     })?
@@ -1502,11 +1542,14 @@ fn reach<'py>(
 /// surrogate's carries its scaling and training box), ONNX or JSON model; ``input_bounds`` a
 /// sequence of ``(lo, hi)`` per input (default: the checkpoint's training box); ``None`` gaps
 /// and time limit take relulab's defaults. ``exact=True`` enumerates the linear regions (1 or
-/// 2 inputs). Ctrl-C raises ``KeyboardInterrupt`` at once, but the search cannot be stopped:
-/// it finishes in the background.
+/// 2 inputs). ``problem`` is the path of a TOML problem file (keys ``maximize`` or
+/// ``minimize``, ``constraints``, ``input_bounds``, ``gap_abs``, ``gap_rel``, ``time_limit``), as
+/// ``relulab optimize --problem``: the keyword arguments given override its values, and
+/// ``constraints`` are added to its own. Ctrl-C raises ``KeyboardInterrupt`` at once, and the
+/// search stops at its next round.
 #[pyfunction]
 #[pyo3(signature = (model, maximize=None, minimize=None, constraints=Vec::new(), input_bounds=None,
-    gap_abs=None, gap_rel=None, time_limit=None, exact=false))]
+    gap_abs=None, gap_rel=None, time_limit=None, exact=false, problem=None))]
 #[allow(clippy::too_many_arguments)]
 fn optimize<'py>(
     py: Python<'py>,
@@ -1519,12 +1562,17 @@ fn optimize<'py>(
     gap_rel: Option<f64>,
     time_limit: Option<f64>,
     exact: bool,
+    problem: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyAny>> {
     use relulab::optimize::{self as opt, spec};
     if maximize.is_some() && minimize.is_some() {
         return Err(value_err("give maximize or minimize, not both"));
     }
-    let ps = spec::ProblemSpec {
+    let base = match &problem {
+        Some(p) => py.detach(|| spec::ProblemSpec::load(p)).map_err(py_err)?,
+        None => spec::ProblemSpec::default(),
+    };
+    let ps = base.merge(spec::ProblemSpec {
         maximize,
         minimize,
         constraints,
@@ -1532,16 +1580,18 @@ fn optimize<'py>(
         gap_abs,
         gap_rel,
         time_limit,
-    };
-    let o = ps.options().map_err(py_err)?;
-    let j = run_blocking(py, None, move || -> relulab::Result<_> {
+    });
+    let mut o = ps.options().map_err(py_err)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    o.cancel = Some(cancel.clone());
+    let j = run_blocking(py, Some(cancel), move || -> relulab::Result<_> {
         let m = opt::surrogate::load(&model)?;
         let names = (m.input_names.clone(), m.output_names.clone());
         let problem = spec::build(m, &ps)?;
         let sol = if exact {
-            opt::solve_exact(&problem)?
+            opt::solve_exact_until(&problem, o.cancel.as_deref())?
         } else {
-            opt::solve(&problem, &o, None)
+            opt::solve(&problem, &o, None)?
         };
         Ok(opt::report_json(
             &model.display().to_string(),
@@ -1569,8 +1619,8 @@ fn optimize<'py>(
 /// intersected with the ball; ``time_limit_per_sample`` 0 runs only IBP, CROWN and the attack;
 /// ``scale`` the factor from ``x``'s units to the units the model was trained in (16 for
 /// digits given as pixels / 16 in [0, 1], as ``relulab certify --data digits`` does).
-/// Ctrl-C raises ``KeyboardInterrupt`` at once, but the run cannot be stopped: it finishes in
-/// the background.
+/// Ctrl-C raises ``KeyboardInterrupt`` at once; samples not yet started are skipped and a
+/// running branch and bound stops at its next round.
 #[pyfunction]
 #[pyo3(signature = (model, x, labels, eps, norm="linf", clamp=None, time_limit_per_sample=2.0,
     seed=0, restarts=5, steps=40, scale=1.0))]
@@ -1688,6 +1738,7 @@ fn certify<'py>(
             "time_limit_per_sample: {time_limit_per_sample} is not a duration ≥ 0"
         )));
     }
+    let cancel = Arc::new(AtomicBool::new(false));
     let opts = CertifyOptions {
         norm,
         clamp,
@@ -1695,12 +1746,13 @@ fn certify<'py>(
         restarts,
         steps,
         seed,
+        cancel: Some(cancel.clone()),
         ..Default::default()
     };
-    let (results, sums) = run_blocking(py, None, move || -> relulab::Result<_> {
+    let (results, sums) = run_blocking(py, Some(cancel), move || -> relulab::Result<_> {
         let map = InputMap::new(d, scale, st.as_ref())?;
         let c = cert::Certifier::new(&mlp, map, opts)?;
-        let results = cert::certify_all(&c, &xv, &labels_v, &eps, &|| {});
+        let results = cert::certify_all(&c, &xv, &labels_v, &eps, &|| {})?;
         let sums: Vec<serde_json::Value> = eps
             .iter()
             .zip(&results)

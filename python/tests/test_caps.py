@@ -49,6 +49,57 @@ def test_reach_equals_cli(cli_json):
     assert "exact_bbox" in g["steps"][1]
 
 
+def test_reach_template_equals_cli_and_holds(cli_json):
+    """Octagonal template plus a user direction: the CLI's --template/--direction JSON, and every
+    bound d·x ≤ e holds on trajectories simulated here in NumPy (an independent check)."""
+    import tomllib
+
+    kw = dict(steps=4, parts=2, target_error=1e9, seed=3, true_samples=2000)
+    got = relulab.reach(DI / "system.toml", DI / "controller.json", template="octagon",
+                        directions=[[2.0, -0.5]], **kw)
+    want = cli_json("reach", "--system", DI / "system.toml", "--controller",
+                    DI / "controller.json", "--steps", "4", "--parts", "2", "--target-error",
+                    "1e9", "--seed", "3", "--true-samples", "2000", "--template", "octagon",
+                    "--direction", "2,-0.5")
+    g = _plain(got)
+    g.pop("runtime_s"), want.pop("runtime_s")
+    assert g == want
+    dirs = np.array(got["directions"])
+    assert dirs.shape == (5, 2)  # ±x0 ± x1, then the user's
+    assert sorted(map(tuple, dirs[:4].tolist())) == [(-1, -1), (-1, 1), (1, -1), (1, 1)]
+    assert dirs[4].tolist() == [2.0, -0.5]
+    # Without a template the steps carry no "template" entry; with one each step k ≥ 1 does.
+    plain = relulab.reach(DI / "system.toml", DI / "controller.json", **kw)
+    assert plain["directions"] == [] and "template" not in plain["steps"][1]
+    # Soundness: simulate the loop x' = A x + B clip(π(x)) + c from the initial box.
+    sysd = tomllib.loads((DI / "system.toml").read_text())
+    A, B, c = (np.array(sysd[k], dtype=float) for k in ("A", "B", "c"))
+    umin, umax = np.array(sysd["u_min"]), np.array(sysd["u_max"])
+    ctrl = relulab.load(DI / "controller.json")
+    (l0, h0), (l1, h1) = sysd["initial_box"]
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(l0, h0, 3000), rng.uniform(l1, h1, 3000)])
+    x = np.vstack([x, [[l0, l1], [l0, h1], [h0, l1], [h0, h1]]])
+    for k in range(1, 5):
+        u = np.clip(ctrl.forward(x), umin, umax)
+        x = x @ A.T + u @ B.T + c
+        e = np.asarray(got["steps"][k]["template"])
+        assert e.shape == (5,)
+        assert np.all(x @ dirs.T <= e + 1e-9), k
+        # The bounds are not vacuous: within a unit of the sampled maxima.
+        assert np.all(e - (x @ dirs.T).max(axis=0) < 1.0), k
+
+
+def test_reach_template_errors():
+    with pytest.raises(ValueError, match="template: unknown 'hexagon'"):
+        relulab.reach(DI / "system.toml", DI / "controller.json", template="hexagon")
+    with pytest.raises(ValueError, match=r"directions: expected a sequence of 2-vectors"):
+        relulab.reach(DI / "system.toml", DI / "controller.json", directions=[[1, 2, 3]])
+    with pytest.raises(ValueError, match="directions: direction 1, entry 0: NaN is not finite"):
+        relulab.reach(DI / "system.toml", DI / "controller.json",
+                      directions=[[1, 0], [float("nan"), 1]])
+
+
 def test_reach_errors(tmp_path):
     with pytest.raises(ValueError, match="parts must be at least 1"):
         relulab.reach(DI / "system.toml", DI / "controller.json", parts=0)
@@ -87,6 +138,43 @@ def test_optimize_equals_cli(surrogate, cli):
     g["solution"].pop("seconds"), want["solution"].pop("seconds")
     assert g == want
     assert g["solution"]["status"] == "optimal"
+
+
+def test_optimize_problem_file_equals_cli(surrogate, cli, tmp_path):
+    prob = tmp_path / "problem.toml"
+    prob.write_text('maximize = "H2"\nconstraints = ["CO <= 0.08"]\n'
+                    'input_bounds = [[0.15, 0.75], [0.9, 1.2]]\ngap_abs = 1e-6\ntime_limit = 20\n')
+    got = relulab.optimize(surrogate, problem=prob)
+    want = json.loads(cli("optimize", surrogate, "--problem", prob, "--json"))
+    g = _plain(got)
+    g["solution"].pop("seconds"), want["solution"].pop("seconds")
+    assert g == want
+    assert g["lo"] == [0.15, 0.9] and g["hi"] == [0.75, 1.2]
+    assert g["constraints"] == ["CO <= 0.08"]
+    # The same problem given as keywords gives the same answer.
+    kw = relulab.optimize(surrogate, maximize="H2", constraints=["CO <= 0.08"],
+                          input_bounds=[(0.15, 0.75), (0.9, 1.2)], gap_abs=1e-6, time_limit=20)
+    k = _plain(kw)
+    k["solution"].pop("seconds")
+    assert k == g
+    # Keywords override the file and add constraints, as on the command line.
+    got = relulab.optimize(surrogate, problem=prob, minimize="H2", constraints=["x[0] <= 0.5"],
+                           exact=True)
+    want = json.loads(cli("optimize", surrogate, "--problem", prob, "--minimize", "H2",
+                          "--constraint", "x[0] <= 0.5", "--exact", "--json"))
+    g = _plain(got)
+    g["solution"].pop("seconds"), want["solution"].pop("seconds")
+    assert g == want
+    assert g["solution"]["sense"] == "minimize" and g["hi"][0] == 0.5
+
+
+def test_optimize_problem_file_errors(surrogate, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('maximize = "H2"\nmaximise_typo = 1\n')
+    with pytest.raises(ValueError, match=r"bad.toml.*line 2.*maximise_typo"):
+        relulab.optimize(surrogate, problem=bad)
+    with pytest.raises(FileNotFoundError):
+        relulab.optimize(surrogate, problem=tmp_path / "missing.toml")
 
 
 def test_optimize_errors(surrogate, tmp_path):

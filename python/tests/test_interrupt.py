@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 import relulab
+from conftest import REPO
 
 # Child script: start a long call, say so, report how it ended.
 CHILD = textwrap.dedent(
     """
-    import sys, time, numpy as np, relulab
+    import os, sys, time, numpy as np, relulab
     what = sys.argv[1]
     if what == "regions":
         rng = np.random.default_rng(0)
@@ -38,6 +39,24 @@ CHILD = textwrap.dedent(
             f.write("(declare-const X_0 Real)\\n(declare-const X_1 Real)\\n(declare-const Y_0 Real)\\n")
             f.write("(assert (>= X_0 -3))\\n(assert (<= X_0 3))\\n(assert (>= X_1 -3))\\n(assert (<= X_1 3))\\n")
             f.write(f"(assert (>= Y_0 {top + 1e-3 * abs(top) + 1e-6}))\\n")
+    if what == "optimize":
+        # 8 inputs, gap 0: input splitting runs far past the test.
+        import os, tempfile
+        rng = np.random.default_rng(0)
+        ws = [rng.standard_normal((64, 8))] + [rng.standard_normal((64, 64)) / 6 for _ in range(3)]
+        ws.append(rng.standard_normal((1, 64)))
+        net = relulab.Mlp.from_layers(ws, [rng.standard_normal(w.shape[0]) * 0.1 for w in ws])
+        model = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+        net.save(model)
+    if what == "certify":
+        # 2000 samples of a 20-64x4-10 classifier at a radius where most need branch and
+        # bound: ~0.1 s each.
+        rng = np.random.default_rng(0)
+        ws = [rng.standard_normal((64, 20)) / 3] + [rng.standard_normal((64, 64)) / 6 for _ in range(3)]
+        ws.append(rng.standard_normal((10, 64)))
+        net = relulab.Mlp.from_layers(ws, [rng.standard_normal(w.shape[0]) * 0.1 for w in ws])
+        x = rng.uniform(0, 1, (2000, 20))
+        labels = np.argmax(net.forward(x), axis=1)
     print("started", flush=True)
     try:
         if what == "train":
@@ -48,6 +67,16 @@ CHILD = textwrap.dedent(
             net.regions(box=(-3, 3, -3, 3))
         elif what == "verify":
             relulab.verify(net, spec, timeout=600)
+        elif what == "reach":
+            # Target error 0: refine until the 600 s limit or 65536 parts.
+            di = os.path.join(sys.argv[2], "data", "control", "double_integrator")
+            relulab.reach(os.path.join(di, "system.toml"), os.path.join(di, "controller.json"),
+                          steps=10, target_error=0, time_limit=600, true_samples=2000)
+        elif what == "optimize":
+            relulab.optimize(model, maximize="y[0]", input_bounds=[(-3, 3)] * 8, gap_abs=0,
+                             gap_rel=0, time_limit=600)
+        elif what == "certify":
+            relulab.certify(net, x, labels, 0.05, clamp=(0, 1), time_limit_per_sample=60)
         print("finished", flush=True)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
@@ -64,7 +93,7 @@ CHILD = textwrap.dedent(
 
 def _interrupt_after_start(what, delay=0.5):
     p = subprocess.Popen(
-        [sys.executable, "-c", CHILD, what], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, what, str(REPO)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         line = p.stdout.readline()
@@ -83,7 +112,9 @@ def _interrupt_after_start(what, delay=0.5):
     return out, elapsed, cpu_after
 
 
-@pytest.mark.parametrize("what", ["train", "claims", "regions", "verify"])
+@pytest.mark.parametrize(
+    "what", ["train", "claims", "regions", "verify", "reach", "optimize", "certify"]
+)
 def test_ctrl_c_stops_a_long_call(what):
     out, elapsed, cpu_after = _interrupt_after_start(what)
     assert out == "interrupted"
@@ -92,10 +123,11 @@ def test_ctrl_c_stops_a_long_call(what):
     if what in ("train", "regions"):
         # The worker stopped too (a claim runs to its end: up to ~1 s of CPU).
         assert cpu_after[0] < 0.2, f"{what}: {cpu_after[0]} s of CPU in the 0.5 s after the interrupt"
-    if what == "verify":
-        # The search stops at the end of its round of domains (a fraction of a second here;
-        # without the cancel flag it would run on for its 600 s timeout).
-        assert cpu_after[1] < 0.1, f"verify: {cpu_after[1]} s of CPU 0.5-1 s after the interrupt"
+    if what in ("verify", "reach", "optimize", "certify"):
+        # The search stops at the end of its round of domains, part or sample (a fraction of a
+        # second here; without the cancel flag it would run on for its 600 s limit, or through
+        # 2000 samples).
+        assert cpu_after[1] < 0.1, f"{what}: {cpu_after[1]} s of CPU 0.5-1 s after the interrupt"
 
 
 def test_long_calls_release_the_gil():

@@ -47,6 +47,8 @@ use crate::verify::PwlNet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The map from the user's data units to the model's input: `x_model = (scale·x − mean)/std`.
@@ -166,6 +168,22 @@ pub struct CertifyOptions {
     pub bab: bool,
     /// Seed of the attack's random starts.
     pub seed: u64,
+    /// A cancel flag (the Python binding's Ctrl-C): once set, a sample's branch and bound
+    /// stops at its next round, the samples not yet started are skipped, and
+    /// [`certify_all`] returns [`Error::Cancelled`] with [`CANCELLED`].
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// The error message of a run stopped through [`CertifyOptions::cancel`].
+pub const CANCELLED: &str = "certify: cancelled";
+
+impl CertifyOptions {
+    /// Whether the cancel flag is set.
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl Default for CertifyOptions {
@@ -179,6 +197,7 @@ impl Default for CertifyOptions {
             alpha_iters: 30,
             bab: true,
             seed: 0,
+            cancel: None,
         }
     }
 }
@@ -661,6 +680,7 @@ impl<'a> Certifier<'a> {
             timeout: left,
             seed: self.opts.seed ^ index as u64,
             strategy: crate::verify::Strategy::ReluSplit,
+            cancel: self.opts.cancel.clone(),
             ..Default::default()
         };
         match crate::verify::verify(self.mlp, &prop, &vo) {
@@ -814,28 +834,38 @@ impl Summary {
 /// Certify every sample of `x` (n × d, data units) at each ε; results per ε in sample order.
 /// Samples run in parallel (rayon); each sample's result does not depend on the thread count
 /// (its attack stream is seeded by its index), though branch and bound's outcome depends on
-/// the wall-clock limit.
+/// the wall-clock limit. The only error is [`Error::Cancelled`], once
+/// [`CertifyOptions::cancel`] is set (samples not yet started are skipped; a running branch
+/// and bound stops at its next round).
 pub fn certify_all(
     c: &Certifier,
     x: &[f64],
     labels: &[usize],
     eps: &[f64],
     progress: &(dyn Fn() + Sync),
-) -> Vec<Vec<SampleResult>> {
+) -> Result<Vec<Vec<SampleResult>>> {
     use rayon::prelude::*;
     let d = c.net.input_dim();
-    eps.iter()
-        .map(|&e| {
-            (0..labels.len())
-                .into_par_iter()
-                .map(|i| {
-                    let r = c.certify_sample(i, &x[i * d..(i + 1) * d], labels[i], e);
-                    progress();
-                    r
-                })
-                .collect()
-        })
-        .collect()
+    let mut out = Vec::with_capacity(eps.len());
+    for &e in eps {
+        let rs: Option<Vec<SampleResult>> = (0..labels.len())
+            .into_par_iter()
+            .map(|i| {
+                if c.opts.cancelled() {
+                    return None;
+                }
+                let r = c.certify_sample(i, &x[i * d..(i + 1) * d], labels[i], e);
+                progress();
+                Some(r)
+            })
+            .collect();
+        // A sample whose search was cut short by the flag reads "unknown": drop the lot.
+        match rs {
+            Some(rs) if !c.opts.cancelled() => out.push(rs),
+            _ => return Err(Error::Cancelled(CANCELLED.into())),
+        }
+    }
+    Ok(out)
 }
 
 /// Check ε values: finite and ≥ 0; the message names the offending value.

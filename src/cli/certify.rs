@@ -194,7 +194,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let t0 = std::time::Instant::now();
-    let results = certify::certify_all(&cert, &x, labels, &args.eps, &tick);
+    let results = certify::certify_all(&cert, &x, labels, &args.eps, &tick)?;
     let wall = t0.elapsed().as_secs_f64();
     if let Some(b) = &bar {
         b.finish_and_clear();

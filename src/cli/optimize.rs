@@ -102,14 +102,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ));
             }
         };
-        let s = opt::solve(&problem, &o, Some(&cb));
+        let s = opt::solve(&problem, &o, Some(&cb))?;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
         s
     };
     if let Some(path) = &args.plot {
-        opt::picture(&problem, &sol, 120)?.save(path)?;
+        opt::picture(&problem, &sol, 120, &names.0)?.save(path)?;
     }
     if args.json {
         let v = opt::report_json(

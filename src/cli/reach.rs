@@ -166,6 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         directions,
         guide_samples: args.guide_samples,
         seed: args.seed,
+        cancel: None,
     };
     let rep = report::run(
         &cl,

@@ -61,6 +61,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The affine maps between the user's units and the network's: x = μₓ + σₓ·s, y = μ_y + σ_y·ŷ.
@@ -318,7 +320,13 @@ pub struct Options {
     pub seed: u64,
     /// Local-search starts at the root.
     pub starts: usize,
+    /// A cancel flag (the Python binding's Ctrl-C): once set, the search stops at its next
+    /// round and [`solve`] returns [`Error::Cancelled`] with [`CANCELLED`].
+    pub cancel: Option<Arc<AtomicBool>>,
 }
+
+/// The error message of a search stopped through [`Options::cancel`].
+pub const CANCELLED: &str = "optimize: cancelled";
 
 impl Default for Options {
     fn default() -> Self {
@@ -331,6 +339,7 @@ impl Default for Options {
             alpha_iters: 0,
             seed: 0,
             starts: 16,
+            cancel: None,
         }
     }
 }
@@ -991,7 +1000,17 @@ fn finish(
 }
 
 /// Branch and bound (see the module documentation). `progress` is called after every round.
-pub fn solve(p: &Problem, opts: &Options, progress: Option<&dyn Fn(&Progress)>) -> Solution {
+/// The only error is [`Error::Cancelled`], once [`Options::cancel`] is set.
+pub fn solve(
+    p: &Problem,
+    opts: &Options,
+    progress: Option<&dyn Fn(&Progress)>,
+) -> Result<Solution> {
+    let cancelled = || {
+        opts.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(AtomicOrdering::Relaxed))
+    };
     let t0 = Instant::now();
     let sign = p.sign();
     let (slo, shi) = net_box(p);
@@ -1073,6 +1092,9 @@ pub fn solve(p: &Problem, opts: &Options, progress: Option<&dyn Fn(&Progress)>) 
         }
         if closed(&inc, open_lb) {
             break;
+        }
+        if cancelled() {
+            return Err(Error::Cancelled(CANCELLED.into()));
         }
         if opts.time_limit.is_some_and(|tl| t0.elapsed() >= tl) {
             status = Status::TimeLimit;
@@ -1172,7 +1194,7 @@ pub fn solve(p: &Problem, opts: &Options, progress: Option<&dyn Fn(&Progress)>) 
     if inc.is_none() && heap.is_empty() && stuck_lb == f64::INFINITY {
         status = Status::Infeasible;
     }
-    finish(p, status, inc, lb, nodes, t0, "bab")
+    Ok(finish(p, status, inc, lb, nodes, t0, "bab"))
 }
 
 /// A linear piece: its polygon in network units and the affine maps [c0, cu, cv] of every
@@ -1203,8 +1225,14 @@ pub fn report_json(
 }
 
 /// certificate); the point is the best vertex that a plain forward pass confirms feasible.
-#[allow(clippy::needless_range_loop)]
 pub fn solve_exact(p: &Problem) -> Result<Solution> {
+    solve_exact_until(p, None)
+}
+
+/// [`solve_exact`] with a cancel flag: once it is set, the enumeration of the regions stops
+/// and the call returns [`Error::Cancelled`].
+#[allow(clippy::needless_range_loop)]
+pub fn solve_exact_until(p: &Problem, cancel: Option<&AtomicBool>) -> Result<Solution> {
     let t0 = Instant::now();
     let d = p.lo.len();
     if d == 0 || d > 2 {
@@ -1223,7 +1251,10 @@ pub fn solve_exact(p: &Problem) -> Result<Solution> {
         let part = crate::regions::partition(
             &geo,
             &crate::regions::Slice::plane([slo[0], shi[0], slo[1], shi[1]]),
-            crate::regions::PlaneOptions::default(),
+            crate::regions::PlaneOptions {
+                cancel,
+                ..Default::default()
+            },
         )?;
         for i in 0..part.len() {
             let maps = (0..m).map(|o| part.output_map(i, o)).collect();
@@ -1299,10 +1330,28 @@ pub fn solve_exact(p: &Problem) -> Result<Solution> {
     Ok(sol)
 }
 
+/// The label of input `j`'s axis: its name with its index, or the index alone.
+fn axis_label(names: &[String], j: usize) -> String {
+    match names
+        .get(j)
+        .filter(|n| !n.trim().is_empty() && names.len() == 2)
+    {
+        Some(n) => format!("{n} (x[{j}])"),
+        None => format!("x[{j}]"),
+    }
+}
+
 /// The picture of a 2-input problem: the objective over the box on a `grid` × `grid` raster
 /// (plain forward passes at cell centres), infeasible cells grey, each constraint's boundary
-/// (its zero level, by marching squares on the cell corners) and the optimum found.
-pub fn picture(p: &Problem, sol: &Solution, grid: usize) -> Result<crate::plot::Figure> {
+/// (its zero level, by marching squares on the cell corners) and the optimum found. The axes
+/// are labelled with `input_names` (the data's column names a surrogate checkpoint records,
+/// e.g. `Bypass_Fraction (x[0])`) when there are two, else `x[0]` and `x[1]`.
+pub fn picture(
+    p: &Problem,
+    sol: &Solution,
+    grid: usize,
+    input_names: &[String],
+) -> Result<crate::plot::Figure> {
     if p.lo.len() != 2 {
         return Err(Error::Shape(format!(
             "a picture needs 2 inputs; the model has {}",
@@ -1369,8 +1418,8 @@ pub fn picture(p: &Problem, sol: &Solution, grid: usize) -> Result<crate::plot::
     };
     let field = crate::plot::FieldMap {
         title: format!("objective ({word}); grey: infeasible"),
-        x_label: "x[0]".into(),
-        y_label: "x[1]".into(),
+        x_label: axis_label(input_names, 0),
+        y_label: axis_label(input_names, 1),
         x_range: (x0, x1),
         y_range: (y0, y1),
         nx: n,

@@ -23,6 +23,8 @@ use crate::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxat
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Options of [`reach`].
@@ -48,6 +50,31 @@ pub struct ReachOptions {
     pub guide_samples: usize,
     /// Seed of the simulation.
     pub seed: u64,
+    /// A cancel flag (the Python binding's Ctrl-C): once set, the refinement stops at its
+    /// next part, a safety query at its verifier's next round, and the run returns
+    /// [`crate::Error::Cancelled`] with [`CANCELLED`].
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// The error message of a run stopped through [`ReachOptions::cancel`].
+pub const CANCELLED: &str = "reach: cancelled";
+
+impl ReachOptions {
+    /// Whether the cancel flag is set.
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// `Err(Cancelled)` once the cancel flag is set.
+    pub fn check_cancel(&self) -> Result<()> {
+        if self.cancelled() {
+            Err(crate::Error::Cancelled(CANCELLED.into()))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Default for ReachOptions {
@@ -62,6 +89,7 @@ impl Default for ReachOptions {
             directions: Vec::new(),
             guide_samples: 2000,
             seed: 0,
+            cancel: None,
         }
     }
 }
@@ -223,6 +251,20 @@ pub fn simulated_boxes(
     samples: usize,
     seed: u64,
 ) -> Vec<(Vec<f64>, Vec<f64>)> {
+    simulated_boxes_until(cl, steps, samples, seed, None).expect("no cancel flag")
+}
+
+/// [`simulated_boxes`] that stops between chunks of 4096 trajectories once `cancel` is set
+/// (error [`crate::Error::Cancelled`]).
+#[allow(clippy::needless_range_loop)]
+pub fn simulated_boxes_until(
+    cl: &ClosedLoop,
+    steps: usize,
+    samples: usize,
+    seed: u64,
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let p = &cl.plant;
     let n = p.n;
     let mut starts = corners(&p.init_lo, &p.init_hi);
@@ -241,6 +283,7 @@ pub fn simulated_boxes(
     let chunk = 4096;
     let parts: Vec<Vec<(Vec<f64>, Vec<f64>)>> = starts
         .par_chunks(chunk)
+        .filter(|_| !cancelled())
         .map(|ch| {
             let mut b = vec![(vec![f64::INFINITY; n], vec![f64::NEG_INFINITY; n]); steps + 1];
             for x0 in ch {
@@ -263,7 +306,10 @@ pub fn simulated_boxes(
             }
         }
     }
-    out
+    if cancelled() {
+        return Err(crate::Error::Cancelled(CANCELLED.into()));
+    }
+    Ok(out)
 }
 
 /// The 2^d corners of a box (d ≤ 20).
@@ -366,21 +412,35 @@ pub fn reach(cl: &ClosedLoop, un: &Unrolled, opts: &ReachOptions) -> Result<Reac
             boxes.push((lo, hi));
         }
     }
-    let bound = |bx: &[(Vec<f64>, Vec<f64>)]| -> Vec<PartBounds> {
-        bx.par_iter()
-            .map(|(lo, hi)| bound_part(un, lo, hi, &opts.directions, opts.alpha_iters))
-            .collect()
+    // Parts left once the flag is set are skipped (`None`), and the run ends as cancelled.
+    let bound = |bx: &[(Vec<f64>, Vec<f64>)]| -> Result<Vec<PartBounds>> {
+        let out: Option<Vec<PartBounds>> = bx
+            .par_iter()
+            .map(|(lo, hi)| {
+                (!opts.cancelled())
+                    .then(|| bound_part(un, lo, hi, &opts.directions, opts.alpha_iters))
+            })
+            .collect();
+        opts.check_cancel()?;
+        out.ok_or_else(|| crate::Error::Cancelled(CANCELLED.into()))
     };
-    let mut parts = bound(&boxes);
+    let mut parts = bound(&boxes)?;
     let steps = un.state_layer.len();
     let sim = if opts.target_error > 0.0 || opts.time_limit > Duration::ZERO {
-        simulated_boxes(cl, steps, opts.guide_samples, opts.seed)
+        simulated_boxes_until(
+            cl,
+            steps,
+            opts.guide_samples,
+            opts.seed,
+            opts.cancel.as_deref(),
+        )?
     } else {
         Vec::new()
     };
     let mut rounds = 0;
     let mut err = f64::INFINITY;
     loop {
+        opts.check_cancel()?;
         let h = hull(&parts, cl, opts.directions.len());
         if let Some((slo, shi)) = sim.last() {
             err = tightness((&h[steps].lo, &h[steps].hi), (slo, shi));
@@ -457,7 +517,7 @@ pub fn reach(cl: &ClosedLoop, un: &Unrolled, opts: &ReachOptions) -> Result<Reac
                 keep.push(q);
             }
         }
-        keep.extend(bound(&children));
+        keep.extend(bound(&children)?);
         parts = keep;
         rounds += 1;
     }

@@ -1,9 +1,9 @@
 //! One `relulab reach` run as a whole (enclosures, simulated boxes, safety query, exact sets)
 //! and its JSON form, shared by the command line's `--json` and the Python binding.
 
-use super::enclose::{reach, simulated_boxes, tightness, Reach, ReachOptions};
+use super::enclose::{reach, simulated_boxes_until, tightness, Reach, ReachOptions};
 use super::exact::{exact_sets, ExactSets};
-use super::safety::{decide, Answer, Query};
+use super::safety::{decide_until, Answer, Query};
 use super::{unroll, ClosedLoop};
 use crate::error::Result;
 use std::time::Duration;
@@ -24,6 +24,7 @@ pub struct Report {
 
 /// Run the enclosures of `opts` (steps, seed, ...), `true_samples` simulated trajectories for
 /// the true boxes, the safety `query` (within `query_limit`) and, if `exact`, the exact sets.
+/// Stops with [`crate::Error::Cancelled`] once `opts.cancel` is set.
 pub fn run(
     cl: &ClosedLoop,
     opts: &ReachOptions,
@@ -35,12 +36,26 @@ pub fn run(
     let steps = opts.steps;
     let un = unroll(cl, steps)?;
     let r = reach(cl, &un, opts)?;
-    let truth = simulated_boxes(cl, steps, true_samples, opts.seed ^ 0x9e37_79b9);
+    let truth = simulated_boxes_until(
+        cl,
+        steps,
+        true_samples,
+        opts.seed ^ 0x9e37_79b9,
+        opts.cancel.as_deref(),
+    )?;
     let safety = match query {
-        Some(q) => Some(decide(cl, q, steps, query_limit, opts.seed)?),
+        Some(q) => Some(decide_until(
+            cl,
+            q,
+            steps,
+            query_limit,
+            opts.seed,
+            opts.cancel.clone(),
+        )?),
         None => None,
     };
     let exact = if exact {
+        opts.check_cancel()?;
         Some(exact_sets(cl, steps)?)
     } else {
         None

@@ -11,6 +11,7 @@
 //! when that trajectory really enters S (misses G) and x\[0\] meets the initial half-spaces;
 //! anything else is `unknown`.
 
+use super::enclose::CANCELLED;
 use super::{unroll, ClosedLoop};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
@@ -18,6 +19,8 @@ use crate::net::{Layer, Mlp};
 use crate::verify::bab::{verify_net, Verdict, VerifyOptions};
 use crate::verify::vnnlib::{Case, OutputAtom, Property};
 use crate::verify::PwlNet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A set of states: a box (infinite ends allowed) or an intersection of half-spaces.
@@ -215,6 +218,20 @@ pub fn decide(
     timeout: Duration,
     seed: u64,
 ) -> Result<(Answer, f64)> {
+    decide_until(cl, query, steps, timeout, seed, None)
+}
+
+/// [`decide`] with a cancel flag (the Python binding's Ctrl-C): once it is set, the verifier
+/// stops at its next round and the query returns [`crate::Error::Cancelled`].
+pub fn decide_until(
+    cl: &ClosedLoop,
+    query: &Query,
+    steps: usize,
+    timeout: Duration,
+    seed: u64,
+    cancel: Option<Arc<AtomicBool>>,
+) -> Result<(Answer, f64)> {
+    let cancelled = || cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
     let start = Instant::now();
     let p = &cl.plant;
     let n = p.n;
@@ -247,6 +264,9 @@ pub fn decide(
         }
     };
     for (k, terms) in jobs {
+        if cancelled() {
+            return Err(crate::Error::Cancelled(CANCELLED.into()));
+        }
         if terms.is_empty() {
             // Goal = whole space: nothing is unsafe.
             continue;
@@ -277,9 +297,13 @@ pub fn decide(
         let opts = VerifyOptions {
             timeout: left,
             seed,
+            cancel: cancel.clone(),
             ..Default::default()
         };
         let out = verify_net(&net, &mlp32, &prop, &opts)?;
+        if cancelled() {
+            return Err(crate::Error::Cancelled(CANCELLED.into()));
+        }
         match out.verdict {
             Verdict::Unsat => {}
             Verdict::Sat => {

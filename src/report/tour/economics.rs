@@ -74,7 +74,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         gap_rel: 1e-12,
         ..Options::default()
     };
-    let bb = solve(&p, &tight, None);
+    let bb = solve(&p, &tight, None)?;
     let ex = solve_exact(&p)?;
     let (vb, ve) = (
         bb.objective.unwrap_or(f64::NAN),
@@ -82,7 +82,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     );
     let agree = (vb - ve).abs() <= 1e-9 * (1.0 + ve.abs());
     let sound = bb.bound <= ve + 1e-12 * (1.0 + ve.abs());
-    let fig = crate::optimize::picture(&p, &bb, tour.pick(120, 60))?;
+    let fig = crate::optimize::picture(&p, &bb, tour.pick(120, 60), &[])?;
     let xb = bb.x.clone().unwrap_or_default();
     s.lead(format!(
         "A ReLU surrogate of peaks(x0, x1) minimised subject to a learned cost x0² + x1² ≤ {budget} \

@@ -70,7 +70,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     let mut stab: Vec<Vec<LayerStability>> = Vec::new();
     for t in [&standard, &robust] {
         let c = Certifier::new(&t.mlp, map.clone(), opts.clone())?;
-        let res = certify_all(&c, &x, &labels, &EPS, &|| {});
+        let res = certify_all(&c, &x, &labels, &EPS, &|| {})?;
         sums.push(
             EPS.iter()
                 .zip(&res)
