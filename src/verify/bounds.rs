@@ -293,6 +293,27 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
     if n <= 2 && m * k <= SMALL_PRODUCT {
         // Matrix-vector products (interval centres and radii, magnitudes): dot products with
         // eight accumulators.
+        if n == 1 {
+            // The same sums as below, on contiguous data (so they vectorise): same bits.
+            let rhs = &rhs[..k];
+            for i in 0..m {
+                let a = &lhs[i * k..(i + 1) * k];
+                let mut acc = [0.0f64; 8];
+                let (a8, at) = a.split_at(k - k % 8);
+                let (r8, rt) = rhs.split_at(k - k % 8);
+                for (ac, rc) in a8.chunks_exact(8).zip(r8.chunks_exact(8)) {
+                    for l in 0..8 {
+                        acc[l] += ac[l] * rc[l];
+                    }
+                }
+                let mut sum = 0.0;
+                for (x, y) in at.iter().zip(rt) {
+                    sum += x * y;
+                }
+                dst[i] = acc.iter().sum::<f64>() + sum;
+            }
+            return;
+        }
         for i in 0..m {
             let a = &lhs[i * k..(i + 1) * k];
             for c in 0..n {
