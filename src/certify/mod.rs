@@ -511,7 +511,13 @@ impl<'a> Certifier<'a> {
             iters: 0,
             ..Optim::default()
         };
-        let inter = optimized_hidden(net, &xlo, &xhi, None, &crown);
+        // Hidden bounds only as far as they settle signs (stability and the relaxation need
+        // no more).
+        let settle = Optim {
+            settle_first: true,
+            ..crown
+        };
+        let inter = optimized_hidden(net, &xlo, &xhi, None, &settle);
         let stab = stability(net, &inter);
         let mut res = SampleResult {
             index,
@@ -908,6 +914,7 @@ pub fn stability_report(
             let (ml, mh) = map.image_box(&lo, &hi);
             let opt = Optim {
                 iters: 0,
+                settle_first: true,
                 ..Optim::default()
             };
             let inter = optimized_hidden(net, &ml, &mh, None, &opt);
