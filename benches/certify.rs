@@ -6,6 +6,7 @@
 //! cargo bench --bench certify -- --time-limit 2 --robust-epochs 200
 //! cargo bench --bench certify -- --crown-only    # the CROWN timing alone
 //! cargo bench --bench certify -- --crown-only --crown-reps 3   # 3 passes over the samples
+//! cargo bench --bench certify -- --standard-only # the standard net's table alone
 //! ```
 //!
 //! 1. Standard training of 64-256-256-10 on digits (pixels in [0, 1] as the model input
@@ -124,6 +125,9 @@ fn main() -> relulab::Result<()> {
         );
     }
 
+    if std::env::args().any(|a| a == "--standard-only") {
+        return Ok(());
+    }
     // CROWN on one sample, single thread.
     let net = relulab::verify::PwlNet::from_mlp(&standard.mlp)?;
     let pool = rayon::ThreadPoolBuilder::new()
