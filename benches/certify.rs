@@ -16,7 +16,7 @@
 //!    `certify` at ε = 0.1.
 //! 3. CROWN on one sample (hidden bounds + 9 margin rows), single thread: median time.
 //!
-//! The auto_LiRPA peer is not run (see README: not installed here).
+//! The auto_LiRPA peer is a separate script, bench/peers/certify_autolirpa.py (README).
 
 use relulab::certify::train::{run_robust, RobustConfig, RobustMethod};
 use relulab::certify::{certify_all, Certifier, CertifyOptions, InputMap, Summary};
