@@ -594,3 +594,62 @@ fn a_cancel_flag_stops_certify_all() {
         "stopped {late:?} after the flag"
     );
 }
+
+/// APGD's checkpoints for 100 steps, worked out by hand from Croce & Hein 2020 §3.2:
+/// p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (each step max(Δ − 0.03, 0.06)).
+#[test]
+fn apgd_checkpoints_follow_the_paper() {
+    use relulab::certify::apgd_checkpoints;
+    assert_eq!(
+        apgd_checkpoints(100),
+        vec![0, 22, 41, 57, 70, 80, 87, 93, 99]
+    );
+    assert_eq!(apgd_checkpoints(40), vec![0, 9, 17, 23, 28, 32, 35, 38, 40]);
+}
+
+/// The attack finds the counterexample of a closed-form case: y = (x₁ + x₂ − 1, 0) with
+/// label 1 wins only where x₁ + x₂ < 1 (first output ≤ 0, ties go to class 0). From
+/// x₀ = (0.3, 0.3) at ε = 0.25 the corner (0.55, 0.55) has x₁ + x₂ = 1.1 > 1, so class 0
+/// wins there, while no point of the ball reaches it at ε = 0.19 (x₁ + x₂ ≤ 0.98). Targeted
+/// and untargeted, from every start.
+#[test]
+fn attack_finds_the_closed_form_counterexample() {
+    let mut l1 = relulab::Layer::<f32>::zeros(2, 2, true, relu());
+    l1.weight = vec![1.0, 0.0, 0.0, 1.0];
+    l1.bias = Some(vec![0.0, 0.0]);
+    let mut l2 = relulab::Layer::<f32>::zeros(2, 2, true, Activation::Identity);
+    l2.weight = vec![1.0, 1.0, 0.0, 0.0];
+    l2.bias = Some(vec![-1.0, 0.0]);
+    let mlp = Mlp {
+        layers: vec![l1, l2],
+    };
+    let map = InputMap::new(2, 1.0, None).unwrap();
+    let c = Certifier::new(
+        &mlp,
+        map,
+        CertifyOptions {
+            clamp: Some((0.0, 1.0)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let x0 = [0.3, 0.3];
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for target in [None, Some(0)] {
+        for restarts in 1..=3 {
+            let a = c
+                .attack(&x0, 1, target, 0.25, restarts, 10, &mut rng)
+                .expect("a counterexample exists");
+            assert!(c.recheck(&a, &x0, 1, 0.25));
+            assert!(a[0] + a[1] > 1.0 && a.iter().all(|v| (v - 0.3).abs() <= 0.25));
+            assert!(c
+                .attack(&x0, 1, target, 0.19, restarts, 10, &mut rng)
+                .is_none());
+        }
+    }
+    // The sample is robust at 0.19 and the certifier proves it.
+    let r = c.certify_sample(0, &x0, 1, 0.19);
+    assert_eq!(r.status, Status::Certified, "{r:?}");
+    let r = c.certify_sample(0, &x0, 1, 0.25);
+    assert_eq!(r.status, Status::Attacked, "{r:?}");
+}

@@ -402,3 +402,101 @@ fn alpha_until_target_is_sound_and_never_worse_than_crown() {
         "α-CROWN never improved on CROWN: the test exercises nothing"
     );
 }
+
+/// `Optim::settle_first` (intermediate bounds only as far as they settle each unit's sign):
+/// on random 4-hidden-layer nets wide enough for the engine's sparse unit-row products
+/// (k ≥ 40 units, chunks of 48 rows) and the varied activations, the bounds contain 500
+/// sampled points' pre-activations at every layer, and on the first two hidden layers (where
+/// the layers below are bounded alike) every unit is classified exactly as by the full
+/// intermediate bounds (stably active / inactive / unstable), with the bound that settles it
+/// (or both, if unstable) equal to the full one up to rounding.
+#[test]
+fn settle_first_is_sound_and_settles_the_same_units() {
+    use relulab::verify::engine::{optimized_hidden, Optim};
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let acts = [
+        Activation::RELU,
+        Activation::leaky(0.1),
+        Activation::leaky(1.5),
+    ];
+    let (mut settled, mut unstable) = (0usize, 0usize);
+    for trial in 0..6 {
+        let d = rng.random_range(3..=6);
+        let widths = [d, 48, rng.random_range(40..=64), 40, 44, 3];
+        let mut layers = Vec::new();
+        for l in 0..widths.len() - 1 {
+            let (i, o) = (widths[l], widths[l + 1]);
+            let s = (2.0 / i as f64).sqrt();
+            let w: Vec<f64> = (0..i * o)
+                .map(|_| s * rng.random_range(-1.5..1.5))
+                .collect();
+            let b: Vec<f64> = (0..o).map(|_| rng.random_range(-0.3..0.3)).collect();
+            let act = if l + 2 == widths.len() {
+                Activation::Identity
+            } else {
+                acts[trial % acts.len()]
+            };
+            layers.push(layer::<f32>(i, o, &w, &b, act));
+        }
+        let net = PwlNet::from_mlp(&Mlp { layers }).unwrap();
+        let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..0.0)).collect();
+        let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.05..0.6)).collect();
+        let crown0 = Optim {
+            iters: 0,
+            ..Optim::default()
+        };
+        let full = optimized_hidden(&net, &lo, &hi, None, &crown0);
+        let fast = optimized_hidden(
+            &net,
+            &lo,
+            &hi,
+            None,
+            &Optim {
+                settle_first: true,
+                ..crown0
+            },
+        );
+        for _ in 0..500 {
+            let x: Vec<f64> = (0..d).map(|i| rng.random_range(lo[i]..=hi[i])).collect();
+            let zs = net.forward_trace(&x);
+            for (l, z) in zs.iter().take(fast.lo.len()).enumerate() {
+                for (j, &v) in z.iter().enumerate() {
+                    let tol = 1e-9 * (1.0 + v.abs());
+                    assert!(
+                        fast.lo[l][j] <= v + tol && v - tol <= fast.hi[l][j],
+                        "trial {trial} layer {l} unit {j}: {v} outside [{}, {}]",
+                        fast.lo[l][j],
+                        fast.hi[l][j]
+                    );
+                }
+            }
+        }
+        let class = |lo: f64, hi: f64| (lo >= 0.0, hi <= 0.0);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + a.abs());
+        for l in 0..2 {
+            for j in 0..widths[l + 1] {
+                let (fl, fh) = (full.lo[l][j], full.hi[l][j]);
+                let (sl, sh) = (fast.lo[l][j], fast.hi[l][j]);
+                assert_eq!(
+                    class(fl, fh),
+                    class(sl, sh),
+                    "trial {trial} layer {l} unit {j}"
+                );
+                match class(fl, fh) {
+                    (true, _) => assert!(close(fl, sl), "trial {trial} {l} {j}: {fl} {sl}"),
+                    (_, true) => assert!(close(fh, sh), "trial {trial} {l} {j}: {fh} {sh}"),
+                    _ => assert!(close(fl, sl) && close(fh, sh), "trial {trial} {l} {j}"),
+                }
+                if l == 1 {
+                    if fl < 0.0 && fh > 0.0 {
+                        unstable += 1;
+                    } else {
+                        settled += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Both kinds of unit occur in the second hidden layer, many times.
+    assert!(settled >= 50 && unstable >= 20, "{settled} {unstable}");
+}

@@ -389,11 +389,21 @@ impl<'a> Certifier<'a> {
         (0..ylo.len()).any(|j| j != label && ylo[j] > yhi[label])
     }
 
-    /// PGD on the margin `z_label − max_{j≠label} z_j` (Madry et al. 2018, "Towards deep
-    /// learning models resistant to adversarial attacks", §2, with the Carlini–Wagner margin
-    /// loss); returns the first point [`Certifier::recheck`] accepts.
-    /// With `target = Some(j)` the margin is `z_label − z_j` throughout (a targeted attack);
-    /// random restarts start at random vertices of the L∞ box (random points of the L2 ball).
+    /// A search for a counterexample: APGD (Croce & Hein 2020, "Reliable evaluation of
+    /// adversarial robustness with an ensemble of diverse parameter-free attacks", Alg. 1) on
+    /// the margin `z_label − max_{j≠label} z_j` (the Carlini–Wagner margin loss), or with
+    /// `target = Some(j)` on `z_label − z_j` throughout (a targeted attack); returns the first
+    /// point [`Certifier::recheck`] accepts. Each of the `restarts` runs takes `steps`
+    /// gradient steps from its start: the sample itself, then the corner
+    /// `x₀ − ε·sign(∇margin(x₀))` (the fast gradient sign step, Goodfellow et al. 2015; L2:
+    /// `x₀ − ε·∇/‖∇‖`), then random vertices of the L∞ box (random points of the L2 ball),
+    /// drawn from `rng`.
+    ///
+    /// APGD's schedule: step η = 2ε at first, momentum 0.75 (`x ← P(x + 0.75·(z − x) +
+    /// 0.25·(x − x_prev))` with `z = P(x + η·sign ∇)`), and at the checkpoints
+    /// `p₀ = 0, p₁ = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)` of the run, η is
+    /// halved and the run resumes from its best point when fewer than 75% of the steps since
+    /// the last checkpoint improved the loss, or when neither η nor the best loss changed.
     #[allow(clippy::too_many_arguments)]
     pub fn attack(
         &self,
@@ -412,8 +422,9 @@ impl<'a> Certifier<'a> {
             .opts
             .clamp
             .unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        let norm = self.opts.norm;
         let project = |x: &mut [f64]| {
-            match self.opts.norm {
+            match norm {
                 Norm::Linf => {
                     for i in 0..d {
                         x[i] = x[i].clamp(x0[i] - e_in, x0[i] + e_in);
@@ -437,10 +448,57 @@ impl<'a> Certifier<'a> {
         let gain = self.map.gain();
         let n_out = self.net.output_dim();
         let mut c = vec![0.0; n_out];
+        // Loss to maximise, max_j z_j − z_label (or z_target − z_label), its gradient in data
+        // units, and whether the point is a counterexample candidate (some z_j > z_label).
+        let mut eval = |x: &[f64]| -> (f64, Vec<f64>, bool) {
+            let zs = self.net.forward_trace(&self.map.point(x));
+            let y = zs.last().expect("layers");
+            let j = argmax_other(y, label);
+            let wins = y[j] > y[label];
+            let j = target.unwrap_or(j);
+            c.iter_mut().for_each(|v| *v = 0.0);
+            c[label] = -1.0;
+            c[j] = 1.0;
+            let mut g = self.net.gradient_from_trace(&zs, &c);
+            g.iter_mut().zip(&gain).for_each(|(g, k)| *g *= k);
+            (y[j] - y[label], g, wins)
+        };
+        // The step direction of a gradient: its sign (L∞) or its direction (L2).
+        let direction = |g: &[f64]| -> Vec<f64> {
+            match norm {
+                Norm::Linf => g
+                    .iter()
+                    .map(|&v| {
+                        if v > 0.0 {
+                            1.0
+                        } else if v < 0.0 {
+                            -1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
+                Norm::L2 => {
+                    let n = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                    g.iter()
+                        .map(|v| if n > 0.0 { v / n } else { 0.0 })
+                        .collect()
+                }
+            }
+        };
+        let checkpoints = apgd_checkpoints(steps);
+        let mut g0: Option<Vec<f64>> = None;
         for r in 0..restarts.max(1) {
             let mut x = x0.to_vec();
-            if r > 0 {
-                match self.opts.norm {
+            match r {
+                0 => {}
+                1 => {
+                    let g = g0.get_or_insert_with(|| eval(x0).1);
+                    for (v, s) in x.iter_mut().zip(direction(g)) {
+                        *v += eps * s;
+                    }
+                }
+                _ => match norm {
                     Norm::Linf => {
                         for v in x.iter_mut() {
                             *v += if rng.random::<bool>() { eps } else { -eps };
@@ -454,46 +512,59 @@ impl<'a> Certifier<'a> {
                             *v += rad * gi / n;
                         }
                     }
-                }
-                project(&mut x);
+                },
             }
-            for s in 0..=steps {
-                let xm = self.map.point(&x);
-                let y = self.net.forward(&xm);
-                let j = argmax_other(&y, label);
-                if y[j] > y[label] && self.recheck(&x, x0, label, eps) {
+            project(&mut x);
+            let mut eta = 2.0 * eps;
+            let (mut f, mut g, wins) = eval(&x);
+            if wins && self.recheck(&x, x0, label, eps) {
+                return Some(x);
+            }
+            let (mut best_f, mut best_x, mut best_g) = (f, x.clone(), g.clone());
+            let mut x_prev = x.clone();
+            let (mut last_ck, mut ck) = (0usize, 1usize);
+            let (mut improved, mut eta_ck, mut best_ck) = (0usize, eta, best_f);
+            for k in 0..steps {
+                let dir = direction(&g);
+                let mut z: Vec<f64> = x.iter().zip(&dir).map(|(v, s)| v + eta * s).collect();
+                project(&mut z);
+                let mut xn = z;
+                if k > 0 {
+                    for i in 0..d {
+                        xn[i] = x[i] + 0.75 * (xn[i] - x[i]) + 0.25 * (x[i] - x_prev[i]);
+                    }
+                    project(&mut xn);
+                }
+                x_prev = std::mem::replace(&mut x, xn);
+                let (fx, gx, wins) = eval(&x);
+                if wins && self.recheck(&x, x0, label, eps) {
                     return Some(x);
                 }
-                let j = target.unwrap_or(j);
-                if s == steps {
-                    break;
+                improved += usize::from(fx > f);
+                f = fx;
+                g = gx;
+                if f > best_f {
+                    best_f = f;
+                    best_x.clone_from(&x);
+                    best_g.clone_from(&g);
                 }
-                c.iter_mut().for_each(|v| *v = 0.0);
-                c[label] = 1.0;
-                c[j] = -1.0;
-                let g = self.net.input_gradient(&xm, &c);
-                // Step size: 2.5·ε/steps (Madry et al.), halved in the second half.
-                let mut step = 2.5 * eps / steps as f64;
-                if 2 * s > steps {
-                    step *= 0.5;
-                }
-                match self.opts.norm {
-                    Norm::Linf => {
-                        for i in 0..d {
-                            x[i] -= step * (g[i] * gain[i]).signum();
-                        }
+                if ck < checkpoints.len() && k + 1 == checkpoints[ck] {
+                    let span = checkpoints[ck] - last_ck;
+                    let few = (improved as f64) < 0.75 * span as f64;
+                    let stuck = eta_ck == eta && best_ck == best_f;
+                    eta_ck = eta;
+                    best_ck = best_f;
+                    if few || stuck {
+                        eta *= 0.5;
+                        x.clone_from(&best_x);
+                        x_prev.clone_from(&best_x);
+                        g.clone_from(&best_g);
+                        f = best_f;
                     }
-                    Norm::L2 => {
-                        let gd: Vec<f64> = (0..d).map(|i| g[i] * gain[i]).collect();
-                        let n = gd.iter().map(|v| v * v).sum::<f64>().sqrt();
-                        if n > 0.0 {
-                            for i in 0..d {
-                                x[i] -= step * gd[i] / n;
-                            }
-                        }
-                    }
+                    improved = 0;
+                    last_ck = checkpoints[ck];
+                    ck += 1;
                 }
-                project(&mut x);
             }
         }
         None
@@ -530,7 +601,13 @@ impl<'a> Certifier<'a> {
             iters: 0,
             ..Optim::default()
         };
-        let inter = optimized_hidden(net, &xlo, &xhi, None, &crown);
+        // Hidden bounds only as far as they settle signs (stability and the relaxation need
+        // no more).
+        let settle = Optim {
+            settle_first: true,
+            ..crown
+        };
+        let inter = optimized_hidden(net, &xlo, &xhi, None, &settle);
         let stab = stability(net, &inter);
         let mut res = SampleResult {
             index,
@@ -621,11 +698,12 @@ impl<'a> Certifier<'a> {
         if self.opts.steps == 0 {
             // No attack asked for (a bounds-only monitor).
         } else {
-            // Untargeted restarts, then targeted ones at the classes closest to the label by
-            // the CROWN margin bounds.
+            // Untargeted restarts, then targeted ones at every other class, the closest to
+            // the label by the CROWN margin bounds first (a targeted margin attack at each
+            // class finds what the untargeted one misses, Croce & Hein 2020 §4).
             let mut order: Vec<usize> = (0..n_out).filter(|&j| j != label).collect();
             order.sort_by(|&a, &b| lbs[a].total_cmp(&lbs[b]));
-            let targets = std::iter::once(None).chain(order.into_iter().take(3).map(Some));
+            let targets = std::iter::once(None).chain(order.into_iter().map(Some));
             for tg in targets {
                 if let Some(adv) = self.attack(
                     x0,
@@ -715,6 +793,27 @@ impl<'a> Certifier<'a> {
             Err(_) => finish(res, Status::Unknown, ""),
         }
     }
+}
+
+/// APGD's checkpoints for a run of `steps` steps (Croce & Hein 2020, §3.2): ⌈p_j·steps⌉ for
+/// p₀ = 0, p₁ = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06), while p_j ≤ 1.
+pub fn apgd_checkpoints(steps: usize) -> Vec<usize> {
+    let mut p = vec![0.0f64, 0.22];
+    loop {
+        let k = p.len();
+        let next = p[k - 1] + (p[k - 1] - p[k - 2] - 0.03).max(0.06);
+        if next > 1.0 {
+            break;
+        }
+        p.push(next);
+    }
+    let mut w: Vec<usize> = p
+        .iter()
+        // Less a hair before the ceiling: 0.22·100 is 22.000000000000004 in f64.
+        .map(|v| (v * steps as f64 - 1e-9).ceil() as usize)
+        .collect();
+    w.dedup();
+    w
 }
 
 /// Index of the largest entry (first on ties).
@@ -938,6 +1037,7 @@ pub fn stability_report(
             let (ml, mh) = map.image_box(&lo, &hi);
             let opt = Optim {
                 iters: 0,
+                settle_first: true,
                 ..Optim::default()
             };
             let inter = optimized_hidden(net, &ml, &mh, None, &opt);

@@ -335,8 +335,23 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
         }
         return;
     }
-    if m * n * k <= SMALL_PRODUCT {
-        // Small products (one row, ACAS Xu's 50-unit layers): plain row updates beat faer's
+    // A sparse left factor (the unit rows ±e_j of intermediate bounds: one nonzero in each
+    // row of k) costs its nonzeros' row updates, not a dense product; the scan is 1/n of the
+    // product's work at most (it stops once the count passes the threshold). Below one
+    // nonzero in eight, row updates beat faer's packed kernel.
+    let sparse = || {
+        let mut nnz = 0;
+        for ch in lhs[..m * k].chunks(256) {
+            nnz += ch.iter().map(|&a| usize::from(a != 0.0)).sum::<usize>();
+            if 8 * nnz > m * k {
+                return false;
+            }
+        }
+        true
+    };
+    if m * n * k <= SMALL_PRODUCT || sparse() {
+        // Small products (one row, ACAS Xu's 50-unit layers) and sparse ones: plain row
+        // updates that skip zeros (exact: adding 0·w changes nothing for finite w) beat faer's
         // dispatch and packing.
         for i in 0..m {
             let d = &mut dst[i * n..(i + 1) * n];
@@ -659,6 +674,62 @@ pub fn symbolic_hidden(net: &PwlNet, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `matmul` on integer-valued factors (every product and partial sum is exact in f64, so
+    /// any summation order gives the exact integer result) against an i64 reference, on
+    /// shapes around the dispatch limits (small, sparse below one nonzero in eight, dense
+    /// through faer) and the SIMD widths.
+    #[test]
+    fn matmul_matches_an_exact_integer_reference() {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut paths = [0usize; 2];
+        for &(m, k, n) in &[
+            (48, 256, 64),
+            (48, 255, 65),
+            (47, 257, 63),
+            (3, 9, 7),
+            (48, 64, 256),
+            (20, 40, 40),
+            (1, 300, 129),
+        ] {
+            for per_mille in [0u64, 5, 120, 130, 500, 1000] {
+                let lhs: Vec<i64> = (0..m * k)
+                    .map(|_| {
+                        if next() % 1000 < per_mille {
+                            (next() % 7) as i64 - 3
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                let rhs: Vec<i64> = (0..k * n).map(|_| (next() % 2001) as i64 - 1000).collect();
+                let (lf, rf): (Vec<f64>, Vec<f64>) = (
+                    lhs.iter().map(|&v| v as f64).collect(),
+                    rhs.iter().map(|&v| v as f64).collect(),
+                );
+                let mut dst = vec![f64::NAN; m * n];
+                matmul(m, n, k, &mut dst, &lf, &rf);
+                for i in 0..m {
+                    for c in 0..n {
+                        let e: i64 = (0..k).map(|kk| lhs[i * k + kk] * rhs[kk * n + c]).sum();
+                        assert_eq!(dst[i * n + c], e as f64, "{m}×{k}×{n} at {i},{c}");
+                    }
+                }
+                let nnz = lhs.iter().filter(|&&v| v != 0).count();
+                if m * n * k > SMALL_PRODUCT && n > 2 {
+                    paths[usize::from(8 * nnz <= m * k)] += 1;
+                }
+            }
+        }
+        // Both large-product paths ran: faer (dense) and sparse row updates.
+        assert!(paths[0] >= 5 && paths[1] >= 5, "{paths:?}");
+    }
 
     #[test]
     fn relu_relaxation_lines_are_valid() {

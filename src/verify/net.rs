@@ -155,7 +155,12 @@ impl PwlNet {
     /// Gradient of `c · y` with respect to the input at `x` (the subgradient of the active
     /// pattern at `x`, taking s⁺ at exactly 0).
     pub fn input_gradient(&self, x: &[f64], c: &[f64]) -> Vec<f64> {
-        let zs = self.forward_trace(x);
+        self.gradient_from_trace(&self.forward_trace(x), c)
+    }
+
+    /// [`PwlNet::input_gradient`] from the pre-activations of a [`PwlNet::forward_trace`] at
+    /// the point (no second forward pass).
+    pub fn gradient_from_trace(&self, zs: &[Vec<f64>], c: &[f64]) -> Vec<f64> {
         let mut g = c.to_vec();
         for l in (0..self.layers.len()).rev() {
             let layer = &self.layers[l];
