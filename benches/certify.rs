@@ -48,22 +48,7 @@ fn thread_cpu() -> f64 {
 
 fn print_table(title: &str, sums: &[Summary]) {
     println!("{title}");
-    println!("  eps     clean   certified  under-attack  unknown  (IBP/CROWN/alpha/BaB)  seconds");
-    for m in sums {
-        println!(
-            "  {:<6} {:6.2}%  {:8.2}%  {:10.2}%  {:7}  ({}/{}/{}/{})  {:8.1}",
-            m.eps,
-            100.0 * m.clean_accuracy(),
-            100.0 * m.certified_accuracy(),
-            100.0 * m.attacked_accuracy(),
-            m.unknown,
-            m.by_method[0],
-            m.by_method[1],
-            m.by_method[2],
-            m.by_method[3],
-            m.seconds
-        );
-    }
+    print!("{}", Summary::table(sums));
 }
 
 fn main() -> relulab::Result<()> {
@@ -111,11 +96,7 @@ fn main() -> relulab::Result<()> {
     if !crown_only {
         let t0 = Instant::now();
         let res = certify_all(&c, &x, &labels, &eps, &|| {})?;
-        let sums: Vec<Summary> = eps
-            .iter()
-            .zip(&res)
-            .map(|(&e, r)| Summary::of(e, r))
-            .collect();
+        let sums = Summary::per_eps(&eps, &res);
         print_table(
             &format!(
                 "standard 64-256-256-10, {n} test samples, limit {limit} s/sample (wall {:.1} s)",
@@ -238,11 +219,7 @@ fn main() -> relulab::Result<()> {
     let c = Certifier::new(&robust.mlp, map, opts)?;
     let t0 = Instant::now();
     let res = certify_all(&c, &x, &labels, &eps, &|| {})?;
-    let sums: Vec<Summary> = eps
-        .iter()
-        .zip(&res)
-        .map(|(&e, r)| Summary::of(e, r))
-        .collect();
+    let sums = Summary::per_eps(&eps, &res);
     print_table(
         &format!(
             "IBP-trained (eps 0.1) 64-256-256-10, {n} test samples (wall {:.1} s)",

@@ -1753,10 +1753,9 @@ fn certify<'py>(
         let map = InputMap::new(d, scale, st.as_ref())?;
         let c = cert::Certifier::new(&mlp, map, opts)?;
         let results = cert::certify_all(&c, &xv, &labels_v, &eps, &|| {})?;
-        let sums: Vec<serde_json::Value> = eps
+        let sums: Vec<serde_json::Value> = Summary::per_eps(&eps, &results)
             .iter()
-            .zip(&results)
-            .map(|(&e, r)| Summary::of(e, r).to_json())
+            .map(Summary::to_json)
             .collect();
         let flat: Vec<_> = results.into_iter().flatten().collect();
         Ok((serde_json::to_value(flat).expect("serialisable"), sums))

@@ -865,6 +865,51 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// One summary per ε from [`certify_all`]'s results (`results[k]` are those at `eps[k]`).
+    pub fn per_eps(eps: &[f64], results: &[Vec<SampleResult>]) -> Vec<Summary> {
+        eps.iter()
+            .zip(results)
+            .map(|(&e, r)| Summary::of(e, r))
+            .collect()
+    }
+
+    /// The text table of `certify`: one line per ε (clean, certified and attacked accuracy,
+    /// unknowns, samples certified by each method, seconds), then the ReLU stability per ε.
+    pub fn table(sums: &[Summary]) -> String {
+        let mut s = String::new();
+        s.push_str(
+            "    eps   clean  certified  attacked-acc  unknown   IBP CROWN alpha  BaB   seconds\n",
+        );
+        for m in sums {
+            s.push_str(&format!(
+                "{:7.4} {:6.2}% {:9.2}% {:12.2}% {:8} {:5} {:5} {:5} {:4} {:9.2}\n",
+                m.eps,
+                100.0 * m.clean_accuracy(),
+                100.0 * m.certified_accuracy(),
+                100.0 * m.attacked_accuracy(),
+                m.unknown,
+                m.by_method[0],
+                m.by_method[1],
+                m.by_method[2],
+                m.by_method[3],
+                m.seconds
+            ));
+        }
+        s.push_str(
+            "ReLU stability over the ball (mean fraction of units: active / inactive / unstable)\n",
+        );
+        for m in sums {
+            let layers: Vec<String> = m
+                .stability
+                .iter()
+                .enumerate()
+                .map(|(l, f)| format!("layer {l}: {:.3} / {:.3} / {:.3}", f[0], f[1], f[2]))
+                .collect();
+            s.push_str(&format!("{:7.4}  {}\n", m.eps, layers.join("   ")));
+        }
+        s
+    }
+
     /// Sum up the results of one ε.
     pub fn of(eps: f64, results: &[SampleResult]) -> Summary {
         let mut s = Summary {

@@ -199,12 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let sums: Vec<Summary> = args
-        .eps
-        .iter()
-        .zip(&results)
-        .map(|(&e, r)| Summary::of(e, r))
-        .collect();
+    let sums = Summary::per_eps(&args.eps, &results);
     if args.json {
         for r in results.iter().flatten() {
             println!("{}", serde_json::to_string(r).expect("serialisable"));
@@ -226,7 +221,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .join("-"),
             args.time_limit_per_sample
         );
-        print!("{}", format_summaries(&sums));
+        print!("{}", Summary::table(&sums));
         println!("wall {wall:.2} s");
     }
     if let Some(p) = &args.plot {
@@ -234,42 +229,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         fig.save(p)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The per-ε table and the stability table.
-pub fn format_summaries(sums: &[Summary]) -> String {
-    let mut s = String::new();
-    s.push_str(
-        "    eps   clean  certified  attacked-acc  unknown   IBP CROWN alpha  BaB   seconds\n",
-    );
-    for m in sums {
-        s.push_str(&format!(
-            "{:7.4} {:6.2}% {:9.2}% {:12.2}% {:8} {:5} {:5} {:5} {:4} {:9.2}\n",
-            m.eps,
-            100.0 * m.clean_accuracy(),
-            100.0 * m.certified_accuracy(),
-            100.0 * m.attacked_accuracy(),
-            m.unknown,
-            m.by_method[0],
-            m.by_method[1],
-            m.by_method[2],
-            m.by_method[3],
-            m.seconds
-        ));
-    }
-    s.push_str(
-        "ReLU stability over the ball (mean fraction of units: active / inactive / unstable)\n",
-    );
-    for m in sums {
-        let layers: Vec<String> = m
-            .stability
-            .iter()
-            .enumerate()
-            .map(|(l, f)| format!("layer {l}: {:.3} / {:.3} / {:.3}", f[0], f[1], f[2]))
-            .collect();
-        s.push_str(&format!("{:7.4}  {}\n", m.eps, layers.join("   ")));
-    }
-    s
 }
 
 /// Certified and attacked accuracy against ε.

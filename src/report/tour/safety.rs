@@ -71,12 +71,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     for t in [&standard, &robust] {
         let c = Certifier::new(&t.mlp, map.clone(), opts.clone())?;
         let res = certify_all(&c, &x, &labels, &EPS, &|| {})?;
-        sums.push(
-            EPS.iter()
-                .zip(&res)
-                .map(|(&e, r)| Summary::of(e, r))
-                .collect(),
-        );
+        sums.push(Summary::per_eps(&EPS, &res));
         let net = PwlNet::from_mlp(&t.mlp)?;
         stab.push(stability_report(&net, &map, Some((0.0, 1.0)), &x, n, 0.02));
     }
