@@ -25,7 +25,7 @@
 //! bounds of [`optimized_hidden`], and through them by every application that asks how small a
 //! linear expression of a network's outputs can get over a set of inputs.
 
-use super::bounds::{act_interval, affine_interval, mags, matmul, relax, LayerBounds, Line, Mags};
+use super::bounds::{act_interval, affine_interval, mags, matmul, relax, LayerBounds, Mags};
 use super::fp::{add_up, dot_err, sub_down};
 use super::net::PwlNet;
 use rayon::prelude::*;
@@ -114,14 +114,12 @@ pub struct Relaxation<'a> {
     mags: Mags,
     /// Offsets of hidden layer h in a flat α vector; `off[t]` is its length.
     off: Vec<usize>,
-    /// Default lower line (CROWN's adaptive choice), upper line, and whether the lower slope is
-    /// free (unstable convex kink), per hidden unit.
-    lower: Vec<Vec<Line>>,
-    upper: Vec<Vec<Line>>,
-    free: Vec<Vec<bool>>,
-    /// The same lines as separate slope and intercept arrays (for the branch-free backward
-    /// loop), and the indices of the free units, per hidden layer.
+    /// Per hidden layer, the default lower line (CROWN's adaptive choice) and the upper line as
+    /// slope and intercept arrays `[lower s, lower t, upper s, upper t]` (for the branch-free
+    /// backward loop), whether each unit's lower slope is free (unstable convex kink), and the
+    /// indices of the free units.
     lines: Vec<[Vec<f64>; 4]>,
+    free: Vec<Vec<bool>>,
     free_idx: Vec<Vec<usize>>,
 }
 
@@ -134,36 +132,25 @@ impl<'a> Relaxation<'a> {
         };
         let mags = mags(net, xlo, xhi, &inter, t);
         let mut off = vec![0];
-        let (mut lower, mut upper, mut free) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut lines, mut free) = (Vec::new(), Vec::new());
         for h in 0..t {
             let n = net.layers[h].n_out;
             off.push(off[h] + n);
-            let mut lw = Vec::with_capacity(n);
-            let mut up = Vec::with_capacity(n);
+            let mut ln: [Vec<f64>; 4] = Default::default();
             let mut fr = Vec::with_capacity(n);
             for j in 0..n {
                 let (sl, sr) = net.slopes[h][j];
                 let (lo, hi) = (inter.lo[h][j], inter.hi[h][j]);
-                lw.push(relax(sl, sr, lo, hi, true, None));
-                up.push(relax(sl, sr, lo, hi, false, None));
+                let lw = relax(sl, sr, lo, hi, true, None);
+                let up = relax(sl, sr, lo, hi, false, None);
+                for (v, x) in ln.iter_mut().zip([lw.s, lw.t, up.s, up.t]) {
+                    v.push(x);
+                }
                 fr.push(lo < 0.0 && hi > 0.0 && sl < sr);
             }
-            lower.push(lw);
-            upper.push(up);
+            lines.push(ln);
             free.push(fr);
         }
-        let lines = lower
-            .iter()
-            .zip(&upper)
-            .map(|(lw, up)| {
-                [
-                    lw.iter().map(|l| l.s).collect(),
-                    lw.iter().map(|l| l.t).collect(),
-                    up.iter().map(|l| l.s).collect(),
-                    up.iter().map(|l| l.t).collect(),
-                ]
-            })
-            .collect();
         let free_idx = free
             .iter()
             .map(|f: &Vec<bool>| (0..f.len()).filter(|&j| f[j]).collect())
@@ -178,8 +165,6 @@ impl<'a> Relaxation<'a> {
             inter,
             mags,
             off,
-            lower,
-            upper,
             free,
         }
     }
@@ -196,7 +181,10 @@ impl<'a> Relaxation<'a> {
 
     /// CROWN's default α (the adaptive lower slope), flat.
     pub fn default_alpha(&self) -> Vec<f64> {
-        self.lower.iter().flatten().map(|l| l.s).collect()
+        self.lines
+            .iter()
+            .flat_map(|l| l[0].iter().copied())
+            .collect()
     }
 }
 
@@ -478,7 +466,7 @@ fn branch_choice(
             // the lower line's gap, at most min(u, −l)·(s⁺ − s⁻) at the worst point.
             let (sl, sr) = rel.net.slopes[h][j];
             let score = if li < 0.0 {
-                -li * rel.upper[h][j].t
+                -li * rel.lines[h][3][j]
             } else {
                 1e-3 * li * hi.min(-lo) * (sr - sl).abs()
             };
