@@ -229,14 +229,14 @@ fn view<U>(v: &[U], m: usize, n: usize, t: bool) -> faer::MatRef<'_, U> {
 }
 
 /// Reinterpret a slice of `T` as a slice of `U` when they are the same type.
-fn cast<T: 'static, U: 'static>(v: &[T]) -> Option<&[U]> {
+pub(crate) fn cast<T: 'static, U: 'static>(v: &[T]) -> Option<&[U]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
         // SAFETY: T and U are the same type.
         .then(|| unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<U>(), v.len()) })
 }
 
 /// Mutable form of [`cast`].
-fn cast_mut<T: 'static, U: 'static>(v: &mut [T]) -> Option<&mut [U]> {
+pub(crate) fn cast_mut<T: 'static, U: 'static>(v: &mut [T]) -> Option<&mut [U]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>())
         // SAFETY: T and U are the same type.
         .then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<U>(), v.len()) })

@@ -28,6 +28,8 @@
 
 use super::fp::{add_up, dot_err, mul_down, mul_up, next_down, next_up, sub_down};
 use super::net::PwlNet;
+use crate::net::kernels::{cast, cast_mut};
+use crate::real::Real;
 
 /// Bounds of the pre-activations z_l of every layer (`lo[l][j] ≤ z_l[j] ≤ hi[l][j]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -278,16 +280,18 @@ pub struct RowBound {
 /// Products of at most this many multiply-adds skip faer (see [`matmul`]).
 const SMALL_PRODUCT: usize = 1 << 14;
 
-/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major: through `faer` (no threads: the
-/// callers already run in parallel), or plain loops for small products. Rounding of any
-/// summation order is covered by [`dot_err`].
-pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], rhs: &[f64]) {
+/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, all row-major, in f64 (the sound passes) or f32
+/// (the engine's estimate passes): through `faer` (no threads: the callers already run in
+/// parallel), or plain loops for small products. Rounding of any summation order is covered
+/// by [`dot_err`].
+pub(crate) fn matmul<T: Real>(m: usize, n: usize, k: usize, dst: &mut [T], lhs: &[T], rhs: &[T]) {
     assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
+    let zero = T::zero();
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        dst[..m * n].iter_mut().for_each(|v| *v = 0.0);
+        dst[..m * n].iter_mut().for_each(|v| *v = zero);
         return;
     }
     if n <= 2 && m * k <= SMALL_PRODUCT {
@@ -298,7 +302,7 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
             let rhs = &rhs[..k];
             for i in 0..m {
                 let a = &lhs[i * k..(i + 1) * k];
-                let mut acc = [0.0f64; 8];
+                let mut acc = [zero; 8];
                 let (a8, at) = a.split_at(k - k % 8);
                 let (r8, rt) = rhs.split_at(k - k % 8);
                 for (ac, rc) in a8.chunks_exact(8).zip(r8.chunks_exact(8)) {
@@ -306,18 +310,18 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
                         acc[l] += ac[l] * rc[l];
                     }
                 }
-                let mut sum = 0.0;
-                for (x, y) in at.iter().zip(rt) {
+                let mut sum = zero;
+                for (&x, &y) in at.iter().zip(rt) {
                     sum += x * y;
                 }
-                dst[i] = acc.iter().sum::<f64>() + sum;
+                dst[i] = acc.iter().copied().sum::<T>() + sum;
             }
             return;
         }
         for i in 0..m {
             let a = &lhs[i * k..(i + 1) * k];
             for c in 0..n {
-                let mut acc = [0.0f64; 8];
+                let mut acc = [zero; 8];
                 let mut kk = 0;
                 while kk + 8 <= k {
                     for (l, av) in acc.iter_mut().enumerate() {
@@ -325,12 +329,12 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
                     }
                     kk += 8;
                 }
-                let mut sum = 0.0;
+                let mut sum = zero;
                 while kk < k {
                     sum += a[kk] * rhs[kk * n + c];
                     kk += 1;
                 }
-                dst[i * n + c] = acc.iter().sum::<f64>() + sum;
+                dst[i * n + c] = acc.iter().copied().sum::<T>() + sum;
             }
         }
         return;
@@ -342,7 +346,7 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
     let sparse = || {
         let mut nnz = 0;
         for ch in lhs[..m * k].chunks(256) {
-            nnz += ch.iter().map(|&a| usize::from(a != 0.0)).sum::<usize>();
+            nnz += ch.iter().map(|&a| usize::from(a != zero)).sum::<usize>();
             if 8 * nnz > m * k {
                 return false;
             }
@@ -355,10 +359,10 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
         // dispatch and packing.
         for i in 0..m {
             let d = &mut dst[i * n..(i + 1) * n];
-            d.iter_mut().for_each(|v| *v = 0.0);
+            d.iter_mut().for_each(|v| *v = zero);
             for (kk, &a) in lhs[i * k..(i + 1) * k].iter().enumerate() {
-                if a != 0.0 {
-                    for (dv, r) in d.iter_mut().zip(&rhs[kk * n..(kk + 1) * n]) {
+                if a != zero {
+                    for (dv, &r) in d.iter_mut().zip(&rhs[kk * n..(kk + 1) * n]) {
                         *dv += a * r;
                     }
                 }
@@ -366,10 +370,25 @@ pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64],
         }
         return;
     }
-    let d = faer::MatMut::from_row_major_slice_mut(&mut dst[..m * n], m, n);
-    let l = faer::MatRef::from_row_major_slice(&lhs[..m * k], m, k);
-    let r = faer::MatRef::from_row_major_slice(&rhs[..k * n], k, n);
-    faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, r, 1.0, faer::Par::Seq);
+    fn dense<U: faer::traits::ComplexField + Copy>(
+        (m, n, k): (usize, usize, usize),
+        dst: &mut [U],
+        lhs: &[U],
+        rhs: &[U],
+        one: U,
+    ) {
+        let d = faer::MatMut::from_row_major_slice_mut(&mut dst[..m * n], m, n);
+        let l = faer::MatRef::from_row_major_slice(&lhs[..m * k], m, k);
+        let r = faer::MatRef::from_row_major_slice(&rhs[..k * n], k, n);
+        faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, r, one, faer::Par::Seq);
+    }
+    if let (Some(d), Some(l), Some(r)) = (cast_mut::<T, f64>(dst), cast(lhs), cast(rhs)) {
+        dense((m, n, k), d, l, r, 1.0f64);
+    } else if let (Some(d), Some(l), Some(r)) = (cast_mut::<T, f32>(dst), cast(lhs), cast(rhs)) {
+        dense((m, n, k), d, l, r, 1.0f32);
+    } else {
+        unreachable!("Real is f32 or f64");
+    }
 }
 
 /// Lower bounds of `rows[k]·z_t` over the box (layer index `t`; `t = L−1` is the output),

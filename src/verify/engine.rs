@@ -27,7 +27,8 @@
 
 use super::bounds::{act_interval, affine_interval, mags, matmul, relax, LayerBounds, Mags};
 use super::fp::{add_up, dot_err, sub_down};
-use super::net::PwlNet;
+use super::net::{Affine, PwlNet};
+use crate::real::Real;
 use rayon::prelude::*;
 
 /// Rows bounded together (one matrix product per layer); chunks run in parallel.
@@ -83,6 +84,12 @@ pub struct Optim {
     /// the looser side costs their IBP pre-filter and rounding terms. About half the rows
     /// when most units settle (certify's 64-256-256-10 at small ε).
     pub settle_first: bool,
+    /// Run the α/β iterations in f32, then one sound f64 pass with the slopes and multipliers
+    /// whose f32 estimate was best. The f32 estimates only steer the search (no rounding is
+    /// charged and none is ever reported); every bound returned comes from the f64 pass. Half
+    /// the cost of each product (twice the SIMD lanes), for a bound that can differ from the
+    /// all-f64 search's in the last digits of the slopes chosen.
+    pub fast: bool,
 }
 
 impl Default for Optim {
@@ -94,6 +101,7 @@ impl Default for Optim {
             decay: 0.98,
             branch: false,
             settle_first: false,
+            fast: false,
         }
     }
 }
@@ -119,6 +127,8 @@ pub struct Relaxation<'a> {
     /// backward loop), whether each unit's lower slope is free (unstable convex kink), and the
     /// indices of the free units.
     lines: Vec<[Vec<f64>; 4]>,
+    /// `lines` rounded to f32, for the estimate passes ([`Optim::fast`]).
+    lines32: Vec<[Vec<f32>; 4]>,
     free: Vec<Vec<bool>>,
     free_idx: Vec<Vec<usize>>,
 }
@@ -155,8 +165,13 @@ impl<'a> Relaxation<'a> {
             .iter()
             .map(|f: &Vec<bool>| (0..f.len()).filter(|&j| f[j]).collect())
             .collect();
+        let lines32 = lines
+            .iter()
+            .map(|l| l.clone().map(|v| v.iter().map(|&x| x as f32).collect()))
+            .collect();
         Relaxation {
             lines,
+            lines32,
             free_idx,
             net,
             t,
@@ -242,18 +257,49 @@ pub fn bound_rows(
 
 /// Per-row scratch of a backward pass: for each hidden layer, λ (coefficients on a_h), and
 /// the line slopes and intercepts used.
-struct Trace {
-    lam: Vec<Vec<f64>>,
-    s: Vec<Vec<f64>>,
-    t: Vec<Vec<f64>>,
+struct Trace<T> {
+    lam: Vec<Vec<T>>,
+    s: Vec<Vec<T>>,
+    t: Vec<Vec<T>>,
+}
+
+/// The precision of a backward pass: f64 for sound bounds (every rounding charged), f32 for
+/// the estimates that steer α and β ([`Optim::fast`]; nothing charged, never reported).
+trait Prec: Real {
+    /// Whether the pass charges its rounding (its bounds are sound).
+    const SOUND: bool;
+    /// The relaxation's lines in this precision.
+    fn lines<'r>(rel: &'r Relaxation) -> &'r [[Vec<Self>; 4]];
+    /// W, Wᵀ and b in this precision.
+    fn affine(a: &Affine) -> [&[Self]; 3];
+}
+
+impl Prec for f64 {
+    const SOUND: bool = true;
+    fn lines<'r>(rel: &'r Relaxation) -> &'r [[Vec<f64>; 4]] {
+        &rel.lines
+    }
+    fn affine(a: &Affine) -> [&[f64]; 3] {
+        [&a.w, &a.wt, &a.b]
+    }
+}
+
+impl Prec for f32 {
+    const SOUND: bool = false;
+    fn lines<'r>(rel: &'r Relaxation) -> &'r [[Vec<f32>; 4]] {
+        &rel.lines32
+    }
+    fn affine(a: &Affine) -> [&[f32]; 3] {
+        [&a.f32[0], &a.f32[1], &a.f32[2]]
+    }
 }
 
 /// Results of one backward pass for the active rows.
-struct Pass {
+struct Pass<T> {
     lb: Vec<f64>,
     k: Vec<f64>,
-    lam0: Vec<f64>,
-    corner: Vec<f64>,
+    lam0: Vec<T>,
+    corner: Vec<T>,
 }
 
 /// Split lookup for a row: per hidden layer, (unit, sign S, index of β) with S = −1 for an
@@ -272,91 +318,110 @@ fn split_map(rel: &Relaxation, splits: &[Split]) -> SplitMap {
 }
 
 /// The CROWN backward pass with slopes `alpha` (rows × A) and multipliers `beta` for the rows
-/// `act` of the chunk.
+/// `act` of the chunk, in precision `T`: with f64 the bounds are sound (every rounding charged
+/// to a slack subtracted at the end), with f32 they are estimates (see [`Optim::fast`]).
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-fn backward(
+fn backward<T: Prec>(
     rel: &Relaxation,
     maps: &[&SplitMap],
     boxes: &[(&[f64], &[f64])],
     c: &[&[f64]],
     act: &[usize],
-    (alpha, a_stride): (&[f64], usize),
+    (alpha, a_stride): (&[T], usize),
     beta: &[Vec<f64>],
-    trace: Option<&mut Trace>,
-) -> Pass {
+    trace: Option<&mut Trace<T>>,
+) -> Pass<T> {
     let net = rel.net;
     let t = rel.t;
     let r = act.len();
     let m = &rel.mags;
     let nt = net.layers[t].n_out;
-    let mut g = vec![0.0; r * nt];
+    let zero = T::zero();
+    let mut g = vec![zero; r * nt];
     for (q, &i) in act.iter().enumerate() {
-        g[q * nt..(q + 1) * nt].copy_from_slice(c[i]);
+        for (gv, &cv) in g[q * nt..(q + 1) * nt].iter_mut().zip(c[i]) {
+            *gv = T::of_f64(cv);
+        }
     }
-    let mut cst = vec![0.0f64; r];
+    let mut cst = vec![zero; r];
     let mut slack = vec![0.0f64; r];
     let mut lam = Vec::new();
     let mut trace = trace;
-    let mut scratch: [Vec<f64>; 4] = Default::default();
+    let mut scratch: [Vec<T>; 4] = Default::default();
     for l in (0..=t).rev() {
         let layer = &net.layers[l];
+        let [w, _, b] = T::affine(layer);
         let (n_out, n_in) = (layer.n_out, layer.n_in);
         for q in 0..r {
             let gq = &g[q * n_out..(q + 1) * n_out];
-            let (mut sb, mut mb, mut mlam) = (0.0, 0.0, 0.0);
+            let (mut sb, mut mb, mut mlam) = (zero, 0.0, 0.0);
             for j in 0..n_out {
-                let p = gq[j] * layer.b[j];
+                let p = gq[j] * b[j];
                 sb += p;
-                mb += p.abs();
-                mlam += gq[j].abs() * m.wa[l][j];
+                if T::SOUND {
+                    mb += p.as_f64().abs();
+                    mlam += gq[j].as_f64().abs() * m.wa[l][j];
+                }
             }
             cst[q] += sb;
-            slack[q] = add_up(slack[q], dot_err(n_out + 2, mb + cst[q].abs()));
-            slack[q] = add_up(slack[q], dot_err(n_in + n_out, mlam));
+            if T::SOUND {
+                let cq = cst[q].as_f64().abs();
+                slack[q] = add_up(slack[q], dot_err(n_out + 2, mb + cq));
+                slack[q] = add_up(slack[q], dot_err(n_in + n_out, mlam));
+            }
         }
-        lam.resize(r * n_in, 0.0);
-        matmul(r, n_in, n_out, &mut lam, &g, &layer.w);
+        lam.resize(r * n_in, zero);
+        matmul(r, n_in, n_out, &mut lam, &g, w);
         if l == 0 {
             let mut out = Pass {
                 lb: vec![0.0; r],
                 k: vec![0.0; r],
                 lam0: std::mem::take(&mut lam),
-                corner: vec![0.0; r * n_in],
+                corner: vec![zero; r * n_in],
             };
             for q in 0..r {
                 let lq = &out.lam0[q * n_in..(q + 1) * n_in];
-                let (mut v, mut mc) = (0.0, cst[q].abs());
+                let cq = cst[q].as_f64();
                 let (xlo, xhi) = boxes[act[q]];
-                for i in 0..n_in {
-                    let x = if lq[i] >= 0.0 { xlo[i] } else { xhi[i] };
-                    out.corner[q * n_in + i] = x;
-                    v += lq[i] * x;
-                    mc += lq[i].abs() * m.xmag[i];
+                let corner = &mut out.corner[q * n_in..(q + 1) * n_in];
+                // The corner by a select (no branch), then the sums in index order.
+                for (((x, &li), &lo), &hi) in corner.iter_mut().zip(lq).zip(xlo).zip(xhi) {
+                    *x = T::of_f64(if li >= zero { lo } else { hi });
                 }
-                out.k[q] = sub_down(cst[q], slack[q]);
-                let total = cst[q] + v;
-                let sl = add_up(slack[q], dot_err(n_in + 2, mc + total.abs()));
-                out.lb[q] = sub_down(total, sl);
+                if T::SOUND {
+                    let (mut v, mut mc) = (0.0, cq.abs());
+                    for i in 0..n_in {
+                        let li = lq[i].as_f64();
+                        v += li * corner[i].as_f64();
+                        mc += li.abs() * m.xmag[i];
+                    }
+                    out.k[q] = sub_down(cq, slack[q]);
+                    let total = cq + v;
+                    let sl = add_up(slack[q], dot_err(n_in + 2, mc + total.abs()));
+                    out.lb[q] = sub_down(total, sl);
+                } else {
+                    (out.k[q], out.lb[q]) = (cq, cq + dot16(lq, corner).as_f64());
+                }
             }
             return out;
         }
         let h = l - 1;
-        g.resize(r * n_in, 0.0);
+        g.resize(r * n_in, zero);
         if let Some(tr) = trace.as_deref_mut() {
             tr.lam[h].clear();
             tr.lam[h].extend_from_slice(&lam);
-            tr.s[h].resize(r * n_in, 0.0);
-            tr.t[h].resize(r * n_in, 0.0);
+            tr.s[h].resize(r * n_in, zero);
+            tr.t[h].resize(r * n_in, zero);
         }
         let (sl_h, zmag) = (&net.slopes[h], &m.zmag[h]);
         // Per row, the lower line's slope and intercept and the upper line's, per unit (the
         // layer's defaults, then the row's α on free units and the fixed slope on split units),
         // so that the loop over units picks a line without a branch.
-        let [lo_s0, lo_t0, up_s0, up_t0] = &rel.lines[h];
+        let [lo_s0, lo_t0, up_s0, up_t0] = &T::lines(rel)[h];
         let zmag = &zmag[..n_in];
         let mut ln = std::mem::take(&mut scratch);
         for v in ln.iter_mut() {
-            v.resize(n_in, 0.0);
+            v.resize(n_in, zero);
         }
         for q in 0..r {
             let row = act[q];
@@ -371,12 +436,12 @@ fn backward(
                 lo_s[i] = al[i];
             }
             for &(j, sgn, _) in map {
-                let s = if sgn < 0.0 { sl_h[j].1 } else { sl_h[j].0 };
-                (lo_s[j], lo_t[j], up_s[j], up_t[j]) = (s, 0.0, s, 0.0);
+                let s = T::of_f64(if sgn < 0.0 { sl_h[j].1 } else { sl_h[j].0 });
+                (lo_s[j], lo_t[j], up_s[j], up_t[j]) = (s, zero, s, zero);
             }
             let (lo_s, lo_t, up_s, up_t) =
                 (&lo_s[..n_in], &lo_t[..n_in], &up_s[..n_in], &up_t[..n_in]);
-            let (mut ct, mut mt, mut mg) = (0.0, 0.0, 0.0);
+            let (mut ct, mut mt, mut mg) = (zero, 0.0, 0.0);
             let lq = &lam[q * n_in..(q + 1) * n_in];
             let gq = &mut g[q * n_in..(q + 1) * n_in];
             // The lines used go to the trace when there is one.
@@ -386,58 +451,109 @@ fn backward(
                     &mut tr.t[h][q * n_in..(q + 1) * n_in],
                 )
             });
-            for i in 0..n_in {
-                let li = lq[i];
-                let pos = li >= 0.0;
-                let s = if pos { lo_s[i] } else { up_s[i] };
-                let t = if pos { lo_t[i] } else { up_t[i] };
-                let p = li * s;
-                gq[i] = p;
-                mg += p.abs() * zmag[i];
-                let cc = li * t;
-                ct += cc;
-                mt += cc.abs();
+            if T::SOUND {
+                for i in 0..n_in {
+                    let li = lq[i];
+                    let pos = li >= zero;
+                    let s = if pos { lo_s[i] } else { up_s[i] };
+                    let t = if pos { lo_t[i] } else { up_t[i] };
+                    let p = li * s;
+                    gq[i] = p;
+                    let cc = li * t;
+                    ct += cc;
+                    mg += p.as_f64().abs() * zmag[i];
+                    mt += cc.as_f64().abs();
+                }
+            } else {
+                // An estimate: sixteen partial sums, so the loop vectorises.
+                let mut acc = [zero; 16];
+                let n16 = n_in - n_in % 16;
+                for c in (0..n16).step_by(16) {
+                    let (lq, gq) = (&lq[c..c + 16], &mut gq[c..c + 16]);
+                    let (ls, lt, us, ut) = (
+                        &lo_s[c..c + 16],
+                        &lo_t[c..c + 16],
+                        &up_s[c..c + 16],
+                        &up_t[c..c + 16],
+                    );
+                    for k in 0..16 {
+                        let li = lq[k];
+                        let pos = li >= zero;
+                        gq[k] = li * if pos { ls[k] } else { us[k] };
+                        acc[k] += li * if pos { lt[k] } else { ut[k] };
+                    }
+                }
+                for i in n16..n_in {
+                    let li = lq[i];
+                    let pos = li >= zero;
+                    gq[i] = li * if pos { lo_s[i] } else { up_s[i] };
+                    ct += li * if pos { lo_t[i] } else { up_t[i] };
+                }
+                ct += acc.iter().copied().sum::<T>();
             }
             if let Some((ts, tt)) = tr_st.as_mut() {
                 for i in 0..n_in {
-                    let pos = lq[i] >= 0.0;
+                    let pos = lq[i] >= zero;
                     ts[i] = if pos { lo_s[i] } else { up_s[i] };
                     tt[i] = if pos { lo_t[i] } else { up_t[i] };
                 }
             }
             for &(j, sgn, k) in map {
                 let b = beta[row][k];
-                gq[j] += sgn * b;
+                gq[j] += T::of_f64(sgn * b);
                 mg += b * zmag[j];
             }
             cst[q] += ct;
-            slack[q] = add_up(slack[q], dot_err(n_in + 2, mt + mg + cst[q].abs()));
+            if T::SOUND {
+                let cq = cst[q].as_f64().abs();
+                slack[q] = add_up(slack[q], dot_err(n_in + 2, mt + mg + cq));
+            }
         }
         scratch = ln;
     }
     unreachable!("the loop returns at l = 0")
 }
 
+/// `a·b` with sixteen partial sums (for estimates: the order is not the index order).
+fn dot16<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 16];
+    let (a16, at) = a.split_at(a.len() - a.len() % 16);
+    let (b16, bt) = b.split_at(a16.len());
+    for (x, y) in a16.chunks_exact(16).zip(b16.chunks_exact(16)) {
+        for k in 0..16 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail = at.iter().zip(bt).fold(T::zero(), |s, (&x, &y)| s + x * y);
+    acc.iter().copied().sum::<T>() + tail
+}
+
 /// Pre-activations δ_h (h < t) of the relaxed network (the lines in `tr`) at each row's corner.
-fn relaxed_forward(rel: &Relaxation, corner: &[f64], r: usize, tr: &Trace) -> Vec<Vec<f64>> {
+fn relaxed_forward<T: Prec>(
+    rel: &Relaxation,
+    corner: &[T],
+    r: usize,
+    tr: &Trace<T>,
+) -> Vec<Vec<T>> {
     let net = rel.net;
     let mut out = Vec::with_capacity(rel.t);
-    let mut a = corner.to_vec();
+    let mut a: Vec<T> = corner.to_vec();
     for h in 0..rel.t {
         let layer = &net.layers[h];
+        let [_, wt, b] = T::affine(layer);
         let (n_in, n_out) = (layer.n_in, layer.n_out);
-        let mut z = vec![0.0; r * n_out];
-        matmul(r, n_out, n_in, &mut z, &a, &layer.wt);
+        let mut z = vec![T::zero(); r * n_out];
+        matmul(r, n_out, n_in, &mut z, &a, wt);
         for q in 0..r {
             for j in 0..n_out {
-                z[q * n_out + j] += layer.b[j];
+                z[q * n_out + j] += b[j];
             }
         }
         a = z
             .iter()
             .zip(&tr.s[h])
             .zip(&tr.t[h])
-            .map(|((z, s), t)| s * z + t)
+            .map(|((&z, &s), &t)| s * z + t)
             .collect();
         out.push(z);
     }
@@ -446,10 +562,10 @@ fn relaxed_forward(rel: &Relaxation, corner: &[f64], r: usize, tr: &Trace) -> Ve
 
 /// The BaBSR-style branching choice of row q of the trace.
 #[allow(clippy::needless_range_loop)]
-fn branch_choice(
+fn branch_choice<T: Prec>(
     rel: &Relaxation,
     map: &SplitMap,
-    tr: &Trace,
+    tr: &Trace<T>,
     q: usize,
 ) -> Option<(usize, usize, f64)> {
     let mut best: Option<(usize, usize, f64)> = None;
@@ -461,7 +577,7 @@ fn branch_choice(
                 continue;
             }
             let (lo, hi) = (rel.inter.lo[h][j], rel.inter.hi[h][j]);
-            let li = lam[j];
+            let li = lam[j].as_f64();
             // The upper line's intercept is what a negative coefficient pays; a positive one pays
             // the lower line's gap, at most min(u, −l)·(s⁺ − s⁻) at the worst point.
             let (sl, sr) = rel.net.slopes[h][j];
@@ -479,6 +595,36 @@ fn branch_choice(
 }
 
 fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -> Vec<RowResult> {
+    if !opt.fast || opt.iters == 0 {
+        return bound_chunk_as::<f64>(rel, splits, rows, opt);
+    }
+    // The search in f32, then one sound f64 pass from the slopes and multipliers it found
+    // best (each row's warm start, so clamped into its slope range again).
+    let search = Optim {
+        branch: false,
+        ..*opt
+    };
+    let est = bound_chunk_as::<f32>(rel, splits, rows, &search);
+    let warm: Vec<Row> = rows
+        .iter()
+        .zip(&est)
+        .map(|(rw, e)| Row {
+            alpha: Some(&e.alpha),
+            beta: Some(&e.beta),
+            ..rw.clone()
+        })
+        .collect();
+    bound_chunk_as::<f64>(rel, splits, &warm, &Optim { iters: 0, ..*opt })
+}
+
+/// The α/β search of one chunk in precision `T`, keeping each row's best pass (sound with
+/// f64; estimates with f32).
+fn bound_chunk_as<T: Prec>(
+    rel: &Relaxation,
+    splits: &[Domain],
+    rows: &[Row],
+    opt: &Optim,
+) -> Vec<RowResult> {
     let n = rows.len();
     let a_len = rel.alpha_len();
     let d = rel.xlo.len();
@@ -507,10 +653,10 @@ fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -
     // Rows share CROWN's slopes unless they are optimised or warm-started.
     let own_alpha = opt.iters > 0 || rows.iter().any(|r| r.alpha.is_some());
     let a_stride = if own_alpha { a_len } else { 0 };
-    let mut alpha = if own_alpha {
-        vec![0.0; n * a_len]
+    let mut alpha: Vec<T> = if own_alpha {
+        vec![T::zero(); n * a_len]
     } else {
-        default.clone()
+        default.iter().map(|&v| T::of_f64(v)).collect()
     };
     let mut beta: Vec<Vec<f64>> = Vec::with_capacity(n);
     for (q, rw) in rows.iter().enumerate() {
@@ -528,16 +674,20 @@ fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -
                 for (h, _) in rel.free.iter().enumerate() {
                     for j in 0..rel.free[h].len() {
                         let i = rel.off[h] + j;
-                        dst[i] = if rel.free[h][j] {
+                        dst[i] = T::of_f64(if rel.free[h][j] {
                             let (sl, sr) = rel.net.slopes[h][j];
                             (a[i] as f64).clamp(sl, sr)
                         } else {
                             default[i]
-                        };
+                        });
                     }
                 }
             }
-            _ => dst.copy_from_slice(&default),
+            _ => {
+                for (d, &v) in dst.iter_mut().zip(&default) {
+                    *d = T::of_f64(v);
+                }
+            }
         }
     }
     let mut best: Vec<RowResult> = (0..n)
@@ -551,6 +701,7 @@ fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -
             branch: None,
         })
         .collect();
+    let mut filled = vec![false; n];
     let mut act: Vec<usize> = (0..n).collect();
     let adam_len = if opt.iters > 0 { n * a_len } else { 0 };
     let mut m_a = vec![0.0; adam_len];
@@ -580,16 +731,21 @@ fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -
         );
         let r = act.len();
         for (q, &row) in act.iter().enumerate() {
-            if pass.lb[q] > best[row].lb || best[row].lambda0.is_empty() {
+            if pass.lb[q] > best[row].lb || !filled[row] {
+                filled[row] = true;
                 let b = &mut best[row];
                 b.lb = pass.lb[q];
                 b.k = pass.k[q];
-                b.lambda0 = pass.lam0[q * d..(q + 1) * d].to_vec();
-                b.corner = pass.corner[q * d..(q + 1) * d].to_vec();
+                if T::SOUND {
+                    // (An estimate pass's linear bound and corner are never reported.)
+                    let wide = |v: &[T]| v.iter().map(|x| x.as_f64()).collect::<Vec<f64>>();
+                    b.lambda0 = wide(&pass.lam0[q * d..(q + 1) * d]);
+                    b.corner = wide(&pass.corner[q * d..(q + 1) * d]);
+                }
                 if own_alpha {
                     b.alpha = alpha[row * a_len..(row + 1) * a_len]
                         .iter()
-                        .map(|&v| v as f32)
+                        .map(|&v| v.as_f64() as f32)
                         .collect();
                 }
                 b.beta = beta[row].iter().map(|&v| v as f32).collect();
@@ -611,21 +767,19 @@ fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -
                 let nh = rel.net.layers[h].n_out;
                 let dq = &delta[h][q * nh..(q + 1) * nh];
                 let lq = &tr.lam[h][q * nh..(q + 1) * nh];
-                for j in 0..nh {
-                    if !rel.free[h][j] {
-                        continue;
-                    }
+                for &j in &rel.free_idx[h] {
                     let i = row * a_len + rel.off[h] + j;
-                    let grad = if lq[j] >= 0.0 { lq[j] * dq[j] } else { 0.0 };
+                    let (lj, dj) = (lq[j].as_f64(), dq[j].as_f64());
+                    let grad = if lj >= 0.0 { lj * dj } else { 0.0 };
                     m_a[i] = b1 * m_a[i] + (1.0 - b1) * grad;
                     v_a[i] = b2 * v_a[i] + (1.0 - b2) * grad * grad;
                     let upd =
                         opt.lr_alpha * lr_scale * (m_a[i] / c1) / ((v_a[i] / c2).sqrt() + 1e-8);
                     let (sl, sr) = rel.net.slopes[h][j];
-                    alpha[i] = (alpha[i] + upd).clamp(sl, sr);
+                    alpha[i] = T::of_f64((alpha[i].as_f64() + upd).clamp(sl, sr));
                 }
                 for &(j, sgn, k) in &maps[row][h] {
-                    let grad = sgn * dq[j];
+                    let grad = sgn * dq[j].as_f64();
                     let (mb, vb) = (&mut m_b[row][k], &mut v_b[row][k]);
                     *mb = b1 * *mb + (1.0 - b1) * grad;
                     *vb = b2 * *vb + (1.0 - b2) * grad * grad;

@@ -26,6 +26,8 @@ pub struct Affine {
     pub w_abs: Vec<f64>,
     /// b.
     pub b: Vec<f64>,
+    /// W, Wᵀ and b rounded to f32, for the engine's estimate passes (exact for f32 models).
+    pub f32: [Vec<f32>; 3],
 }
 
 impl Affine {
@@ -37,9 +39,11 @@ impl Affine {
             }
         }
         let w_abs = w.iter().map(|v| v.abs()).collect();
+        let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         Affine {
             n_in,
             n_out,
+            f32: [narrow(&w), narrow(&wt), narrow(&b)],
             w,
             wt,
             w_abs,
