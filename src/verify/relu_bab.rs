@@ -100,6 +100,7 @@ pub(crate) fn decide_case(
 ) -> CaseResult {
     let hidden = Optim {
         iters: opts.root_hidden_iters,
+        fast: true,
         ..Optim::default()
     };
     let inter = optimized_hidden(net, &case.lo, &case.hi, None, &hidden);
@@ -128,6 +129,7 @@ pub(crate) fn decide_case(
     let root_opt = Optim {
         iters: opts.root_iters,
         branch: true,
+        fast: true,
         ..Optim::default()
     };
     *domains += 1;
@@ -151,6 +153,7 @@ pub(crate) fn decide_case(
     let opt = Optim {
         iters: opts.iters,
         branch: true,
+        fast: true,
         ..Optim::default()
     };
     let linear_opt = Optim {
@@ -158,6 +161,7 @@ pub(crate) fn decide_case(
         lr_beta: 0.2,
         decay: 0.995,
         branch: true,
+        fast: true,
         ..Optim::default()
     };
     let mut stuck = false;
