@@ -45,12 +45,14 @@
 
 pub mod expr;
 pub mod pwl;
+mod relu;
 pub mod spec;
 pub mod surrogate;
 
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::verify::bab::tighten;
+pub use crate::verify::bab::Strategy;
 use crate::verify::bounds::{output_interval, LayerBounds};
 use crate::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
 use crate::verify::fp::{add_up, dot_err, next_down, next_up, sub_down};
@@ -323,6 +325,10 @@ pub struct Options {
     /// A cancel flag (the Python binding's Ctrl-C): once set, the search stops at its next
     /// round and [`solve`] returns [`Error::Cancelled`] with [`CANCELLED`].
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Input splitting or ReLU splitting; [`Strategy::Auto`] (the default) chooses as the
+    /// verifier does ([`Strategy::resolve`]): input splitting up to
+    /// [`crate::verify::bab::INPUT_SPLIT_MAX_DIM`] inputs, ReLU splitting above.
+    pub strategy: Strategy,
 }
 
 /// The error message of a search stopped through [`Options::cancel`].
@@ -340,6 +346,7 @@ impl Default for Options {
             seed: 0,
             starts: 16,
             cancel: None,
+            strategy: Strategy::Auto,
         }
     }
 }
@@ -399,7 +406,8 @@ pub struct Solution {
     pub seconds: f64,
     /// Largest constraint value at x (≤ 0).
     pub violation: Option<f64>,
-    /// The search that produced it ("bab" or "exact").
+    /// The search that produced it: "bab" (input splitting), "relu-bab" (ReLU splitting) or
+    /// "exact".
     pub method: &'static str,
     /// Exact mode: linear pieces (cells) enumerated.
     pub regions: Option<usize>,
@@ -1057,6 +1065,9 @@ pub fn solve(
             .map(|j| p.lo[j] + rng.random::<f64>() * (p.hi[j] - p.lo[j]))
             .collect();
         local_search(p, &mut inc, x0, 60);
+    }
+    if opts.strategy.resolve(d) == Strategy::ReluSplit {
+        return relu::solve(p, opts, &ctx, inc, progress, t0);
     }
     let mut heap = BinaryHeap::new();
     let mut next_id = 0u64;
