@@ -357,7 +357,8 @@ fn digits() {
     };
     let s = solve(&p, &o, None).unwrap();
     println!(
-        "  relulab bab   status {} incumbent {:.6} certified bound {:.6} gap {:.3e} ({} domains, {:.1} s)",
+        "  relulab {:<8} status {} incumbent {:.6} certified bound {:.6} gap {:.3e} ({} domains, {:.1} s)",
+        s.method,
         s.status.as_str(),
         s.objective.unwrap_or(f64::NAN),
         s.bound,

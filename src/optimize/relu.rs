@@ -14,7 +14,8 @@
 //! every few rounds a short local search from the worst open domain's corner; each is
 //! re-evaluated by a plain f64 forward pass and every constraint re-checked ([`consider`]).
 //! The global bound is the smallest of the open domains' bounds, the bounds of domains closed
-//! within the gap, of domains that cannot be split further, and the incumbent.
+//! within the gap, of domains that cannot be split further, and the incumbent; the domains
+//! with the smallest bounds are split first (best-first, [`Goal::best_first`]).
 
 use super::{
     choose_mu, consider_nudged, finish, lagrangian_bound, local_search, user_point, Ctx, Incumbent,
@@ -228,6 +229,10 @@ impl Goal for Objective<'_> {
 
     fn stuck(&mut self, score: f64) {
         self.stuck_lb = self.stuck_lb.min(score);
+    }
+
+    fn best_first(&self) -> bool {
+        true
     }
 }
 

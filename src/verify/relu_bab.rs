@@ -14,9 +14,9 @@
 //! counterexample, with a short projected-gradient run from the worst one every few rounds;
 //! `sat` needs the [`super::bab::Checker`]'s acceptance as in the input-split search.
 //!
-//! The search itself ([`search`]) is generic over a [`Goal`]: which rows a domain's terms have,
+//! The search itself (`search`) is generic over a `Goal`: which rows a domain's terms have,
 //! when a term is closed on a domain, what a candidate point is worth, and when to stop. The
-//! verifier's goal ([`decide_case`]) closes a term when one of its atoms is refuted and stops at
+//! verifier's goal (`decide_case`) closes a term when one of its atoms is refuted and stops at
 //! a checked counterexample; the optimizer's (`optimize::relu`, objective mode) has one term,
 //! the objective row and the constraint rows, closes a domain when a constraint row's sound
 //! bound proves it infeasible or its objective bound is within the gap of the incumbent, and
@@ -142,6 +142,12 @@ pub(crate) trait Goal {
     }
     /// A domain that cannot be split further and stays open, with its score.
     fn stuck(&mut self, _score: f64) {}
+    /// Split the open domains with the smallest scores first (best-first: what raises the
+    /// smallest bound of an optimisation), instead of the newest (depth-first: what reaches a
+    /// counterexample soonest, and keeps the open list short).
+    fn best_first(&self) -> bool {
+        false
+    }
 }
 
 /// How a [`search`] ended.
@@ -332,6 +338,10 @@ pub(crate) fn search<G: Goal>(
         }
         if stop.now() {
             return Ended::Stopped;
+        }
+        if goal.best_first() {
+            // Stable: equal scores keep their order, so the result stays the same bits.
+            stack.sort_by(|a, b| b.score.total_cmp(&a.score));
         }
         let take = opts.batch.min(stack.len());
         // A parent with every unstable unit split (a sub-box made by halving, below) has no
