@@ -220,3 +220,52 @@ fn relu_split_gives_the_same_bits_twice_and_on_one_and_two_threads() {
         );
     }
 }
+
+/// The command line: `--strategy relu` on a JSON model reaches the exact optimum and says
+/// which search ran; `--strategy input` says the other; an unknown strategy is exit 2.
+#[test]
+fn the_command_line_forces_the_strategy() {
+    let dir = std::env::temp_dir().join(format!("relulab-opt-relu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("net.json");
+    let mlp = random_net(&[2, 6, 6, 1], 4);
+    std::fs::write(&model, serde_json::to_string(&mlp).unwrap()).unwrap();
+    let p = Problem::new(
+        mlp,
+        Scaling::identity(2, 1),
+        Sense::Maximize,
+        lin(vec![1.0], vec![0.0; 2], 0.0),
+        vec![],
+        vec![-1.0; 2],
+        vec![1.0; 2],
+    )
+    .unwrap();
+    let exact = solve_exact(&p).unwrap().objective.unwrap();
+    let run = |strategy: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_relulab"))
+            .arg("optimize")
+            .arg(&model)
+            .args(["--maximize", "y[0]", "--input-bounds", "-1:1,-1:1"])
+            .args(["--gap-abs", "1e-9", "--gap-rel", "1e-9", "--json"])
+            .args(["--strategy", strategy])
+            .output()
+            .unwrap()
+    };
+    for (strategy, method) in [("relu", "relu-bab"), ("input", "bab"), ("auto", "bab")] {
+        let out = run(strategy);
+        assert!(out.status.success(), "{strategy}: {out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let s = &v["solution"];
+        assert_eq!(s["method"], method, "{strategy}");
+        assert_eq!(s["status"], "optimal", "{strategy}");
+        let obj = s["objective"].as_f64().unwrap();
+        assert!(
+            (obj - exact).abs() <= 1e-9 * (1.0 + exact.abs()),
+            "{strategy}: {obj} vs {exact}"
+        );
+    }
+    let out = run("milp");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--strategy"), "{err}");
+}
