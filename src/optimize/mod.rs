@@ -65,7 +65,9 @@ use crate::net::Mlp;
 use crate::verify::bab::tighten;
 pub use crate::verify::bab::Strategy;
 use crate::verify::bounds::{output_interval, LayerBounds};
-use crate::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
+use crate::verify::engine::{
+    bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, RowResult,
+};
 use crate::verify::fp::{add_up, dot_err, next_down, next_up, sub_down};
 use crate::verify::PwlNet;
 use rand::{Rng, SeedableRng};
@@ -502,6 +504,22 @@ impl NetRow {
     fn const_down(&self, k: f64) -> f64 {
         sub_down(sub_down(k, -self.e), self.charge)
     }
+
+    /// The row's linear lower bound on a domain from the engine's result for it (λ over the
+    /// outputs' part; a row without outputs was bounded as 0 and is its constant alone).
+    fn lin_bound(&self, r: &RowResult) -> LinBound {
+        if self.uses_outputs {
+            LinBound {
+                lam: r.lambda0.clone(),
+                k: self.const_down(r.k),
+            }
+        } else {
+            LinBound {
+                lam: vec![0.0; self.d.len()],
+                k: self.const_down(0.0),
+            }
+        }
+    }
 }
 
 /// A row's linear lower bound on a domain: row ≥ λ·s + k (k sound, λ exact), λ including d.
@@ -701,19 +719,7 @@ impl Ctx<'_> {
         let lbs: Vec<LinBound> = res
             .iter()
             .zip(&all)
-            .map(|(r, nr)| {
-                if nr.uses_outputs {
-                    LinBound {
-                        lam: r.lambda0.clone(),
-                        k: nr.const_down(r.k),
-                    }
-                } else {
-                    LinBound {
-                        lam: vec![0.0; lo.len()],
-                        k: nr.const_down(0.0),
-                    }
-                }
-            })
+            .map(|(r, nr)| nr.lin_bound(r))
             .collect();
         let (mut tlo, mut thi) = (lo.to_vec(), hi.to_vec());
         // Atoms for tightening: λ + d (rounded; the rounding charged into the constant).

@@ -135,19 +135,7 @@ impl Goal for Objective<'_> {
         let lbs: Vec<LinBound> = res
             .iter()
             .zip(self.rows())
-            .map(|(r, nr)| {
-                if nr.uses_outputs {
-                    LinBound {
-                        lam: r.lambda0.clone(),
-                        k: nr.const_down(r.k),
-                    }
-                } else {
-                    LinBound {
-                        lam: vec![0.0; lo.len()],
-                        k: nr.const_down(0.0),
-                    }
-                }
-            })
+            .map(|(r, nr)| nr.lin_bound(r))
             .collect();
         let ds: Vec<&[f64]> = self.rows().map(|r| r.d.as_slice()).collect();
         // Infeasible: some constraint's own sound bound above 0.
