@@ -19,8 +19,9 @@
 //! verifier's goal (`decide_case`) closes a term when one of its atoms is refuted and stops at
 //! a checked counterexample; the optimizer's (`optimize::relu`, objective mode) has one term,
 //! the objective row and the constraint rows, closes a domain when a constraint row's sound
-//! bound proves it infeasible or its objective bound is within the gap of the incumbent, and
-//! stops when the smallest open bound is.
+//! bound proves it infeasible or its objective bound is within the gap of the incumbent,
+//! splits the domains with the smallest bounds first, and stops when the smallest open bound
+//! is within the gap.
 
 use super::bab::{pgd, term_value, Checker, Stop, Witness};
 use super::engine::{
