@@ -13,12 +13,12 @@
 //! missing package is a printed note, not a failure. Threads: 2 (rayon pool), like the README.
 
 use relulab::data::Standardizer;
-use relulab::optimize::surrogate::{self, FitSpec};
+use relulab::optimize::surrogate::{self, FitSpec, SurrogateMeta};
 use relulab::optimize::{
     solve, solve_exact, Constraint, Linear, Options, Problem, Scaling, Sense, Solution,
 };
 use relulab::train::{TrainSpec, Trainer};
-use relulab::Activation;
+use relulab::{Activation, Mlp};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -164,18 +164,30 @@ fn report_peers(name: &str, p: &Problem, ours: &Solution, our_s: f64, tl: f64) {
     }
 }
 
+/// Fit a surrogate and print `  trained {what} in … s, {mse} (standardised) …`.
+fn fit_timed(
+    x: &[Vec<f64>],
+    y: &[Vec<f64>],
+    spec: &FitSpec,
+    what: &str,
+    mse_label: &str,
+) -> (Mlp<f32>, SurrogateMeta) {
+    let t0 = Instant::now();
+    let (mlp, meta, mse) = surrogate::fit(x, y, vec![], vec![], spec).unwrap();
+    println!(
+        "  trained {what} in {:.1} s, {mse_label} (standardised) {mse:.2e}",
+        t0.elapsed().as_secs_f64()
+    );
+    (mlp, meta)
+}
+
 fn reformer() {
     println!("## reformer: maximise H2 subject to N2 ≤ 0.34 (2 → 10×4 ReLU → 12)");
     let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/omlt-reformer/reformer.csv");
     let t = surrogate::read_table(&csv).expect("reformer.csv");
     let x: Vec<Vec<f64>> = t.rows.iter().map(|r| r[..2].to_vec()).collect();
     let y: Vec<Vec<f64>> = t.rows.iter().map(|r| r[2..14].to_vec()).collect();
-    let t0 = Instant::now();
-    let (mlp, meta, mse) = surrogate::fit(&x, &y, vec![], vec![], &FitSpec::default()).unwrap();
-    println!(
-        "  trained 100 epochs in {:.1} s, training MSE (standardised) {mse:.2e}",
-        t0.elapsed().as_secs_f64()
-    );
+    let (mlp, meta) = fit_timed(&x, &y, &FitSpec::default(), "100 epochs", "training MSE");
     let p = Problem::new(
         mlp,
         meta.scaling,
@@ -256,12 +268,7 @@ fn peaks_case() {
         seed: 0,
         ..FitSpec::default()
     };
-    let t0 = Instant::now();
-    let (mlp, meta, mse) = surrogate::fit(&x, &y, vec![], vec![], &spec).unwrap();
-    println!(
-        "  trained 2 → 32×3 ReLU → 1 for 30 epochs in {:.1} s, MSE (standardised) {mse:.2e}",
-        t0.elapsed().as_secs_f64()
-    );
+    let (mlp, meta) = fit_timed(&x, &y, &spec, "2 → 32×3 ReLU → 1 for 30 epochs", "MSE");
     let p = Problem::new(
         mlp,
         meta.scaling,
@@ -357,7 +364,8 @@ fn digits() {
     };
     let s = solve(&p, &o, None).unwrap();
     println!(
-        "  relulab bab   status {} incumbent {:.6} certified bound {:.6} gap {:.3e} ({} domains, {:.1} s)",
+        "  relulab {:<8} status {} incumbent {:.6} certified bound {:.6} gap {:.3e} ({} domains, {:.1} s)",
+        s.method,
         s.status.as_str(),
         s.objective.unwrap_or(f64::NAN),
         s.bound,

@@ -46,6 +46,10 @@ pub struct Args {
     /// Enumerate the linear regions instead (1 or 2 inputs): the exact optimum.
     #[arg(long)]
     exact: bool,
+    /// Branching: `input` (halve the input box), `relu` (split unstable ReLUs, β-CROWN-style)
+    /// or `auto` (input for at most 16 inputs, relu above, as `relulab verify` chooses).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "input", "relu"])]
+    strategy: String,
     /// Draw the objective, feasible region and optimum (2 inputs; .svg or .png).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
@@ -73,7 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         gap_rel: args.gap_rel,
         time_limit: args.time_limit,
     });
-    let o = ps.options()?;
+    let mut o = ps.options()?;
+    o.strategy = opt::Strategy::parse(&args.strategy).expect("clap checked the value");
     let model = surrogate::load(&args.model)?;
     let names = (model.input_names.clone(), model.output_names.clone());
     let problem = spec::build(model, &ps)?;

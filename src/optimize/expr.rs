@@ -204,7 +204,17 @@ struct Parser<'a> {
     names: &'a Names,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// A parser over the tokens of `s`.
+    fn new(s: &str, names: &'a Names) -> Result<Self, ExprError> {
+        Ok(Parser {
+            end: s.chars().count() + 1,
+            toks: lex(s)?,
+            pos: 0,
+            names,
+        })
+    }
+
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos).map(|t| &t.0)
     }
@@ -367,13 +377,7 @@ impl Parser<'_> {
 
 /// Parse a linear expression.
 pub fn parse_expr(s: &str, names: &Names) -> Result<LinExpr, ExprError> {
-    let toks = lex(s)?;
-    let mut p = Parser {
-        end: s.chars().count() + 1,
-        toks,
-        pos: 0,
-        names,
-    };
+    let mut p = Parser::new(s, names)?;
     let e = p.expr()?;
     if p.pos < p.toks.len() {
         let col = p.col();
@@ -399,13 +403,7 @@ pub fn parse_expr(s: &str, names: &Names) -> Result<LinExpr, ExprError> {
 
 /// Parse a constraint: expressions joined by comparisons (`a <= b`, `lo <= e <= hi`).
 pub fn parse_constraint(s: &str, names: &Names) -> Result<LinConstraint, ExprError> {
-    let toks = lex(s)?;
-    let mut p = Parser {
-        end: s.chars().count() + 1,
-        toks,
-        pos: 0,
-        names,
-    };
+    let mut p = Parser::new(s, names)?;
     let mut exprs = vec![p.expr()?];
     let mut ops = Vec::new();
     while let Some(Tok::Op(o)) = p.peek() {

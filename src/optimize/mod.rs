@@ -37,6 +37,17 @@
 //! before it becomes the incumbent. Domains are bounded in batches of [`Options::batch`] in
 //! parallel and merged in a fixed order, so the result does not depend on the thread count.
 //!
+//! # ReLU splitting
+//! With more than [`crate::verify::bab::INPUT_SPLIT_MAX_DIM`] inputs (or when
+//! [`Options::strategy`] asks for it) the same rows go to the verifier's ReLU-split branch and
+//! bound (`verify::relu_bab`, β-CROWN style) as its objective-mode goal: domains are the box
+//! with split constraints on hidden units, bounded with α/β by the engine; each domain's rows
+//! are combined into the same Lagrangian bound over its box; a domain closes when a constraint
+//! row's sound bound proves it infeasible or its objective bound is within the gap of the
+//! incumbent; the smallest bounds are split first, and the global bound is the smallest open
+//! one. Input splitting narrows a box in every input; in 64 dimensions that barely moves the
+//! bound, while a split ReLU removes its relaxation error wherever it is.
+//!
 //! # Exact mode
 //! For one or two inputs, [`solve_exact`] enumerates the linear regions (the regions engine:
 //! `regions::partition`, `regions::segment`), clips each region by the constraints (affine on
@@ -45,14 +56,18 @@
 
 pub mod expr;
 pub mod pwl;
+mod relu;
 pub mod spec;
 pub mod surrogate;
 
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::verify::bab::tighten;
+pub use crate::verify::bab::Strategy;
 use crate::verify::bounds::{output_interval, LayerBounds};
-use crate::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
+use crate::verify::engine::{
+    bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, RowResult,
+};
 use crate::verify::fp::{add_up, dot_err, next_down, next_up, sub_down};
 use crate::verify::PwlNet;
 use rand::{Rng, SeedableRng};
@@ -323,6 +338,10 @@ pub struct Options {
     /// A cancel flag (the Python binding's Ctrl-C): once set, the search stops at its next
     /// round and [`solve`] returns [`Error::Cancelled`] with [`CANCELLED`].
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Input splitting or ReLU splitting; [`Strategy::Auto`] (the default) chooses as the
+    /// verifier does ([`Strategy::resolve`]): input splitting up to
+    /// [`crate::verify::bab::INPUT_SPLIT_MAX_DIM`] inputs, ReLU splitting above.
+    pub strategy: Strategy,
 }
 
 /// The error message of a search stopped through [`Options::cancel`].
@@ -340,6 +359,7 @@ impl Default for Options {
             seed: 0,
             starts: 16,
             cancel: None,
+            strategy: Strategy::Auto,
         }
     }
 }
@@ -399,7 +419,8 @@ pub struct Solution {
     pub seconds: f64,
     /// Largest constraint value at x (≤ 0).
     pub violation: Option<f64>,
-    /// The search that produced it ("bab" or "exact").
+    /// The search that produced it: "bab" (input splitting), "relu-bab" (ReLU splitting) or
+    /// "exact".
     pub method: &'static str,
     /// Exact mode: linear pieces (cells) enumerated.
     pub regions: Option<usize>,
@@ -482,6 +503,22 @@ impl NetRow {
     /// Sound constant of the row's linear lower bound: engine constant k + e − charge.
     fn const_down(&self, k: f64) -> f64 {
         sub_down(sub_down(k, -self.e), self.charge)
+    }
+
+    /// The row's linear lower bound on a domain from the engine's result for it (λ over the
+    /// outputs' part; a row without outputs was bounded as 0 and is its constant alone).
+    fn lin_bound(&self, r: &RowResult) -> LinBound {
+        if self.uses_outputs {
+            LinBound {
+                lam: r.lambda0.clone(),
+                k: self.const_down(r.k),
+            }
+        } else {
+            LinBound {
+                lam: vec![0.0; self.d.len()],
+                k: self.const_down(0.0),
+            }
+        }
     }
 }
 
@@ -682,19 +719,7 @@ impl Ctx<'_> {
         let lbs: Vec<LinBound> = res
             .iter()
             .zip(&all)
-            .map(|(r, nr)| {
-                if nr.uses_outputs {
-                    LinBound {
-                        lam: r.lambda0.clone(),
-                        k: nr.const_down(r.k),
-                    }
-                } else {
-                    LinBound {
-                        lam: vec![0.0; lo.len()],
-                        k: nr.const_down(0.0),
-                    }
-                }
-            })
+            .map(|(r, nr)| nr.lin_bound(r))
             .collect();
         let (mut tlo, mut thi) = (lo.to_vec(), hi.to_vec());
         // Atoms for tightening: λ + d (rounded; the rounding charged into the constant).
@@ -1057,6 +1082,9 @@ pub fn solve(
             .map(|j| p.lo[j] + rng.random::<f64>() * (p.hi[j] - p.lo[j]))
             .collect();
         local_search(p, &mut inc, x0, 60);
+    }
+    if opts.strategy.resolve(d) == Strategy::ReluSplit {
+        return relu::solve(p, opts, &ctx, inc, progress, t0);
     }
     let mut heap = BinaryHeap::new();
     let mut next_id = 0u64;

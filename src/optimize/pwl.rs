@@ -419,24 +419,29 @@ pub fn learn_kinks(f: &Pwl, n: usize, noise: f64, seed: u64) -> Result<Learned> 
 mod tests {
     use super::*;
 
+    /// Call 100 + 2 puts 90 − call 120.
+    fn portfolio() -> Pwl {
+        Pwl::portfolio(&[
+            Leg::Call {
+                strike: 100.0,
+                qty: 1.0,
+            },
+            Leg::Put {
+                strike: 90.0,
+                qty: 2.0,
+            },
+            Leg::Call {
+                strike: 120.0,
+                qty: -1.0,
+            },
+        ])
+        .unwrap()
+    }
+
     #[test]
     fn networks_equal_their_functions_and_kink_at_the_breakpoints() {
         let cases = [
-            Pwl::portfolio(&[
-                Leg::Call {
-                    strike: 100.0,
-                    qty: 1.0,
-                },
-                Leg::Put {
-                    strike: 90.0,
-                    qty: 2.0,
-                },
-                Leg::Call {
-                    strike: 120.0,
-                    qty: -1.0,
-                },
-            ])
-            .unwrap(),
+            portfolio(),
             Pwl::tax(&[(0.0, 0.1), (10_000.0, 0.2), (40_000.0, 0.4)]).unwrap(),
             Pwl::collar(-2.0, 3.5).unwrap(),
         ];
@@ -464,21 +469,7 @@ mod tests {
     #[test]
     fn closed_forms() {
         // Call 100 + 2 puts 90 − call 120 at S = 80, 95, 110, 130.
-        let f = Pwl::portfolio(&[
-            Leg::Call {
-                strike: 100.0,
-                qty: 1.0,
-            },
-            Leg::Put {
-                strike: 90.0,
-                qty: 2.0,
-            },
-            Leg::Call {
-                strike: 120.0,
-                qty: -1.0,
-            },
-        ])
-        .unwrap();
+        let f = portfolio();
         for (s, v) in [(80.0, 20.0), (95.0, 0.0), (110.0, 10.0), (130.0, 20.0)] {
             assert_eq!(f.value(s), v);
         }

@@ -13,6 +13,15 @@
 //! not depend on the thread count. Every minimising corner of an open atom is tried as a
 //! counterexample, with a short projected-gradient run from the worst one every few rounds;
 //! `sat` needs the [`super::bab::Checker`]'s acceptance as in the input-split search.
+//!
+//! The search itself (`search`) is generic over a `Goal`: which rows a domain's terms have,
+//! when a term is closed on a domain, what a candidate point is worth, and when to stop. The
+//! verifier's goal (`decide_case`) closes a term when one of its atoms is refuted and stops at
+//! a checked counterexample; the optimizer's (`optimize::relu`, objective mode) has one term,
+//! the objective row and the constraint rows, closes a domain when a constraint row's sound
+//! bound proves it infeasible or its objective bound is within the gap of the incumbent,
+//! splits the domains with the smallest bounds first, and stops when the smallest open bound
+//! is within the gap.
 
 use super::bab::{pgd, term_value, Checker, Stop, Witness};
 use super::engine::{
@@ -71,6 +80,8 @@ struct Domain {
     branch: (usize, usize),
     /// A sub-box of the case's box (`None`: all of it).
     bbox: Option<SubBox>,
+    /// The smallest score of its open terms ([`Verdict::Open`]).
+    score: f64,
 }
 
 /// A sub-box `(lo, hi)` of a case's input box.
@@ -87,6 +98,135 @@ enum Child {
     Half(usize, bool),
 }
 
+/// How one term of a domain came out of [`Goal::judge`].
+pub(crate) enum Verdict<F> {
+    /// Closed on this domain (refuted, infeasible or pruned).
+    Closed,
+    /// The search is over: the goal found what it was after.
+    Found(F),
+    /// Open, with its score (smaller: further from closed; the open domain with the smallest
+    /// score is the one the search probes) and the atom whose branching choice to follow.
+    Open(f64, usize),
+}
+
+/// What a ReLU-split search is after (see the module documentation). A domain carries terms;
+/// a term is a list of rows `c·y` over the network's outputs, bounded together on every domain.
+pub(crate) trait Goal {
+    /// What ends the search early.
+    type Found;
+    /// Number of terms at the root.
+    fn terms(&self) -> usize;
+    /// The rows of term `t`: coefficients over the outputs and the target above which the
+    /// engine may stop optimising the row.
+    fn atoms(&self, t: usize) -> Vec<(&[f64], f64)>;
+    /// Judge term `t` on a domain with input box `[lo, hi]` from its rows' results (in the
+    /// order of [`Goal::atoms`]).
+    fn judge(
+        &mut self,
+        t: usize,
+        res: &[RowResult],
+        lo: &[f64],
+        hi: &[f64],
+    ) -> Verdict<Self::Found>;
+    /// Run once when the root leaves the search open.
+    fn falsify(&mut self) -> Option<Self::Found>;
+    /// A short local search from `x` for term `t` (every few rounds, from the worst domain).
+    fn probe(&mut self, t: usize, x: &[f64]) -> Option<Self::Found>;
+    /// Before each round, per open domain: whether to keep it (its score as it was judged).
+    fn keep(&mut self, _score: f64) -> bool {
+        true
+    }
+    /// Before each round, with the open domains' scores and the domains bounded so far:
+    /// whether the search is done.
+    fn done(&mut self, _open: &[f64], _domains: usize) -> bool {
+        false
+    }
+    /// A domain that cannot be split further and stays open, with its score.
+    fn stuck(&mut self, _score: f64) {}
+    /// Split the open domains with the smallest scores first (best-first: what raises the
+    /// smallest bound of an optimisation), instead of the newest (depth-first: what reaches a
+    /// counterexample soonest, and keeps the open list short).
+    fn best_first(&self) -> bool {
+        false
+    }
+}
+
+/// How a [`search`] ended.
+pub(crate) enum Ended<F> {
+    /// [`Goal::judge`], [`Goal::falsify`] or [`Goal::probe`] found it.
+    Found(F),
+    /// [`Stop`] said so (deadline or cancel flag).
+    Stopped,
+    /// [`Goal::done`] said so.
+    Done,
+    /// No open domain is left; `stuck`: some could not be split further (see [`Goal::stuck`]).
+    Exhausted {
+        /// Some domain could not be split further.
+        stuck: bool,
+    },
+}
+
+/// The verifier's goal: the terms of one case, refuted atom by atom.
+struct CaseGoal<'a> {
+    net: &'a PwlNet,
+    checker: &'a Checker<'a>,
+    case: &'a Case,
+    falsify: &'a mut dyn FnMut(&Case) -> Option<Witness>,
+}
+
+impl Goal for CaseGoal<'_> {
+    type Found = Witness;
+
+    fn terms(&self) -> usize {
+        self.case.terms.len()
+    }
+
+    fn atoms(&self, t: usize) -> Vec<(&[f64], f64)> {
+        self.case.terms[t]
+            .iter()
+            .map(|a| (a.c.as_slice(), a.b))
+            .collect()
+    }
+
+    fn judge(&mut self, t: usize, rs: &[RowResult], _: &[f64], _: &[f64]) -> Verdict<Witness> {
+        let atoms = &self.case.terms[t];
+        let refuted = atoms.iter().zip(rs).any(|(a, r)| sub_down(r.lb, a.b) > 0.0);
+        if refuted {
+            return Verdict::Closed;
+        }
+        // Candidates: each atom's minimising corner.
+        for r in rs {
+            let y = self.net.forward(&r.corner);
+            if term_value(atoms, &y).0 <= 0.0 {
+                if let Some(w) = self
+                    .checker
+                    .check(&self.case.lo, &self.case.hi, atoms, &r.corner)
+                {
+                    return Verdict::Found(w);
+                }
+            }
+        }
+        // The term's best atom decides how close it is to refuted.
+        let (m, ai) = atoms
+            .iter()
+            .zip(rs)
+            .enumerate()
+            .map(|(i, (a, r))| (r.lb - a.b, i))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("a term has atoms");
+        Verdict::Open(m, ai)
+    }
+
+    fn falsify(&mut self) -> Option<Witness> {
+        (self.falsify)(self.case)
+    }
+
+    fn probe(&mut self, t: usize, x: &[f64]) -> Option<Witness> {
+        let c = self.case;
+        pgd(self.net, self.checker, &c.lo, &c.hi, &c.terms[t], x, 20)
+    }
+}
+
 /// Decide one case by ReLU-split branch and bound. `domains` counts the domains bounded;
 /// `falsify` is run once if the root bound leaves the case open.
 pub(crate) fn decide_case(
@@ -98,12 +238,37 @@ pub(crate) fn decide_case(
     domains: &mut usize,
     falsify: &mut dyn FnMut(&Case) -> Option<Witness>,
 ) -> CaseResult {
+    let mut goal = CaseGoal {
+        net,
+        checker,
+        case,
+        falsify,
+    };
+    match search(net, &case.lo, &case.hi, &mut goal, opts, stop, domains) {
+        Ended::Found(w) => CaseResult::Sat(w),
+        Ended::Stopped => CaseResult::Timeout,
+        Ended::Done | Ended::Exhausted { stuck: false } => CaseResult::Unsat,
+        Ended::Exhausted { stuck: true } => CaseResult::Unknown,
+    }
+}
+
+/// ReLU-split branch and bound over the input box `[lo, hi]` for `goal` (see the module
+/// documentation). `domains` counts the domains bounded.
+pub(crate) fn search<G: Goal>(
+    net: &PwlNet,
+    lo: &[f64],
+    hi: &[f64],
+    goal: &mut G,
+    opts: &ReluSplitOptions,
+    stop: Stop,
+    domains: &mut usize,
+) -> Ended<G::Found> {
     let hidden = Optim {
         iters: opts.root_hidden_iters,
         fast: true,
         ..Optim::default()
     };
-    let inter = optimized_hidden(net, &case.lo, &case.hi, None, &hidden);
+    let inter = optimized_hidden(net, lo, hi, None, &hidden);
     let trace = std::env::var_os("RELULAB_TRACE").is_some();
     let t0 = Instant::now();
     if trace {
@@ -111,12 +276,11 @@ pub(crate) fn decide_case(
         eprintln!("root hidden bounds: unstable per layer {unst:?}");
     }
     let out = net.layers.len() - 1;
-    let rel = Relaxation::new(net, out, &case.lo, &case.hi, &inter);
-    let all: Vec<usize> = (0..case.terms.len()).collect();
-    let root_alpha: Vec<Vec<Vec<f32>>> = case
-        .terms
+    let rel = Relaxation::new(net, out, lo, hi, &inter);
+    let all: Vec<usize> = (0..goal.terms()).collect();
+    let root_alpha: Vec<Vec<Vec<f32>>> = all
         .iter()
-        .map(|t| vec![Vec::new(); t.len()])
+        .map(|&t| vec![Vec::new(); goal.atoms(t).len()])
         .collect();
     let root = Domain {
         splits: Vec::new(),
@@ -125,6 +289,7 @@ pub(crate) fn decide_case(
         beta: root_alpha,
         branch: (0, 0),
         bbox: None,
+        score: f64::NEG_INFINITY,
     };
     let root_opt = Optim {
         iters: opts.root_iters,
@@ -132,10 +297,11 @@ pub(crate) fn decide_case(
         fast: true,
         ..Optim::default()
     };
+    let bx = (lo, hi);
     *domains += 1;
     let mut stack = Vec::new();
-    match bound_children(net, checker, case, &rel, &[(&root, Child::Same)], &root_opt) {
-        Bounded::Sat(w) => return CaseResult::Sat(w),
+    match bound_children(goal, bx, &rel, &[(&root, Child::Same)], &root_opt) {
+        Bounded::Found(w) => return Ended::Found(w),
         Bounded::Open(mut v, _) => stack.append(&mut v),
     }
     if trace {
@@ -146,8 +312,8 @@ pub(crate) fn decide_case(
         );
     }
     if !stack.is_empty() {
-        if let Some(w) = falsify(case) {
-            return CaseResult::Sat(w);
+        if let Some(w) = goal.falsify() {
+            return Ended::Found(w);
         }
     }
     let opt = Optim {
@@ -167,11 +333,28 @@ pub(crate) fn decide_case(
     let mut stuck = false;
     let mut round = 0usize;
     while !stack.is_empty() {
+        stack.retain(|d| goal.keep(d.score));
+        let scores: Vec<f64> = stack.iter().map(|d| d.score).collect();
+        if goal.done(&scores, *domains) {
+            return Ended::Done;
+        }
+        if stack.is_empty() {
+            break;
+        }
         if stop.now() {
-            return CaseResult::Timeout;
+            return Ended::Stopped;
+        }
+        if goal.best_first() {
+            // Stable: equal scores keep their order, so the result stays the same bits.
+            stack.sort_by(|a, b| b.score.total_cmp(&a.score));
         }
         let take = opts.batch.min(stack.len());
-        let parents: Vec<Domain> = stack.split_off(stack.len() - take);
+        // A parent with every unstable unit split (a sub-box made by halving, below) has no
+        // unit to split on: it goes with this round's fully split domains instead.
+        let (full, parents): (Vec<Domain>, Vec<Domain>) = stack
+            .split_off(stack.len() - take)
+            .into_iter()
+            .partition(|d| d.branch.0 == usize::MAX);
         let mut kids: Vec<(&Domain, Child)> = Vec::with_capacity(2 * take);
         for p in &parents {
             let (h, j) = p.branch;
@@ -187,15 +370,15 @@ pub(crate) fn decide_case(
             }
         }
         *domains += kids.len();
-        match bound_children(net, checker, case, &rel, &kids, &opt) {
-            Bounded::Sat(w) => return CaseResult::Sat(w),
+        match bound_children(goal, bx, &rel, &kids, &opt) {
+            Bounded::Found(w) => return Ended::Found(w),
             Bounded::Open(mut v, worst) => {
                 // Children are pushed in order, so the last parent's are explored first.
                 stack.append(&mut v);
                 round += 1;
                 if let Some((t, x)) = worst.filter(|_| round.is_multiple_of(4)) {
-                    if let Some(w) = pgd(net, checker, &case.lo, &case.hi, &case.terms[t], &x, 20) {
-                        return CaseResult::Sat(w);
+                    if let Some(w) = goal.probe(t, &x) {
+                        return Ended::Found(w);
                     }
                 }
             }
@@ -204,71 +387,70 @@ pub(crate) fn decide_case(
         // is a linear program that β reaches only at convergence: such domains get a long
         // optimisation, and what stays open is halved along its input box (the relaxation
         // stays valid on sub-boxes), which converges for low-dimensional inputs.
-        let (done, open): (Vec<Domain>, Vec<Domain>) =
+        let (mut done, open): (Vec<Domain>, Vec<Domain>) =
             stack.drain(..).partition(|d| d.branch.0 == usize::MAX);
         stack = open;
+        done.extend(full);
         if !done.is_empty() {
             let kids: Vec<(&Domain, Child)> = done.iter().map(|d| (d, Child::Same)).collect();
             *domains += kids.len();
-            let still = match bound_children(net, checker, case, &rel, &kids, &linear_opt) {
-                Bounded::Sat(w) => return CaseResult::Sat(w),
+            let still = match bound_children(goal, bx, &rel, &kids, &linear_opt) {
+                Bounded::Found(w) => return Ended::Found(w),
                 Bounded::Open(v, _) => v,
             };
             let mut halves: Vec<(&Domain, Child)> = Vec::new();
             for d in &still {
-                let (lo, hi) = d
+                let (dlo, dhi) = d
                     .bbox
                     .as_deref()
-                    .map_or((&case.lo, &case.hi), |b| (&b.0, &b.1));
-                let dim = (0..lo.len())
+                    .map_or((lo, hi), |b| (b.0.as_slice(), b.1.as_slice()));
+                let dim = (0..dlo.len())
                     .filter(|&i| {
-                        let m = lo[i] + (hi[i] - lo[i]) / 2.0;
-                        m > lo[i] && m < hi[i]
+                        let m = dlo[i] + (dhi[i] - dlo[i]) / 2.0;
+                        m > dlo[i] && m < dhi[i]
                     })
                     .max_by(|&a, &b| {
-                        let w = |i: usize| (hi[i] - lo[i]) / (case.hi[i] - case.lo[i]);
+                        let w = |i: usize| (dhi[i] - dlo[i]) / (hi[i] - lo[i]);
                         w(a).total_cmp(&w(b))
                     });
                 match dim {
-                    Some(i) if lo.len() <= super::bab::INPUT_SPLIT_MAX_DIM => {
+                    Some(i) if dlo.len() <= super::bab::INPUT_SPLIT_MAX_DIM => {
                         halves.push((d, Child::Half(i, false)));
                         halves.push((d, Child::Half(i, true)));
                     }
-                    _ => stuck = true,
+                    _ => {
+                        goal.stuck(d.score);
+                        stuck = true;
+                    }
                 }
             }
             if !halves.is_empty() {
                 *domains += halves.len();
-                match bound_children(net, checker, case, &rel, &halves, &opt) {
-                    Bounded::Sat(w) => return CaseResult::Sat(w),
+                match bound_children(goal, bx, &rel, &halves, &opt) {
+                    Bounded::Found(w) => return Ended::Found(w),
                     Bounded::Open(mut v, _) => stack.append(&mut v),
                 }
             }
         }
     }
-    if stuck {
-        CaseResult::Unknown
-    } else {
-        CaseResult::Unsat
-    }
+    Ended::Exhausted { stuck }
 }
 
-enum Bounded {
-    Sat(Witness),
+enum Bounded<F> {
+    Found(F),
     /// Open children, and the worst open atom's (term, corner) for a gradient probe.
     Open(Vec<Domain>, Option<(usize, Vec<f64>)>),
 }
 
 /// Bound the domains `parent ∧ split` (or the parent itself for `None`) for every atom of the
-/// parent's open terms; refute terms; try each open atom's corner as a counterexample.
-fn bound_children(
-    net: &PwlNet,
-    checker: &Checker,
-    case: &Case,
+/// parent's open terms, and let the goal judge each term (close it, or stop the search).
+fn bound_children<G: Goal>(
+    goal: &mut G,
+    bx: (&[f64], &[f64]),
     rel: &Relaxation,
     kids: &[(&Domain, Child)],
     opt: &Optim,
-) -> Bounded {
+) -> Bounded<G::Found> {
     let splits: Vec<Vec<Split>> = kids
         .iter()
         .map(|(p, s)| {
@@ -287,7 +469,7 @@ fn bound_children(
                     .bbox
                     .as_deref()
                     .cloned()
-                    .unwrap_or_else(|| (case.lo.clone(), case.hi.clone()));
+                    .unwrap_or_else(|| (bx.0.to_vec(), bx.1.to_vec()));
                 let m = lo[i] + (hi[i] - lo[i]) / 2.0;
                 if upper {
                     lo[i] = m;
@@ -329,20 +511,21 @@ fn bound_children(
         })
         .collect();
     let mut rows = Vec::new();
-    let mut owner = Vec::new();
+    let mut counts = vec![0; goal.terms()];
     for (d, (p, _)) in kids.iter().enumerate() {
         for (ti, &t) in p.terms.iter().enumerate() {
-            for (ai, atom) in case.terms[t].iter().enumerate() {
+            let atoms = goal.atoms(t);
+            counts[t] = atoms.len();
+            for (ai, (c, target)) in atoms.into_iter().enumerate() {
                 let a = &p.alpha[ti][ai];
                 let b = &betas[d][ti][ai];
                 rows.push(Row {
                     dom: d,
-                    c: &atom.c,
-                    target: atom.b,
+                    c,
+                    target,
                     alpha: (!a.is_empty()).then_some(a.as_slice()),
                     beta: (!b.is_empty()).then_some(b.as_slice()),
                 });
-                owner.push((d, ti, ai));
             }
         }
     }
@@ -358,32 +541,21 @@ fn bound_children(
             beta: Vec::new(),
             branch: (usize::MAX, 0),
             bbox: boxes[d].clone(),
+            score: f64::INFINITY,
         };
         let mut dom_worst: Option<(f64, &RowResult)> = None;
+        let (dlo, dhi) = boxes[d]
+            .as_deref()
+            .map_or(bx, |b| (b.0.as_slice(), b.1.as_slice()));
         for &t in &p.terms {
-            let atoms = &case.terms[t];
-            let rs = &res[k..k + atoms.len()];
-            k += atoms.len();
-            let refuted = atoms.iter().zip(rs).any(|(a, r)| sub_down(r.lb, a.b) > 0.0);
-            if refuted {
-                continue;
-            }
-            // Candidates: each atom's minimising corner.
-            for r in rs {
-                let y = net.forward(&r.corner);
-                if term_value(atoms, &y).0 <= 0.0 {
-                    if let Some(w) = checker.check(&case.lo, &case.hi, atoms, &r.corner) {
-                        return Bounded::Sat(w);
-                    }
-                }
-            }
-            // The term's best atom decides how close it is to refuted.
-            let (m, r) = atoms
-                .iter()
-                .zip(rs)
-                .map(|(a, r)| (r.lb - a.b, r))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .expect("a term has atoms");
+            let rs = &res[k..k + counts[t]];
+            k += counts[t];
+            let (m, ai) = match goal.judge(t, rs, dlo, dhi) {
+                Verdict::Closed => continue,
+                Verdict::Found(w) => return Bounded::Found(w),
+                Verdict::Open(m, ai) => (m, ai),
+            };
+            let r = &rs[ai];
             if dom_worst.is_none_or(|(w, _)| m < w) {
                 dom_worst = Some((m, r));
             }
@@ -394,7 +566,8 @@ fn bound_children(
             dom.alpha.push(rs.iter().map(|r| r.alpha.clone()).collect());
             dom.beta.push(rs.iter().map(|r| r.beta.clone()).collect());
         }
-        if let Some((_, r)) = dom_worst {
+        if let Some((m, r)) = dom_worst {
+            dom.score = m;
             if let Some((h, j, _)) = r.branch {
                 dom.branch = (h, j);
             }
