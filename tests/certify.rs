@@ -23,6 +23,37 @@ fn net(widths: &[usize], seed: u64) -> Mlp<f32> {
     m
 }
 
+/// The worst error of the analytic gradient `g` of `f` against central differences (step
+/// 1e-6) over every weight and bias of `mlp`: relative (to 1e-6 + the larger magnitude), or
+/// absolute / 1e-7 where that is smaller (entries near 0).
+fn worst_fd_error(mlp: &Mlp<f64>, g: &Grads<f64>, f: impl Fn(&Mlp<f64>) -> f64) -> f64 {
+    let h = 1e-6;
+    let err = |fd: f64, an: f64| {
+        let e = (fd - an).abs() / (1e-6 + fd.abs().max(an.abs()));
+        e.min((fd - an).abs() / 1e-7)
+    };
+    let mut worst: f64 = 0.0;
+    for l in 0..mlp.layers.len() {
+        for k in 0..mlp.layers[l].weight.len() {
+            let mut a = mlp.clone();
+            a.layers[l].weight[k] += h;
+            let mut b = mlp.clone();
+            b.layers[l].weight[k] -= h;
+            let fd = (f(&a) - f(&b)) / (2.0 * h);
+            worst = worst.max(err(fd, g.weight[l][k]));
+        }
+        for k in 0..mlp.layers[l].out_dim {
+            let mut a = mlp.clone();
+            a.layers[l].bias.as_mut().unwrap()[k] += h;
+            let mut b = mlp.clone();
+            b.layers[l].bias.as_mut().unwrap()[k] -= h;
+            let fd = (f(&a) - f(&b)) / (2.0 * h);
+            worst = worst.max(err(fd, g.bias[l][k]));
+        }
+    }
+    worst
+}
+
 /// A standardisation with uneven means and spreads, to exercise the input map.
 fn standardizer(d: usize, rng: &mut ChaCha8Rng) -> Standardizer {
     Standardizer {
@@ -213,28 +244,7 @@ fn ibp_gradient_matches_finite_differences() {
         let mut p = IbpPass::default();
         ibp_loss(m, &lo, &hi, &labels, &mut p, None).0 / batch as f64
     };
-    let h = 1e-6;
-    let mut worst: f64 = 0.0;
-    for l in 0..mlp.layers.len() {
-        for k in 0..mlp.layers[l].weight.len() {
-            let mut a = mlp.clone();
-            a.layers[l].weight[k] += h;
-            let mut b = mlp.clone();
-            b.layers[l].weight[k] -= h;
-            let fd = (f(&a) - f(&b)) / (2.0 * h);
-            let e = (fd - g.weight[l][k]).abs() / (1e-6 + fd.abs().max(g.weight[l][k].abs()));
-            worst = worst.max(e.min((fd - g.weight[l][k]).abs() / 1e-7));
-        }
-        for k in 0..mlp.layers[l].out_dim {
-            let mut a = mlp.clone();
-            a.layers[l].bias.as_mut().unwrap()[k] += h;
-            let mut b = mlp.clone();
-            b.layers[l].bias.as_mut().unwrap()[k] -= h;
-            let fd = (f(&a) - f(&b)) / (2.0 * h);
-            let e = (fd - g.bias[l][k]).abs() / (1e-6 + fd.abs().max(g.bias[l][k].abs()));
-            worst = worst.max(e.min((fd - g.bias[l][k]).abs() / 1e-7));
-        }
-    }
+    let worst = worst_fd_error(&mlp, &g, f);
     assert!(worst < 1e-5, "worst relative gradient error {worst}");
 }
 
@@ -273,28 +283,7 @@ fn crown_ibp_gradient_matches_finite_differences() {
             let mut p = IbpPass::default();
             crown_ibp_loss(m, &lo, &hi, &labels, beta, &mut p, None).0 / batch as f64
         };
-        let h = 1e-6;
-        let mut worst: f64 = 0.0;
-        for l in 0..mlp.layers.len() {
-            for k in 0..mlp.layers[l].weight.len() {
-                let mut a = mlp.clone();
-                a.layers[l].weight[k] += h;
-                let mut b = mlp.clone();
-                b.layers[l].weight[k] -= h;
-                let fd = (f(&a) - f(&b)) / (2.0 * h);
-                let e = (fd - g.weight[l][k]).abs() / (1e-6 + fd.abs().max(g.weight[l][k].abs()));
-                worst = worst.max(e.min((fd - g.weight[l][k]).abs() / 1e-7));
-            }
-            for k in 0..mlp.layers[l].out_dim {
-                let mut a = mlp.clone();
-                a.layers[l].bias.as_mut().unwrap()[k] += h;
-                let mut b = mlp.clone();
-                b.layers[l].bias.as_mut().unwrap()[k] -= h;
-                let fd = (f(&a) - f(&b)) / (2.0 * h);
-                let e = (fd - g.bias[l][k]).abs() / (1e-6 + fd.abs().max(g.bias[l][k].abs()));
-                worst = worst.max(e.min((fd - g.bias[l][k]).abs() / 1e-7));
-            }
-        }
+        let worst = worst_fd_error(&mlp, &g, f);
         assert!(
             worst < 1e-5,
             "beta {beta}: worst relative gradient error {worst}"
