@@ -22,7 +22,6 @@ use relulab::certify::train::{run_robust, RobustConfig, RobustMethod};
 use relulab::certify::{certify_all, Certifier, CertifyOptions, InputMap, Summary};
 use relulab::data::Targets;
 use relulab::train::{TrainSpec, Trainer};
-use relulab::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
 use std::time::{Duration, Instant};
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -110,7 +109,6 @@ fn main() -> relulab::Result<()> {
         return Ok(());
     }
     // CROWN on one sample, single thread.
-    let net = relulab::verify::PwlNet::from_mlp(&standard.mlp)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -124,37 +122,11 @@ fn main() -> relulab::Result<()> {
             let (ml, mh) = map.image_box(&lo, &hi);
             let t = Instant::now();
             let c0 = thread_cpu();
-            let crown = Optim {
-                iters: 0,
-                ..Optim::default()
-            };
-            // As `certify` does: hidden bounds as far as they settle each unit's sign.
-            let settle = Optim {
-                settle_first: true,
-                ..crown
-            };
-            let inter = optimized_hidden(&net, &ml, &mh, None, &settle);
-            let rel = Relaxation::new(&net, net.layers.len() - 1, &ml, &mh, &inter);
-            let coefs: Vec<Vec<f64>> = (0..10)
-                .filter(|&j| j != labels[i])
-                .map(|j| {
-                    let mut r = vec![0.0; 10];
-                    r[labels[i]] = 1.0;
-                    r[j] = -1.0;
-                    r
-                })
-                .collect();
-            let rows: Vec<Row> = coefs
-                .iter()
-                .map(|c| Row {
-                    dom: 0,
-                    c,
-                    target: f64::INFINITY,
-                    alpha: None,
-                    beta: None,
-                })
-                .collect();
-            let r = bound_rows(&rel, &[Domain::splits(&[])], &rows, &crown);
+            // As `certify` does: hidden bounds as far as they settle each unit's sign, then
+            // CROWN on the 9 margin rows.
+            let inter = c.hidden_bounds(&ml, &mh);
+            let others: Vec<usize> = (0..10).filter(|&j| j != labels[i]).collect();
+            let r = c.crown_margins(&ml, &mh, &inter, labels[i], &others, 0);
             std::hint::black_box(r);
             times.push(t.elapsed().as_secs_f64());
             cpu.push(thread_cpu() - c0);

@@ -40,7 +40,9 @@ use crate::data::Standardizer;
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::verify::bounds::{ibp, LayerBounds};
-use crate::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
+use crate::verify::engine::{
+    bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, RowResult,
+};
 use crate::verify::fp::{add_up, dot_err, mul_down, mul_up, next_down, next_up, sub_down};
 use crate::verify::vnnlib::{Case, OutputAtom, Property};
 use crate::verify::PwlNet;
@@ -94,6 +96,16 @@ impl InputMap {
         x.iter()
             .zip(self.mean.iter().zip(&self.std))
             .map(|(&v, (m, s))| (self.scale * v - m) / s)
+            .collect()
+    }
+
+    /// Plain f64 preimage of a model-coordinate point, `(x_model·std + mean)/scale` (round to
+    /// nearest; not a bound: for branch-and-bound witnesses, which are re-checked).
+    pub fn data_point(&self, x_model: &[f64]) -> Vec<f64> {
+        x_model
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v * self.std[i] + self.mean[i]) / self.scale)
             .collect()
     }
 
@@ -570,6 +582,62 @@ impl<'a> Certifier<'a> {
         None
     }
 
+    /// Sound bounds of every hidden layer's pre-activations over the model box `[xlo, xhi]`:
+    /// IBP, then CROWN for the units IBP leaves unstable, only as far as the bounds settle each
+    /// unit's sign ([`Optim::settle_first`]; the stability and the relaxation need no more).
+    pub fn hidden_bounds(&self, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
+        let settle = Optim {
+            iters: 0,
+            settle_first: true,
+            ..Optim::default()
+        };
+        optimized_hidden(&self.net, xlo, xhi, None, &settle)
+    }
+
+    /// Sound lower bounds of the margins `z_label − z_j`, one per class in `targets` (in that
+    /// order), over the model box `[xlo, xhi]`, with the hidden bounds `inter` of that box
+    /// ([`Certifier::hidden_bounds`]): CROWN with `iters = 0`, α-CROWN with `iters` steps of
+    /// slope optimisation otherwise. Each result also carries the linear bound `λ·x + k` and
+    /// the box corner minimising it ([`RowResult::corner`], model coordinates). This is the
+    /// bound step of [`Certifier::certify_sample`] (and what benches/certify.rs times).
+    pub fn crown_margins(
+        &self,
+        xlo: &[f64],
+        xhi: &[f64],
+        inter: &LayerBounds,
+        label: usize,
+        targets: &[usize],
+        iters: usize,
+    ) -> Vec<RowResult> {
+        let net = &self.net;
+        let n_out = net.output_dim();
+        let rel = Relaxation::new(net, net.layers.len() - 1, xlo, xhi, inter);
+        let coefs: Vec<Vec<f64>> = targets
+            .iter()
+            .map(|&j| {
+                let mut c = vec![0.0; n_out];
+                c[label] = 1.0;
+                c[j] = -1.0;
+                c
+            })
+            .collect();
+        let rows: Vec<Row> = coefs
+            .iter()
+            .map(|c| Row {
+                dom: 0,
+                c,
+                target: 0.0,
+                alpha: None,
+                beta: None,
+            })
+            .collect();
+        let opt = Optim {
+            iters,
+            ..Optim::default()
+        };
+        bound_rows(&rel, &[Domain::splits(&[])], &rows, &opt)
+    }
+
     /// Minimum over the L2 ball around x0 (data units) of `λ·x_model + k`, rounded down.
     fn l2_min(&self, lambda: &[f64], k: f64, x0: &[f64], eps: f64) -> f64 {
         let (al, ah) = self.map.image_box(x0, x0);
@@ -597,17 +665,7 @@ impl<'a> Certifier<'a> {
         let predicted = argmax(&y0);
         let (dlo, dhi) = self.data_box(x0, eps);
         let (xlo, xhi) = self.map.image_box(&dlo, &dhi);
-        let crown = Optim {
-            iters: 0,
-            ..Optim::default()
-        };
-        // Hidden bounds only as far as they settle signs (stability and the relaxation need
-        // no more).
-        let settle = Optim {
-            settle_first: true,
-            ..crown
-        };
-        let inter = optimized_hidden(net, &xlo, &xhi, None, &settle);
+        let inter = self.hidden_bounds(&xlo, &xhi);
         let stab = stability(net, &inter);
         let mut res = SampleResult {
             index,
@@ -648,43 +706,20 @@ impl<'a> Certifier<'a> {
             return finish(res, Status::Certified, "IBP");
         }
         // CROWN on the margin rows.
-        let t = net.layers.len() - 1;
-        let rel = Relaxation::new(net, t, &xlo, &xhi, &inter);
-        let coefs: Vec<(usize, Vec<f64>)> = (0..n_out)
-            .filter(|&j| j != label)
-            .map(|j| {
-                let mut c = vec![0.0; n_out];
-                c[label] = 1.0;
-                c[j] = -1.0;
-                (j, c)
-            })
-            .collect();
+        let others: Vec<usize> = (0..n_out).filter(|&j| j != label).collect();
         let run_rows = |open: &[usize], iters: usize, lbs: &mut Vec<f64>| {
-            let rows: Vec<Row> = open
-                .iter()
-                .map(|&k| Row {
-                    dom: 0,
-                    c: &coefs[k].1,
-                    target: 0.0,
-                    alpha: None,
-                    beta: None,
-                })
-                .collect();
-            let opt = Optim { iters, ..crown };
-            let out = bound_rows(&rel, &[Domain::splits(&[])], &rows, &opt);
-            for (&k, r) in open.iter().zip(out) {
+            let out = self.crown_margins(&xlo, &xhi, &inter, label, open, iters);
+            for (&j, r) in open.iter().zip(out) {
                 let mut lb = r.lb;
                 if self.opts.norm == Norm::L2 {
                     lb = lb.max(self.l2_min(&r.lambda0, r.k, x0, eps));
                 }
-                let j = coefs[k].0;
                 lbs[j] = lbs[j].max(lb);
             }
         };
+        // The classes whose margin is not proved yet.
         let open_rows = |lbs: &[f64]| -> Vec<usize> {
-            (0..coefs.len())
-                .filter(|&k| lbs[coefs[k].0] <= 0.0)
-                .collect()
+            others.iter().copied().filter(|&j| lbs[j] <= 0.0).collect()
         };
         let open = open_rows(&lbs);
         run_rows(&open, 0, &mut lbs);
@@ -738,11 +773,11 @@ impl<'a> Certifier<'a> {
         }
         let terms: Vec<Vec<OutputAtom>> = open_rows(&lbs)
             .into_iter()
-            .map(|k| {
-                vec![OutputAtom {
-                    c: coefs[k].1.clone(),
-                    b: 0.0,
-                }]
+            .map(|j| {
+                let mut c = vec![0.0; n_out];
+                c[label] = 1.0;
+                c[j] = -1.0;
+                vec![OutputAtom { c, b: 0.0 }]
             })
             .collect();
         let prop = Property {
@@ -769,13 +804,7 @@ impl<'a> Certifier<'a> {
                 // A witness lies in the enclosing box of model coordinates; map it back and
                 // accept it only if it is a counterexample in the ball itself.
                 if let Some(w) = o.witness {
-                    let x: Vec<f64> = w
-                        .x
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &v)| (v * self.map.std[i] + self.map.mean[i]) / self.map.scale)
-                        .collect();
-                    let mut x = x;
+                    let mut x = self.map.data_point(&w.x);
                     if let Some((a, b)) = self.opts.clamp {
                         x.iter_mut().for_each(|v| *v = v.clamp(a, b));
                     }
