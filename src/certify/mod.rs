@@ -178,6 +178,10 @@ pub struct CertifyOptions {
     pub alpha_iters: usize,
     /// Run branch and bound on samples the bounds leave open (L∞ only).
     pub bab: bool,
+    /// Branch and bound on each open margin `z_label − z_j` as its own problem (the closest to
+    /// proved first, each an equal share of the time left; the first margin not proved in its
+    /// share ends the sample as unknown) instead of one problem over all of them.
+    pub bab_per_class: bool,
     /// Seed of the attack's random starts.
     pub seed: u64,
     /// A cancel flag (the Python binding's Ctrl-C): once set, a sample's branch and bound
@@ -208,6 +212,7 @@ impl Default for CertifyOptions {
             steps: 40,
             alpha_iters: 30,
             bab: true,
+            bab_per_class: false,
             seed: 0,
             cancel: None,
         }
@@ -771,56 +776,69 @@ impl<'a> Certifier<'a> {
         if !self.opts.bab || self.opts.norm != Norm::Linf || left.is_zero() {
             return finish(res, Status::Unknown, "");
         }
-        let terms: Vec<Vec<OutputAtom>> = open_rows(&lbs)
-            .into_iter()
-            .map(|j| {
-                let mut c = vec![0.0; n_out];
-                c[label] = 1.0;
-                c[j] = -1.0;
-                vec![OutputAtom { c, b: 0.0 }]
-            })
-            .collect();
-        let prop = Property {
-            n_inputs: net.input_dim(),
-            n_outputs: n_out,
-            cases: vec![Case {
-                lo: xlo.clone(),
-                hi: xhi.clone(),
-                terms,
-            }],
+        // One branch-and-bound problem over the open margins together (a domain is closed
+        // when every margin is proved on it), or with `bab_per_class` one problem per open
+        // class, the closest to proved first, each given an equal share of the time left.
+        let atom = |j: usize| {
+            let mut c = vec![0.0; n_out];
+            c[label] = 1.0;
+            c[j] = -1.0;
+            vec![OutputAtom { c, b: 0.0 }]
         };
-        let vo = crate::verify::VerifyOptions {
-            timeout: left,
-            seed: self.opts.seed ^ index as u64,
-            strategy: crate::verify::Strategy::ReluSplit,
-            cancel: self.opts.cancel.clone(),
-            ..Default::default()
+        let mut open = open_rows(&lbs);
+        let groups: Vec<Vec<usize>> = if self.opts.bab_per_class {
+            open.sort_by(|&a, &b| lbs[b].total_cmp(&lbs[a]));
+            open.iter().map(|&j| vec![j]).collect()
+        } else {
+            vec![open]
         };
-        match crate::verify::verify(self.mlp, &prop, &vo) {
-            Ok(o) if o.verdict == crate::verify::Verdict::Unsat => {
-                finish(res, Status::Certified, "BaB")
+        for (g, group) in groups.iter().enumerate() {
+            let left = self.opts.time_limit.saturating_sub(t0.elapsed());
+            let share = left / (groups.len() - g) as u32;
+            if share.is_zero() {
+                return finish(res, Status::Unknown, "");
             }
-            Ok(o) => {
-                // A witness lies in the enclosing box of model coordinates; map it back and
-                // accept it only if it is a counterexample in the ball itself.
-                if let Some(w) = o.witness {
-                    let mut x = self.map.data_point(&w.x);
-                    if let Some((a, b)) = self.opts.clamp {
-                        x.iter_mut().for_each(|v| *v = v.clamp(a, b));
+            let prop = Property {
+                n_inputs: net.input_dim(),
+                n_outputs: n_out,
+                cases: vec![Case {
+                    lo: xlo.clone(),
+                    hi: xhi.clone(),
+                    terms: group.iter().map(|&j| atom(j)).collect(),
+                }],
+            };
+            let vo = crate::verify::VerifyOptions {
+                timeout: share,
+                seed: self.opts.seed ^ index as u64,
+                strategy: crate::verify::Strategy::ReluSplit,
+                cancel: self.opts.cancel.clone(),
+                ..Default::default()
+            };
+            match crate::verify::verify(self.mlp, &prop, &vo) {
+                Ok(o) if o.verdict == crate::verify::Verdict::Unsat => {}
+                Ok(o) => {
+                    // A witness lies in the enclosing box of model coordinates; map it back
+                    // and accept it only if it is a counterexample in the ball itself.
+                    if let Some(w) = o.witness {
+                        let mut x = self.map.data_point(&w.x);
+                        if let Some((a, b)) = self.opts.clamp {
+                            x.iter_mut().for_each(|v| *v = v.clamp(a, b));
+                        }
+                        let e_in = eps * (1.0 - 1e-9);
+                        for i in 0..x.len() {
+                            x[i] = x[i].clamp(x0[i] - e_in, x0[i] + e_in);
+                        }
+                        if self.recheck(&x, x0, label, eps) {
+                            res.adversarial = Some(x);
+                            return finish(res, Status::Attacked, "BaB");
+                        }
                     }
-                    let e_in = eps * (1.0 - 1e-9);
-                    for i in 0..x.len() {
-                        x[i] = x[i].clamp(x0[i] - e_in, x0[i] + e_in);
-                    }
-                    if self.recheck(&x, x0, label, eps) {
-                        res.adversarial = Some(x);
-                        return finish(res, Status::Attacked, "BaB");
-                    }
+                    return finish(res, Status::Unknown, "");
                 }
-                finish(res, Status::Unknown, "")
+                Err(_) => return finish(res, Status::Unknown, ""),
             }
-            Err(_) => finish(res, Status::Unknown, ""),
         }
+        finish(res, Status::Certified, "BaB")
     }
 }
 
