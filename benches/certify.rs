@@ -7,7 +7,13 @@
 //! cargo bench --bench certify -- --crown-only    # the CROWN timing alone
 //! cargo bench --bench certify -- --crown-only --crown-reps 3   # 3 passes over the samples
 //! cargo bench --bench certify -- --standard-only # the standard net's table alone
+//! cargo bench --bench certify -- --export DIR    # write the standard net and test split, stop
 //! ```
+//!
+//! `--export DIR` writes what bench/peers/certify_milp.py (the exact MILP ground truth) reads:
+//! the standard net's layers as `W{l}.npy` (out × in, f32) and `b{l}.npy`, the whole test split
+//! as `x_test.npy` (n × 64, f64, data units in [0, 1]) and `y_test.npy` (labels as f64), and
+//! the checkpoint `std.safetensors`.
 //!
 //! 1. Standard training of 64-256-256-10 on digits (pixels in [0, 1] as the model input
 //!    scale 16, no standardisation, Adam 1e-3, 30 epochs), `certify` on the whole test split at
@@ -22,7 +28,6 @@ use relulab::certify::train::{run_robust, RobustConfig, RobustMethod};
 use relulab::certify::{certify_all, Certifier, CertifyOptions, InputMap, Summary};
 use relulab::data::Targets;
 use relulab::train::{TrainSpec, Trainer};
-use relulab::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
 use std::time::{Duration, Instant};
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -44,6 +49,40 @@ fn thread_cpu() -> f64 {
     // SAFETY: clock_gettime writes one timespec through a valid pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + 1e-9 * ts.tv_nsec as f64
+}
+
+/// The standard net and the test split for the MILP peer (see the module docs).
+fn export(
+    dir: &std::path::Path,
+    mlp: &relulab::net::Mlp<f32>,
+    test: &relulab::data::Dataset,
+    x: &[f64],
+    labels: &[usize],
+) -> relulab::Result<()> {
+    use relulab::io::npy::write_npy;
+    std::fs::create_dir_all(dir).map_err(|e| relulab::Error::io(dir, e))?;
+    for (l, layer) in mlp.layers.iter().enumerate() {
+        write_npy(
+            &dir.join(format!("W{l}.npy")),
+            &[layer.out_dim, layer.in_dim],
+            &layer.weight,
+        )?;
+        let b = layer
+            .bias
+            .clone()
+            .unwrap_or_else(|| vec![0.0; layer.out_dim]);
+        write_npy(&dir.join(format!("b{l}.npy")), &[layer.out_dim], &b)?;
+    }
+    let n = labels.len();
+    write_npy(&dir.join("x_test.npy"), &[n, test.d], x)?;
+    let y: Vec<f64> = labels.iter().map(|&l| l as f64).collect();
+    write_npy(&dir.join("y_test.npy"), &[n], &y)?;
+    relulab::io::checkpoint::save_checkpoint(&dir.join("std.safetensors"), mlp)?;
+    println!(
+        "exported the standard net and {n} test samples to {}",
+        dir.display()
+    );
+    Ok(())
 }
 
 fn print_table(title: &str, sums: &[Summary]) {
@@ -88,6 +127,16 @@ fn main() -> relulab::Result<()> {
     let mut standard = Trainer::new(p.mlp.clone(), p.config.clone());
     standard.run(&p.train, Some(&test), &mut [], |_, _| Ok(()))?;
     println!("standard training: {:.2} s", t0.elapsed().as_secs_f64());
+    let dir: String = arg("--export", String::new());
+    if !dir.is_empty() {
+        return export(
+            std::path::Path::new(&dir),
+            &standard.mlp,
+            &test,
+            &x,
+            &labels,
+        );
+    }
     let eps = [0.01, 0.02, 0.05, 0.1];
     let c = Certifier::new(&standard.mlp, map.clone(), opts.clone())?;
     let crown_only = std::env::args().any(|a| a == "--crown-only");
@@ -110,7 +159,6 @@ fn main() -> relulab::Result<()> {
         return Ok(());
     }
     // CROWN on one sample, single thread.
-    let net = relulab::verify::PwlNet::from_mlp(&standard.mlp)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -124,37 +172,11 @@ fn main() -> relulab::Result<()> {
             let (ml, mh) = map.image_box(&lo, &hi);
             let t = Instant::now();
             let c0 = thread_cpu();
-            let crown = Optim {
-                iters: 0,
-                ..Optim::default()
-            };
-            // As `certify` does: hidden bounds as far as they settle each unit's sign.
-            let settle = Optim {
-                settle_first: true,
-                ..crown
-            };
-            let inter = optimized_hidden(&net, &ml, &mh, None, &settle);
-            let rel = Relaxation::new(&net, net.layers.len() - 1, &ml, &mh, &inter);
-            let coefs: Vec<Vec<f64>> = (0..10)
-                .filter(|&j| j != labels[i])
-                .map(|j| {
-                    let mut r = vec![0.0; 10];
-                    r[labels[i]] = 1.0;
-                    r[j] = -1.0;
-                    r
-                })
-                .collect();
-            let rows: Vec<Row> = coefs
-                .iter()
-                .map(|c| Row {
-                    dom: 0,
-                    c,
-                    target: f64::INFINITY,
-                    alpha: None,
-                    beta: None,
-                })
-                .collect();
-            let r = bound_rows(&rel, &[Domain::splits(&[])], &rows, &crown);
+            // As `certify` does: hidden bounds as far as they settle each unit's sign, then
+            // CROWN on the 9 margin rows.
+            let inter = c.hidden_bounds(&ml, &mh);
+            let others: Vec<usize> = (0..10).filter(|&j| j != labels[i]).collect();
+            let r = c.crown_margins(&ml, &mh, &inter, labels[i], &others, 0);
             std::hint::black_box(r);
             times.push(t.elapsed().as_secs_f64());
             cpu.push(thread_cpu() - c0);

@@ -40,7 +40,9 @@ use crate::data::Standardizer;
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::verify::bounds::{ibp, LayerBounds};
-use crate::verify::engine::{bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row};
+use crate::verify::engine::{
+    bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, RowResult,
+};
 use crate::verify::fp::{add_up, dot_err, mul_down, mul_up, next_down, next_up, sub_down};
 use crate::verify::vnnlib::{Case, OutputAtom, Property};
 use crate::verify::PwlNet;
@@ -94,6 +96,16 @@ impl InputMap {
         x.iter()
             .zip(self.mean.iter().zip(&self.std))
             .map(|(&v, (m, s))| (self.scale * v - m) / s)
+            .collect()
+    }
+
+    /// Plain f64 preimage of a model-coordinate point, `(x_model·std + mean)/scale` (round to
+    /// nearest; not a bound: for branch-and-bound witnesses, which are re-checked).
+    pub fn data_point(&self, x_model: &[f64]) -> Vec<f64> {
+        x_model
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v * self.std[i] + self.mean[i]) / self.scale)
             .collect()
     }
 
@@ -166,6 +178,10 @@ pub struct CertifyOptions {
     pub alpha_iters: usize,
     /// Run branch and bound on samples the bounds leave open (L∞ only).
     pub bab: bool,
+    /// Branch and bound on each open margin `z_label − z_j` as its own problem (the closest to
+    /// proved first, each an equal share of the time left; the first margin not proved in its
+    /// share ends the sample as unknown) instead of one problem over all of them.
+    pub bab_per_class: bool,
     /// Seed of the attack's random starts.
     pub seed: u64,
     /// A cancel flag (the Python binding's Ctrl-C): once set, a sample's branch and bound
@@ -196,6 +212,7 @@ impl Default for CertifyOptions {
             steps: 40,
             alpha_iters: 30,
             bab: true,
+            bab_per_class: false,
             seed: 0,
             cancel: None,
         }
@@ -570,6 +587,62 @@ impl<'a> Certifier<'a> {
         None
     }
 
+    /// Sound bounds of every hidden layer's pre-activations over the model box `[xlo, xhi]`:
+    /// IBP, then CROWN for the units IBP leaves unstable, only as far as the bounds settle each
+    /// unit's sign ([`Optim::settle_first`]; the stability and the relaxation need no more).
+    pub fn hidden_bounds(&self, xlo: &[f64], xhi: &[f64]) -> LayerBounds {
+        let settle = Optim {
+            iters: 0,
+            settle_first: true,
+            ..Optim::default()
+        };
+        optimized_hidden(&self.net, xlo, xhi, None, &settle)
+    }
+
+    /// Sound lower bounds of the margins `z_label − z_j`, one per class in `targets` (in that
+    /// order), over the model box `[xlo, xhi]`, with the hidden bounds `inter` of that box
+    /// ([`Certifier::hidden_bounds`]): CROWN with `iters = 0`, α-CROWN with `iters` steps of
+    /// slope optimisation otherwise. Each result also carries the linear bound `λ·x + k` and
+    /// the box corner minimising it ([`RowResult::corner`], model coordinates). This is the
+    /// bound step of [`Certifier::certify_sample`] (and what benches/certify.rs times).
+    pub fn crown_margins(
+        &self,
+        xlo: &[f64],
+        xhi: &[f64],
+        inter: &LayerBounds,
+        label: usize,
+        targets: &[usize],
+        iters: usize,
+    ) -> Vec<RowResult> {
+        let net = &self.net;
+        let n_out = net.output_dim();
+        let rel = Relaxation::new(net, net.layers.len() - 1, xlo, xhi, inter);
+        let coefs: Vec<Vec<f64>> = targets
+            .iter()
+            .map(|&j| {
+                let mut c = vec![0.0; n_out];
+                c[label] = 1.0;
+                c[j] = -1.0;
+                c
+            })
+            .collect();
+        let rows: Vec<Row> = coefs
+            .iter()
+            .map(|c| Row {
+                dom: 0,
+                c,
+                target: 0.0,
+                alpha: None,
+                beta: None,
+            })
+            .collect();
+        let opt = Optim {
+            iters,
+            ..Optim::default()
+        };
+        bound_rows(&rel, &[Domain::splits(&[])], &rows, &opt)
+    }
+
     /// Minimum over the L2 ball around x0 (data units) of `λ·x_model + k`, rounded down.
     fn l2_min(&self, lambda: &[f64], k: f64, x0: &[f64], eps: f64) -> f64 {
         let (al, ah) = self.map.image_box(x0, x0);
@@ -597,17 +670,7 @@ impl<'a> Certifier<'a> {
         let predicted = argmax(&y0);
         let (dlo, dhi) = self.data_box(x0, eps);
         let (xlo, xhi) = self.map.image_box(&dlo, &dhi);
-        let crown = Optim {
-            iters: 0,
-            ..Optim::default()
-        };
-        // Hidden bounds only as far as they settle signs (stability and the relaxation need
-        // no more).
-        let settle = Optim {
-            settle_first: true,
-            ..crown
-        };
-        let inter = optimized_hidden(net, &xlo, &xhi, None, &settle);
+        let inter = self.hidden_bounds(&xlo, &xhi);
         let stab = stability(net, &inter);
         let mut res = SampleResult {
             index,
@@ -648,43 +711,20 @@ impl<'a> Certifier<'a> {
             return finish(res, Status::Certified, "IBP");
         }
         // CROWN on the margin rows.
-        let t = net.layers.len() - 1;
-        let rel = Relaxation::new(net, t, &xlo, &xhi, &inter);
-        let coefs: Vec<(usize, Vec<f64>)> = (0..n_out)
-            .filter(|&j| j != label)
-            .map(|j| {
-                let mut c = vec![0.0; n_out];
-                c[label] = 1.0;
-                c[j] = -1.0;
-                (j, c)
-            })
-            .collect();
+        let others: Vec<usize> = (0..n_out).filter(|&j| j != label).collect();
         let run_rows = |open: &[usize], iters: usize, lbs: &mut Vec<f64>| {
-            let rows: Vec<Row> = open
-                .iter()
-                .map(|&k| Row {
-                    dom: 0,
-                    c: &coefs[k].1,
-                    target: 0.0,
-                    alpha: None,
-                    beta: None,
-                })
-                .collect();
-            let opt = Optim { iters, ..crown };
-            let out = bound_rows(&rel, &[Domain::splits(&[])], &rows, &opt);
-            for (&k, r) in open.iter().zip(out) {
+            let out = self.crown_margins(&xlo, &xhi, &inter, label, open, iters);
+            for (&j, r) in open.iter().zip(out) {
                 let mut lb = r.lb;
                 if self.opts.norm == Norm::L2 {
                     lb = lb.max(self.l2_min(&r.lambda0, r.k, x0, eps));
                 }
-                let j = coefs[k].0;
                 lbs[j] = lbs[j].max(lb);
             }
         };
+        // The classes whose margin is not proved yet.
         let open_rows = |lbs: &[f64]| -> Vec<usize> {
-            (0..coefs.len())
-                .filter(|&k| lbs[coefs[k].0] <= 0.0)
-                .collect()
+            others.iter().copied().filter(|&j| lbs[j] <= 0.0).collect()
         };
         let open = open_rows(&lbs);
         run_rows(&open, 0, &mut lbs);
@@ -736,62 +776,69 @@ impl<'a> Certifier<'a> {
         if !self.opts.bab || self.opts.norm != Norm::Linf || left.is_zero() {
             return finish(res, Status::Unknown, "");
         }
-        let terms: Vec<Vec<OutputAtom>> = open_rows(&lbs)
-            .into_iter()
-            .map(|k| {
-                vec![OutputAtom {
-                    c: coefs[k].1.clone(),
-                    b: 0.0,
-                }]
-            })
-            .collect();
-        let prop = Property {
-            n_inputs: net.input_dim(),
-            n_outputs: n_out,
-            cases: vec![Case {
-                lo: xlo.clone(),
-                hi: xhi.clone(),
-                terms,
-            }],
+        // One branch-and-bound problem over the open margins together (a domain is closed
+        // when every margin is proved on it), or with `bab_per_class` one problem per open
+        // class, the closest to proved first, each given an equal share of the time left.
+        let atom = |j: usize| {
+            let mut c = vec![0.0; n_out];
+            c[label] = 1.0;
+            c[j] = -1.0;
+            vec![OutputAtom { c, b: 0.0 }]
         };
-        let vo = crate::verify::VerifyOptions {
-            timeout: left,
-            seed: self.opts.seed ^ index as u64,
-            strategy: crate::verify::Strategy::ReluSplit,
-            cancel: self.opts.cancel.clone(),
-            ..Default::default()
+        let mut open = open_rows(&lbs);
+        let groups: Vec<Vec<usize>> = if self.opts.bab_per_class {
+            open.sort_by(|&a, &b| lbs[b].total_cmp(&lbs[a]));
+            open.iter().map(|&j| vec![j]).collect()
+        } else {
+            vec![open]
         };
-        match crate::verify::verify(self.mlp, &prop, &vo) {
-            Ok(o) if o.verdict == crate::verify::Verdict::Unsat => {
-                finish(res, Status::Certified, "BaB")
+        for (g, group) in groups.iter().enumerate() {
+            let left = self.opts.time_limit.saturating_sub(t0.elapsed());
+            let share = left / (groups.len() - g) as u32;
+            if share.is_zero() {
+                return finish(res, Status::Unknown, "");
             }
-            Ok(o) => {
-                // A witness lies in the enclosing box of model coordinates; map it back and
-                // accept it only if it is a counterexample in the ball itself.
-                if let Some(w) = o.witness {
-                    let x: Vec<f64> = w
-                        .x
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &v)| (v * self.map.std[i] + self.map.mean[i]) / self.map.scale)
-                        .collect();
-                    let mut x = x;
-                    if let Some((a, b)) = self.opts.clamp {
-                        x.iter_mut().for_each(|v| *v = v.clamp(a, b));
+            let prop = Property {
+                n_inputs: net.input_dim(),
+                n_outputs: n_out,
+                cases: vec![Case {
+                    lo: xlo.clone(),
+                    hi: xhi.clone(),
+                    terms: group.iter().map(|&j| atom(j)).collect(),
+                }],
+            };
+            let vo = crate::verify::VerifyOptions {
+                timeout: share,
+                seed: self.opts.seed ^ index as u64,
+                strategy: crate::verify::Strategy::ReluSplit,
+                cancel: self.opts.cancel.clone(),
+                ..Default::default()
+            };
+            match crate::verify::verify(self.mlp, &prop, &vo) {
+                Ok(o) if o.verdict == crate::verify::Verdict::Unsat => {}
+                Ok(o) => {
+                    // A witness lies in the enclosing box of model coordinates; map it back
+                    // and accept it only if it is a counterexample in the ball itself.
+                    if let Some(w) = o.witness {
+                        let mut x = self.map.data_point(&w.x);
+                        if let Some((a, b)) = self.opts.clamp {
+                            x.iter_mut().for_each(|v| *v = v.clamp(a, b));
+                        }
+                        let e_in = eps * (1.0 - 1e-9);
+                        for i in 0..x.len() {
+                            x[i] = x[i].clamp(x0[i] - e_in, x0[i] + e_in);
+                        }
+                        if self.recheck(&x, x0, label, eps) {
+                            res.adversarial = Some(x);
+                            return finish(res, Status::Attacked, "BaB");
+                        }
                     }
-                    let e_in = eps * (1.0 - 1e-9);
-                    for i in 0..x.len() {
-                        x[i] = x[i].clamp(x0[i] - e_in, x0[i] + e_in);
-                    }
-                    if self.recheck(&x, x0, label, eps) {
-                        res.adversarial = Some(x);
-                        return finish(res, Status::Attacked, "BaB");
-                    }
+                    return finish(res, Status::Unknown, "");
                 }
-                finish(res, Status::Unknown, "")
+                Err(_) => return finish(res, Status::Unknown, ""),
             }
-            Err(_) => finish(res, Status::Unknown, ""),
         }
+        finish(res, Status::Certified, "BaB")
     }
 }
 

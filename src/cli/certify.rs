@@ -51,6 +51,10 @@ pub struct Args {
     /// PGD steps per restart.
     #[arg(long, default_value_t = 40)]
     steps: usize,
+    /// Branch and bound on each open margin (target class) as its own problem, each an equal
+    /// share of the time left, instead of one problem over all open margins.
+    #[arg(long)]
+    bab_per_class: bool,
     /// Certify only the first N samples.
     #[arg(long)]
     limit: Option<usize>,
@@ -164,6 +168,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         time_limit: Duration::from_secs_f64(args.time_limit_per_sample),
         restarts: args.restarts,
         steps: args.steps,
+        bab_per_class: args.bab_per_class,
         seed: args.seed,
         ..Default::default()
     };
