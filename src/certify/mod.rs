@@ -636,8 +636,10 @@ impl<'a> Certifier<'a> {
                 beta: None,
             })
             .collect();
+        // The α search in f32, the bound from one sound f64 pass (`Optim::fast`).
         let opt = Optim {
             iters,
+            fast: true,
             ..Optim::default()
         };
         bound_rows(&rel, &[Domain::splits(&[])], &rows, &opt)
