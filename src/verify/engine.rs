@@ -32,7 +32,7 @@ use crate::real::Real;
 use rayon::prelude::*;
 
 /// Rows bounded together (one matrix product per layer); chunks run in parallel.
-pub const CHUNK: usize = 48;
+pub const CHUNK: usize = 96;
 
 /// A split constraint on hidden unit `unit` of hidden layer `layer`: `z ≥ 0` when `active`,
 /// else `z ≤ 0`.
@@ -704,8 +704,9 @@ fn bound_chunk_as<T: Prec>(
     let mut filled = vec![false; n];
     let mut act: Vec<usize> = (0..n).collect();
     let adam_len = if opt.iters > 0 { n * a_len } else { 0 };
-    let mut m_a = vec![0.0; adam_len];
-    let mut v_a = vec![0.0; adam_len];
+    // α's Adam moments in the pass's precision (β's, few, in f64).
+    let mut m_a = vec![T::zero(); adam_len];
+    let mut v_a = vec![T::zero(); adam_len];
     let mut m_b: Vec<Vec<f64>> = beta.iter().map(|b| vec![0.0; b.len()]).collect();
     let mut v_b = m_b.clone();
     let (b1, b2) = (0.9f64, 0.999f64);
@@ -762,21 +763,25 @@ fn bound_chunk_as<T: Prec>(
         let step = it as i32 + 1;
         let lr_scale = opt.decay.powi(it as i32);
         let (c1, c2) = (1.0 - b1.powi(step), 1.0 - b2.powi(step));
+        let [tb1, tb2, tc1, tc2] = [b1, b2, c1, c2].map(T::of_f64);
+        let [tb1c, tb2c] = [1.0 - b1, 1.0 - b2].map(T::of_f64);
+        let (lr, tiny) = (T::of_f64(opt.lr_alpha * lr_scale), T::of_f64(1e-8));
         for (q, &row) in act.iter().enumerate() {
             for h in 0..rel.t {
                 let nh = rel.net.layers[h].n_out;
                 let dq = &delta[h][q * nh..(q + 1) * nh];
                 let lq = &tr.lam[h][q * nh..(q + 1) * nh];
+                let base = row * a_len + rel.off[h];
+                let sl_h = &rel.net.slopes[h];
                 for &j in &rel.free_idx[h] {
-                    let i = row * a_len + rel.off[h] + j;
-                    let (lj, dj) = (lq[j].as_f64(), dq[j].as_f64());
-                    let grad = if lj >= 0.0 { lj * dj } else { 0.0 };
-                    m_a[i] = b1 * m_a[i] + (1.0 - b1) * grad;
-                    v_a[i] = b2 * v_a[i] + (1.0 - b2) * grad * grad;
-                    let upd =
-                        opt.lr_alpha * lr_scale * (m_a[i] / c1) / ((v_a[i] / c2).sqrt() + 1e-8);
-                    let (sl, sr) = rel.net.slopes[h][j];
-                    alpha[i] = T::of_f64((alpha[i].as_f64() + upd).clamp(sl, sr));
+                    let i = base + j;
+                    let (lj, dj) = (lq[j], dq[j]);
+                    let grad = if lj >= T::zero() { lj * dj } else { T::zero() };
+                    m_a[i] = tb1 * m_a[i] + tb1c * grad;
+                    v_a[i] = tb2 * v_a[i] + tb2c * grad * grad;
+                    let upd = lr * (m_a[i] / tc1) / ((v_a[i] / tc2).sqrt() + tiny);
+                    let (sl, sr) = sl_h[j];
+                    alpha[i] = (alpha[i] + upd).max(T::of_f64(sl)).min(T::of_f64(sr));
                 }
                 for &(j, sgn, k) in &maps[row][h] {
                     let grad = sgn * dq[j].as_f64();
