@@ -403,6 +403,27 @@ fn alpha_until_target_is_sound_and_never_worse_than_crown() {
     );
 }
 
+/// A net of the given widths, weights uniform in ±1.5·√(2/fan-in), biases in ±0.3, `act` on
+/// every hidden layer and an affine output.
+fn scaled_net(rng: &mut ChaCha8Rng, widths: &[usize], act: Activation) -> PwlNet {
+    let mut layers = Vec::new();
+    for l in 0..widths.len() - 1 {
+        let (i, o) = (widths[l], widths[l + 1]);
+        let s = (2.0 / i as f64).sqrt();
+        let w: Vec<f64> = (0..i * o)
+            .map(|_| s * rng.random_range(-1.5..1.5))
+            .collect();
+        let b: Vec<f64> = (0..o).map(|_| rng.random_range(-0.3..0.3)).collect();
+        let a = if l + 2 == widths.len() {
+            Activation::Identity
+        } else {
+            act
+        };
+        layers.push(layer::<f32>(i, o, &w, &b, a));
+    }
+    PwlNet::from_mlp(&Mlp { layers }).unwrap()
+}
+
 /// `Optim::settle_first` (intermediate bounds only as far as they settle each unit's sign):
 /// on random 4-hidden-layer nets wide enough for the engine's sparse unit-row products
 /// (k ≥ 40 units, chunks of 48 rows) and the varied activations, the bounds contain 500
@@ -423,22 +444,7 @@ fn settle_first_is_sound_and_settles_the_same_units() {
     for trial in 0..6 {
         let d = rng.random_range(3..=6);
         let widths = [d, 48, rng.random_range(40..=64), 40, 44, 3];
-        let mut layers = Vec::new();
-        for l in 0..widths.len() - 1 {
-            let (i, o) = (widths[l], widths[l + 1]);
-            let s = (2.0 / i as f64).sqrt();
-            let w: Vec<f64> = (0..i * o)
-                .map(|_| s * rng.random_range(-1.5..1.5))
-                .collect();
-            let b: Vec<f64> = (0..o).map(|_| rng.random_range(-0.3..0.3)).collect();
-            let act = if l + 2 == widths.len() {
-                Activation::Identity
-            } else {
-                acts[trial % acts.len()]
-            };
-            layers.push(layer::<f32>(i, o, &w, &b, act));
-        }
-        let net = PwlNet::from_mlp(&Mlp { layers }).unwrap();
+        let net = scaled_net(&mut rng, &widths, acts[trial % acts.len()]);
         let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..0.0)).collect();
         let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.05..0.6)).collect();
         let crown0 = Optim {
@@ -516,22 +522,7 @@ fn fast_search_is_sound_and_nearly_as_tight() {
     for trial in 0..4 {
         let d = 8;
         let widths = [d, 64, 72, 64, 10];
-        let mut layers = Vec::new();
-        for l in 0..widths.len() - 1 {
-            let (i, o) = (widths[l], widths[l + 1]);
-            let s = (2.0 / i as f64).sqrt();
-            let w: Vec<f64> = (0..i * o)
-                .map(|_| s * rng.random_range(-1.5..1.5))
-                .collect();
-            let b: Vec<f64> = (0..o).map(|_| rng.random_range(-0.3..0.3)).collect();
-            let act = if l + 2 == widths.len() {
-                Activation::Identity
-            } else {
-                Activation::RELU
-            };
-            layers.push(layer::<f32>(i, o, &w, &b, act));
-        }
-        let net = PwlNet::from_mlp(&Mlp { layers }).unwrap();
+        let net = scaled_net(&mut rng, &widths, Activation::RELU);
         let lo: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..0.0)).collect();
         let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.3..0.8)).collect();
         let search = Optim {
