@@ -377,9 +377,10 @@ pub(crate) fn matmul<T: Real>(m: usize, n: usize, k: usize, dst: &mut [T], lhs: 
         rhs: &[U],
         one: U,
     ) {
-        let d = faer::MatMut::from_row_major_slice_mut(&mut dst[..m * n], m, n);
-        let l = faer::MatRef::from_row_major_slice(&lhs[..m * k], m, k);
-        let r = faer::MatRef::from_row_major_slice(&rhs[..k * n], k, n);
+        // dstᵀ = rhsᵀ · lhsᵀ, every factor column-major.
+        let d = faer::MatMut::from_column_major_slice_mut(&mut dst[..m * n], n, m);
+        let l = faer::MatRef::from_column_major_slice(&rhs[..k * n], n, k);
+        let r = faer::MatRef::from_column_major_slice(&lhs[..m * k], k, m);
         faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, r, one, faer::Par::Seq);
     }
     if let (Some(d), Some(l), Some(r)) = (cast_mut::<T, f64>(dst), cast(lhs), cast(rhs)) {
