@@ -46,6 +46,19 @@ pub struct Split {
     pub active: bool,
 }
 
+impl Split {
+    /// Whether a point whose pre-activations are `zs` (per hidden layer, as
+    /// [`PwlNet::forward_trace`] gives them) meets this constraint.
+    pub fn holds(&self, zs: &[Vec<f64>]) -> bool {
+        let z = zs[self.layer as usize][self.unit as usize];
+        if self.active {
+            z >= 0.0
+        } else {
+            z <= 0.0
+        }
+    }
+}
+
 /// One domain: split constraints, and optionally a sub-box of the relaxation's input box (the
 /// relaxation's bounds and rounding magnitudes stay valid on any sub-box).
 #[derive(Clone, Copy, Debug)]
@@ -127,8 +140,9 @@ pub struct Relaxation<'a> {
     /// backward loop), whether each unit's lower slope is free (unstable convex kink), and the
     /// indices of the free units.
     lines: Vec<[Vec<f64>; 4]>,
-    /// `lines` rounded to f32, for the estimate passes ([`Optim::fast`]).
-    lines32: Vec<[Vec<f32>; 4]>,
+    /// `lines` rounded to f32, for the estimate passes ([`Optim::fast`]); made on first use
+    /// (the input-split search builds a relaxation per box and never asks for them).
+    lines32: std::sync::OnceLock<Vec<[Vec<f32>; 4]>>,
     free: Vec<Vec<bool>>,
     free_idx: Vec<Vec<usize>>,
 }
@@ -165,13 +179,9 @@ impl<'a> Relaxation<'a> {
             .iter()
             .map(|f: &Vec<bool>| (0..f.len()).filter(|&j| f[j]).collect())
             .collect();
-        let lines32 = lines
-            .iter()
-            .map(|l| l.clone().map(|v| v.iter().map(|&x| x as f32).collect()))
-            .collect();
         Relaxation {
             lines,
-            lines32,
+            lines32: std::sync::OnceLock::new(),
             free_idx,
             net,
             t,
@@ -287,7 +297,10 @@ impl Prec for f64 {
 impl Prec for f32 {
     const SOUND: bool = false;
     fn lines<'r>(rel: &'r Relaxation) -> &'r [[Vec<f32>; 4]] {
-        &rel.lines32
+        rel.lines32.get_or_init(|| {
+            let narrow = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect();
+            rel.lines.iter().map(|l| l.each_ref().map(narrow)).collect()
+        })
     }
     fn affine(a: &Affine) -> [&[f32]; 3] {
         [&a.f32[0], &a.f32[1], &a.f32[2]]
