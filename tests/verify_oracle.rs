@@ -198,14 +198,7 @@ fn split_domains_bound_the_exact_range_on_their_region() {
                     .fold((0.0, 0.0), |a, v| (a.0 + v[0], a.1 + v[1]));
                 let centre = [cu / poly.len() as f64, cv / poly.len() as f64];
                 let zs = net.forward_trace(&centre);
-                let inside = splits.iter().all(|s| {
-                    let z = zs[s.layer as usize][s.unit as usize];
-                    if s.active {
-                        z >= 0.0
-                    } else {
-                        z <= 0.0
-                    }
-                });
+                let inside = splits.iter().all(|s| s.holds(&zs));
                 if inside {
                     let m = part.output_map(i, 0);
                     for v in poly {

@@ -588,14 +588,7 @@ fn fast_search_is_sound_and_nearly_as_tight() {
                 }
             }
             for (q, rw) in rows.iter().enumerate() {
-                let inside = doms[rw.dom].iter().all(|s| {
-                    let z = zs[s.layer as usize][s.unit as usize];
-                    if s.active {
-                        z >= 0.0
-                    } else {
-                        z <= 0.0
-                    }
-                });
+                let inside = doms[rw.dom].iter().all(|s| s.holds(zs));
                 if inside {
                     let y: f64 = rw.c.iter().zip(&zs[out]).map(|(c, y)| c * y).sum();
                     min_seen[q] = min_seen[q].min(y);

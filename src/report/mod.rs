@@ -591,15 +591,17 @@ impl Report {
         h.push_str("</ol></nav>\n<main>\n");
         // The summary.
         let r = &self.run;
+        // Each figure is tagged with its JSON Pointer (RFC 6901) into report.json's `run`.
+        let run = |text: &str, key: &str| data(text, &format!("/run/{key}"));
         h.push_str(&format!(
             "<header id=\"summary\"><h1>{}</h1>\n<p class=\"run\">relulab {} · seed {} · {} run · {} · {} · {} s</p>\n<div class=\"cards\">\n",
             escape(&self.title),
-            data(&r.version, "/run/version"),
-            data(&r.seed.to_string(), "/run/seed"),
-            data(&r.mode, "/run/mode"),
-            data(&r.machine, "/run/machine"),
-            data(&r.started_utc, "/run/started_utc"),
-            data(&fmt_sig(r.seconds, 2), "/run/seconds"),
+            run(&r.version, "version"),
+            run(&r.seed.to_string(), "seed"),
+            run(&r.mode, "mode"),
+            run(&r.machine, "machine"),
+            run(&r.started_utc, "started_utc"),
+            run(&fmt_sig(r.seconds, 2), "seconds"),
         ));
         for s in &self.sections {
             h.push_str(&format!(
