@@ -282,6 +282,7 @@ fn two_layer_bounds_contain_the_exact_range() {
             Domain {
                 splits: &[],
                 bbox: Some((&sub_lo, &sub_hi)),
+                lines: None,
             },
         ];
         let (plus, minus) = ([1.0], [-1.0]);

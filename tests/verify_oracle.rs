@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use relulab::regions::{partition, GeoNet, PlaneOptions, Slice};
 use relulab::verify::engine::{
-    bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, Split,
+    bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, Split, Tighten, Tightener,
 };
 use relulab::verify::{
     output_bounds, parse_vnnlib, verify, Method, PwlNet, Strategy, Verdict, VerifyOptions,
@@ -146,6 +146,7 @@ fn split_domains_bound_the_exact_range_on_their_region() {
     // output over the points of the box that satisfy the splits (found on the partition: a
     // cell's pattern fixes every unit's sign).
     let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut tightened = 0;
     for trial in 0..10 {
         let mlp = random_net(&mut rng, &[2, 6, 6, 1], Activation::RELU);
         let net = PwlNet::from_mlp(&mlp).unwrap();
@@ -185,6 +186,28 @@ fn split_domains_bound_the_exact_range_on_their_region() {
             .collect();
         let dv: Vec<Domain> = doms.iter().map(|s| Domain::splits(s)).collect();
         let res = bound_rows(&rel, &dv, &rows, &Optim::default());
+        // The same domains with their hidden-layer bounds tightened under their splits.
+        let tg = Tightener::new(&net, &xlo, &xhi, &inter);
+        let jobs: Vec<Tighten> = doms
+            .iter()
+            .map(|s| Tighten {
+                base: &rel.root,
+                splits: s,
+                from: s.iter().map(|s| s.layer as usize).min().unwrap_or(0),
+                bbox: None,
+            })
+            .collect();
+        let tight = tg.tighten(&jobs);
+        let dt: Vec<Domain> = doms
+            .iter()
+            .zip(&tight)
+            .map(|(s, ln)| Domain {
+                splits: s,
+                bbox: None,
+                lines: ln.as_ref(),
+            })
+            .collect();
+        let res_t = bound_rows(&rel, &dt, &rows, &Optim::default());
         // Exact minimum per domain over a dense grid of points that satisfy its splits, and over
         // the partition's vertices (the minimum of each cell is at a vertex).
         let geo = GeoNet::new(&mlp).unwrap();
@@ -203,16 +226,41 @@ fn split_domains_bound_the_exact_range_on_their_region() {
                     let m = part.output_map(i, 0);
                     for v in poly {
                         exact = exact.min(m[0] + m[1] * v[0] + m[2] * v[1]);
+                        // The tightened hidden bounds contain the cell's vertices (the closure
+                        // of points that meet the splits).
+                        let ln = tight[d].as_ref().unwrap_or_else(|| {
+                            panic!("trial {trial} domain {d}: dropped, but cell {i} meets it")
+                        });
+                        let zv = net.forward_trace(v);
+                        for (h, z) in zv.iter().take(2).enumerate() {
+                            for (j, &z) in z.iter().enumerate() {
+                                let tol = 1e-9 * (1.0 + z.abs());
+                                assert!(
+                                    ln.inter.lo[h][j] <= z + tol && z - tol <= ln.inter.hi[h][j],
+                                    "trial {trial} domain {d}: z[{h}][{j}] = {z} outside [{}, {}]",
+                                    ln.inter.lo[h][j],
+                                    ln.inter.hi[h][j]
+                                );
+                                tightened += usize::from(
+                                    ln.inter.hi[h][j] - ln.inter.lo[h][j]
+                                        < inter.hi[h][j] - inter.lo[h][j],
+                                );
+                            }
+                        }
                     }
                 }
             }
             if exact.is_finite() {
-                assert!(
-                    res[d].lb <= exact + 1e-9 * (1.0 + exact.abs()),
-                    "trial {trial} domain {d}: bound {} above the exact minimum {exact}",
-                    res[d].lb
-                );
+                for (name, r) in [("root lines", &res[d]), ("tightened", &res_t[d])] {
+                    assert!(
+                        r.lb <= exact + 1e-9 * (1.0 + exact.abs()),
+                        "trial {trial} domain {d} ({name}): bound {} above the exact minimum {exact}",
+                        r.lb
+                    );
+                }
             }
         }
     }
+    // The check above is not vacuous: some vertex's bound was tightened under the splits.
+    assert!(tightened > 0, "no hidden bound tightened under any split");
 }

@@ -67,12 +67,19 @@ pub struct Domain<'a> {
     pub splits: &'a [Split],
     /// A sub-box `(lo, hi)` of the input box, or `None` for the whole box.
     pub bbox: Option<(&'a [f64], &'a [f64])>,
+    /// Hidden-layer bounds tightened on this domain (covering at least the layers below the
+    /// relaxation's target; sound on the domain), or `None` for the relaxation's own.
+    pub lines: Option<&'a Lines>,
 }
 
 impl<'a> Domain<'a> {
     /// The whole box with `splits`.
     pub fn splits(splits: &'a [Split]) -> Self {
-        Domain { splits, bbox: None }
+        Domain {
+            splits,
+            bbox: None,
+            lines: None,
+        }
     }
 }
 
@@ -119,6 +126,98 @@ impl Default for Optim {
     }
 }
 
+/// Sound bounds of hidden layers and the relaxation lines they give: the root's (in
+/// [`Relaxation`]) or one domain's, tightened under its splits ([`Domain::lines`]).
+#[derive(Debug, Clone)]
+pub struct Lines {
+    /// Bounds of the hidden layers `0..t`.
+    pub inter: LayerBounds,
+    /// Per hidden layer, the default lower line (CROWN's adaptive choice) and the upper line as
+    /// slope and intercept arrays `[lower s, lower t, upper s, upper t]` (for the branch-free
+    /// backward loop).
+    lines: Vec<[Vec<f64>; 4]>,
+    /// `lines` rounded to f32, for the estimate passes ([`Optim::fast`]); made on first use
+    /// (the input-split search builds a relaxation per box and never asks for them).
+    lines32: std::sync::OnceLock<Vec<[Vec<f32>; 4]>>,
+    /// Whether each unit's lower slope is free (unstable convex kink), and the free units.
+    free: Vec<Vec<bool>>,
+    free_idx: Vec<Vec<usize>>,
+}
+
+impl Lines {
+    /// The lines of the hidden layers `0..t` from their sound bounds `inter`.
+    pub fn new(net: &PwlNet, t: usize, inter: &LayerBounds) -> Self {
+        let mut out = Lines {
+            inter: LayerBounds {
+                lo: inter.lo[..t].to_vec(),
+                hi: inter.hi[..t].to_vec(),
+            },
+            lines: Vec::with_capacity(t),
+            lines32: std::sync::OnceLock::new(),
+            free: Vec::with_capacity(t),
+            free_idx: Vec::with_capacity(t),
+        };
+        for h in 0..t {
+            let (ln, fr, idx) = Self::layer(net, h, &out.inter.lo[h], &out.inter.hi[h]);
+            out.lines.push(ln);
+            out.free.push(fr);
+            out.free_idx.push(idx);
+        }
+        out
+    }
+
+    /// A copy with hidden layer `h`'s bounds replaced by `[lo, hi]` (sound bounds on the set
+    /// the copy is used for).
+    pub fn with_layer(&self, net: &PwlNet, h: usize, lo: Vec<f64>, hi: Vec<f64>) -> Self {
+        let (ln, fr, idx) = Self::layer(net, h, &lo, &hi);
+        let mut out = Lines {
+            inter: self.inter.clone(),
+            lines: self.lines.clone(),
+            lines32: std::sync::OnceLock::new(),
+            free: self.free.clone(),
+            free_idx: self.free_idx.clone(),
+        };
+        out.inter.lo[h] = lo;
+        out.inter.hi[h] = hi;
+        (out.lines[h], out.free[h], out.free_idx[h]) = (ln, fr, idx);
+        out
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn layer(
+        net: &PwlNet,
+        h: usize,
+        lo: &[f64],
+        hi: &[f64],
+    ) -> ([Vec<f64>; 4], Vec<bool>, Vec<usize>) {
+        let n = net.layers[h].n_out;
+        let mut ln: [Vec<f64>; 4] = Default::default();
+        let mut fr = Vec::with_capacity(n);
+        for j in 0..n {
+            let (sl, sr) = net.slopes[h][j];
+            let (l, u) = (lo[j], hi[j]);
+            let lw = relax(sl, sr, l, u, true, None);
+            let up = relax(sl, sr, l, u, false, None);
+            for (v, x) in ln.iter_mut().zip([lw.s, lw.t, up.s, up.t]) {
+                v.push(x);
+            }
+            fr.push(l < 0.0 && u > 0.0 && sl < sr);
+        }
+        let idx = (0..n).filter(|&j| fr[j]).collect();
+        (ln, fr, idx)
+    }
+
+    /// Whether unit j of hidden layer h is unstable under these bounds.
+    pub fn unstable(&self, h: usize, j: usize) -> bool {
+        self.inter.lo[h][j] < 0.0 && self.inter.hi[h][j] > 0.0
+    }
+
+    /// Number of hidden layers covered.
+    pub fn depth(&self) -> usize {
+        self.lines.len()
+    }
+}
+
 /// The fixed part of a bounding problem: the network, the input box, sound bounds of every
 /// hidden layer below the target layer `t` on the whole box, and the relaxation lines they give.
 pub struct Relaxation<'a> {
@@ -130,68 +229,36 @@ pub struct Relaxation<'a> {
     pub xlo: Vec<f64>,
     /// Input box.
     pub xhi: Vec<f64>,
-    /// Bounds of the hidden layers `0..t` on the box.
-    pub inter: LayerBounds,
+    /// Bounds of the hidden layers `0..t` on the box, and their lines.
+    pub root: Lines,
     mags: Mags,
     /// Offsets of hidden layer h in a flat α vector; `off[t]` is its length.
     off: Vec<usize>,
-    /// Per hidden layer, the default lower line (CROWN's adaptive choice) and the upper line as
-    /// slope and intercept arrays `[lower s, lower t, upper s, upper t]` (for the branch-free
-    /// backward loop), whether each unit's lower slope is free (unstable convex kink), and the
-    /// indices of the free units.
-    lines: Vec<[Vec<f64>; 4]>,
-    /// `lines` rounded to f32, for the estimate passes ([`Optim::fast`]); made on first use
-    /// (the input-split search builds a relaxation per box and never asks for them).
-    lines32: std::sync::OnceLock<Vec<[Vec<f32>; 4]>>,
-    free: Vec<Vec<bool>>,
-    free_idx: Vec<Vec<usize>>,
 }
 
 impl<'a> Relaxation<'a> {
     /// Build from sound bounds `inter` of (at least) the hidden layers below `t`.
     pub fn new(net: &'a PwlNet, t: usize, xlo: &[f64], xhi: &[f64], inter: &LayerBounds) -> Self {
-        let inter = LayerBounds {
-            lo: inter.lo[..t].to_vec(),
-            hi: inter.hi[..t].to_vec(),
-        };
-        let mags = mags(net, xlo, xhi, &inter, t);
+        let root = Lines::new(net, t, inter);
+        let mags = mags(net, xlo, xhi, &root.inter, t);
         let mut off = vec![0];
-        let (mut lines, mut free) = (Vec::new(), Vec::new());
         for h in 0..t {
-            let n = net.layers[h].n_out;
-            off.push(off[h] + n);
-            let mut ln: [Vec<f64>; 4] = Default::default();
-            let mut fr = Vec::with_capacity(n);
-            for j in 0..n {
-                let (sl, sr) = net.slopes[h][j];
-                let (lo, hi) = (inter.lo[h][j], inter.hi[h][j]);
-                let lw = relax(sl, sr, lo, hi, true, None);
-                let up = relax(sl, sr, lo, hi, false, None);
-                for (v, x) in ln.iter_mut().zip([lw.s, lw.t, up.s, up.t]) {
-                    v.push(x);
-                }
-                fr.push(lo < 0.0 && hi > 0.0 && sl < sr);
-            }
-            lines.push(ln);
-            free.push(fr);
+            off.push(off[h] + net.layers[h].n_out);
         }
-        let free_idx = free
-            .iter()
-            .map(|f: &Vec<bool>| (0..f.len()).filter(|&j| f[j]).collect())
-            .collect();
         Relaxation {
-            lines,
-            lines32: std::sync::OnceLock::new(),
-            free_idx,
+            root,
             net,
             t,
             xlo: xlo.to_vec(),
             xhi: xhi.to_vec(),
-            inter,
             mags,
             off,
-            free,
         }
+    }
+
+    /// Bounds of the hidden layers `0..t` on the box.
+    pub fn inter(&self) -> &LayerBounds {
+        &self.root.inter
     }
 
     /// Length of a flat α vector.
@@ -201,16 +268,21 @@ impl<'a> Relaxation<'a> {
 
     /// Whether unit j of hidden layer h is unstable on the box.
     pub fn unstable(&self, h: usize, j: usize) -> bool {
-        self.inter.lo[h][j] < 0.0 && self.inter.hi[h][j] > 0.0
+        self.root.unstable(h, j)
     }
 
     /// CROWN's default α (the adaptive lower slope), flat.
     pub fn default_alpha(&self) -> Vec<f64> {
-        self.lines
-            .iter()
-            .flat_map(|l| l[0].iter().copied())
-            .collect()
+        default_alpha(&self.root, self.t)
     }
+}
+
+/// CROWN's default α of the first `t` hidden layers of `lines`, flat.
+fn default_alpha(lines: &Lines, t: usize) -> Vec<f64> {
+    lines.lines[..t]
+        .iter()
+        .flat_map(|l| l[0].iter().copied())
+        .collect()
 }
 
 /// One objective row to bound: `c·z_t` on domain `dom` (an index into the caller's domain
@@ -279,15 +351,15 @@ trait Prec: Real {
     /// Whether the pass charges its rounding (its bounds are sound).
     const SOUND: bool;
     /// The relaxation's lines in this precision.
-    fn lines<'r>(rel: &'r Relaxation) -> &'r [[Vec<Self>; 4]];
+    fn lines(l: &Lines) -> &[[Vec<Self>; 4]];
     /// W, Wᵀ and b in this precision.
     fn affine(a: &Affine) -> [&[Self]; 3];
 }
 
 impl Prec for f64 {
     const SOUND: bool = true;
-    fn lines<'r>(rel: &'r Relaxation) -> &'r [[Vec<f64>; 4]] {
-        &rel.lines
+    fn lines(l: &Lines) -> &[[Vec<f64>; 4]] {
+        &l.lines
     }
     fn affine(a: &Affine) -> [&[f64]; 3] {
         [&a.w, &a.wt, &a.b]
@@ -296,10 +368,10 @@ impl Prec for f64 {
 
 impl Prec for f32 {
     const SOUND: bool = false;
-    fn lines<'r>(rel: &'r Relaxation) -> &'r [[Vec<f32>; 4]] {
-        rel.lines32.get_or_init(|| {
+    fn lines(l: &Lines) -> &[[Vec<f32>; 4]] {
+        l.lines32.get_or_init(|| {
             let narrow = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect();
-            rel.lines.iter().map(|l| l.each_ref().map(narrow)).collect()
+            l.lines.iter().map(|l| l.each_ref().map(narrow)).collect()
         })
     }
     fn affine(a: &Affine) -> [&[f32]; 3] {
@@ -337,6 +409,7 @@ fn split_map(rel: &Relaxation, splits: &[Split]) -> SplitMap {
 fn backward<T: Prec>(
     rel: &Relaxation,
     maps: &[&SplitMap],
+    lns: &[&Lines],
     boxes: &[(&[f64], &[f64])],
     c: &[&[f64]],
     act: &[usize],
@@ -430,7 +503,6 @@ fn backward<T: Prec>(
         // Per row, the lower line's slope and intercept and the upper line's, per unit (the
         // layer's defaults, then the row's α on free units and the fixed slope on split units),
         // so that the loop over units picks a line without a branch.
-        let [lo_s0, lo_t0, up_s0, up_t0] = &T::lines(rel)[h];
         let zmag = &zmag[..n_in];
         let mut ln = std::mem::take(&mut scratch);
         for v in ln.iter_mut() {
@@ -439,14 +511,17 @@ fn backward<T: Prec>(
         for q in 0..r {
             let row = act[q];
             let map = &maps[row][h];
-            let al = &alpha[row * a_stride + rel.off[h]..row * a_stride + rel.off[h + 1]];
             let [lo_s, lo_t, up_s, up_t] = &mut ln;
+            let [lo_s0, lo_t0, up_s0, up_t0] = &T::lines(lns[row])[h];
             lo_s.copy_from_slice(lo_s0);
             lo_t.copy_from_slice(lo_t0);
             up_s.copy_from_slice(up_s0);
             up_t.copy_from_slice(up_t0);
-            for &i in &rel.free_idx[h] {
-                lo_s[i] = al[i];
+            if a_stride > 0 {
+                let al = &alpha[row * a_stride + rel.off[h]..row * a_stride + rel.off[h + 1]];
+                for &i in &lns[row].free_idx[h] {
+                    lo_s[i] = al[i];
+                }
             }
             for &(j, sgn, _) in map {
                 let s = T::of_f64(if sgn < 0.0 { sl_h[j].1 } else { sl_h[j].0 });
@@ -578,6 +653,7 @@ fn relaxed_forward<T: Prec>(
 fn branch_choice<T: Prec>(
     rel: &Relaxation,
     map: &SplitMap,
+    ln: &Lines,
     tr: &Trace<T>,
     q: usize,
 ) -> Option<(usize, usize, f64)> {
@@ -586,16 +662,16 @@ fn branch_choice<T: Prec>(
         let n = rel.net.layers[h].n_out;
         let lam = &tr.lam[h][q * n..(q + 1) * n];
         for j in 0..n {
-            if !rel.unstable(h, j) || map[h].iter().any(|&(u, _, _)| u == j) {
+            if !ln.unstable(h, j) || map[h].iter().any(|&(u, _, _)| u == j) {
                 continue;
             }
-            let (lo, hi) = (rel.inter.lo[h][j], rel.inter.hi[h][j]);
+            let (lo, hi) = (ln.inter.lo[h][j], ln.inter.hi[h][j]);
             let li = lam[j].as_f64();
             // The upper line's intercept is what a negative coefficient pays; a positive one pays
             // the lower line's gap, at most min(u, −l)·(s⁺ − s⁻) at the worst point.
             let (sl, sr) = rel.net.slopes[h][j];
             let score = if li < 0.0 {
-                -li * rel.lines[h][3][j]
+                -li * ln.lines[h][3][j]
             } else {
                 1e-3 * li * hi.min(-lo) * (sr - sl).abs()
             };
@@ -662,15 +738,16 @@ fn bound_chunk_as<T: Prec>(
         .collect();
     let maps: Vec<&SplitMap> = map_of.iter().map(|&k| &maps_own[k]).collect();
     let cs: Vec<&[f64]> = rows.iter().map(|rw| rw.c).collect();
-    let default = rel.default_alpha();
-    // Rows share CROWN's slopes unless they are optimised or warm-started.
+    // Each row's lines: its domain's, or the relaxation's.
+    let lns: Vec<&Lines> = rows
+        .iter()
+        .map(|rw| splits[rw.dom].lines.unwrap_or(&rel.root))
+        .collect();
+    // Rows share CROWN's slopes (their lines' default lower slopes; no α array) unless they
+    // are optimised or warm-started.
     let own_alpha = opt.iters > 0 || rows.iter().any(|r| r.alpha.is_some());
     let a_stride = if own_alpha { a_len } else { 0 };
-    let mut alpha: Vec<T> = if own_alpha {
-        vec![T::zero(); n * a_len]
-    } else {
-        default.iter().map(|&v| T::of_f64(v)).collect()
-    };
+    let mut alpha: Vec<T> = vec![T::zero(); n * a_stride];
     let mut beta: Vec<Vec<f64>> = Vec::with_capacity(n);
     for (q, rw) in rows.iter().enumerate() {
         let ns = splits[rw.dom].splits.len();
@@ -681,25 +758,21 @@ fn bound_chunk_as<T: Prec>(
         if !own_alpha {
             continue;
         }
+        // The warm start on the units free in this row's lines (clamped into their slope
+        // range), CROWN's slope elsewhere; only free units' α are read.
         let dst = &mut alpha[q * a_len..(q + 1) * a_len];
-        match rw.alpha {
-            Some(a) if a.len() == a_len => {
-                for (h, _) in rel.free.iter().enumerate() {
-                    for j in 0..rel.free[h].len() {
-                        let i = rel.off[h] + j;
-                        dst[i] = T::of_f64(if rel.free[h][j] {
-                            let (sl, sr) = rel.net.slopes[h][j];
-                            (a[i] as f64).clamp(sl, sr)
-                        } else {
-                            default[i]
-                        });
+        let ln = lns[q];
+        let warm = rw.alpha.filter(|a| a.len() == a_len);
+        for h in 0..rel.t {
+            for j in 0..ln.free[h].len() {
+                let i = rel.off[h] + j;
+                dst[i] = T::of_f64(match warm {
+                    Some(a) if ln.free[h][j] => {
+                        let (sl, sr) = rel.net.slopes[h][j];
+                        (a[i] as f64).clamp(sl, sr)
                     }
-                }
-            }
-            _ => {
-                for (d, &v) in dst.iter_mut().zip(&default) {
-                    *d = T::of_f64(v);
-                }
+                    _ => ln.lines[h][0][j],
+                });
             }
         }
     }
@@ -736,6 +809,7 @@ fn bound_chunk_as<T: Prec>(
         let pass = backward(
             rel,
             &maps,
+            &lns,
             &boxes,
             &cs,
             &act,
@@ -764,7 +838,7 @@ fn bound_chunk_as<T: Prec>(
                 }
                 b.beta = beta[row].iter().map(|&v| v as f32).collect();
                 if opt.branch {
-                    b.branch = branch_choice(rel, maps[row], &tr, q);
+                    b.branch = branch_choice(rel, maps[row], lns[row], &tr, q);
                 }
             }
         }
@@ -786,7 +860,7 @@ fn bound_chunk_as<T: Prec>(
                 let lq = &tr.lam[h][q * nh..(q + 1) * nh];
                 let base = row * a_len + rel.off[h];
                 let sl_h = &rel.net.slopes[h];
-                for &j in &rel.free_idx[h] {
+                for &j in &lns[row].free_idx[h] {
                     let i = base + j;
                     let (lj, dj) = (lq[j], dq[j]);
                     let grad = if lj >= T::zero() { lj * dj } else { T::zero() };
@@ -809,6 +883,149 @@ fn bound_chunk_as<T: Prec>(
         act.retain(|&row| best[row].lb <= rows[row].target);
     }
     best
+}
+
+/// One domain whose hidden-layer bounds [`Tightener::tighten`] tightens.
+#[derive(Clone, Copy, Debug)]
+pub struct Tighten<'a> {
+    /// Sound bounds (and lines) on a set containing the domain: its parent's.
+    pub base: &'a Lines,
+    /// The domain's split constraints (all of them).
+    pub splits: &'a [Split],
+    /// Hidden layers up to `from` are taken from `base` (with the splits clamped); layers
+    /// after it are bounded again: the layer of the newest split.
+    pub from: usize,
+    /// A sub-box of the input box, or `None` for all of it.
+    pub bbox: Option<(&'a [f64], &'a [f64])>,
+}
+
+/// Tightens the hidden-layer bounds of split domains: one relaxation per hidden layer l ≥ 1
+/// with target l (on the root's bounds, whose rounding magnitudes stay valid on every domain),
+/// and the unit rows ±e_j.
+pub struct Tightener<'a> {
+    net: &'a PwlNet,
+    rels: Vec<Relaxation<'a>>,
+    /// e_j is `unit[w − 1 − j..][..n]`, −e_j is `unit[3w − 2 − j..][..n]` (w: widest layer).
+    unit: Vec<f64>,
+    w: usize,
+}
+
+impl<'a> Tightener<'a> {
+    /// For domains inside the box `[xlo, xhi]`, whose hidden layers have the sound bounds
+    /// `inter` there.
+    pub fn new(net: &'a PwlNet, xlo: &[f64], xhi: &[f64], inter: &LayerBounds) -> Self {
+        let out = net.layers.len() - 1;
+        let rels = (1..out)
+            .map(|l| Relaxation::new(net, l, xlo, xhi, inter))
+            .collect();
+        let w = net.layers.iter().map(|l| l.n_out).max().unwrap_or(0).max(1);
+        let mut unit = vec![0.0; 2 * (2 * w - 1)];
+        unit[w - 1] = 1.0;
+        unit[3 * w - 2] = -1.0;
+        Tightener { net, rels, unit, w }
+    }
+
+    /// Each domain's hidden-layer bounds, tightened under its splits: every split clamps its
+    /// unit's bound at 0 (`z ≥ 0` raises the lower bound, `z ≤ 0` lowers the upper one), and
+    /// every unit of a hidden layer after `from` that the bounds so far leave unstable is
+    /// bounded again by CROWN over the domain, the split units linear in the backward pass
+    /// (split constraints tighten intermediate bounds as well as the output's: Wang et al.
+    /// 2021, "Beta-CROWN", §3.3). Layer by layer, each from the tightened layers below it.
+    /// `None` for a domain whose bounds cross (a lower bound above the upper one): no input
+    /// meets its splits. All domains' rows of a layer are bounded together.
+    pub fn tighten(&self, doms: &[Tighten]) -> Vec<Option<Lines>> {
+        let net = self.net;
+        let out = net.layers.len() - 1;
+        let mut cur: Vec<Option<Lines>> = doms
+            .iter()
+            .map(|d| {
+                let mut ln: Option<Lines> = None;
+                for s in d.splits {
+                    let (h, j) = (s.layer as usize, s.unit as usize);
+                    let b = ln.as_ref().unwrap_or(d.base);
+                    let (l, u) = (b.inter.lo[h][j], b.inter.hi[h][j]);
+                    let (nl, nu) = if s.active {
+                        (l.max(0.0), u)
+                    } else {
+                        (l, u.min(0.0))
+                    };
+                    if nl > nu {
+                        return None;
+                    }
+                    if (nl, nu) != (l, u) {
+                        let (mut lo, mut hi) = (b.inter.lo[h].clone(), b.inter.hi[h].clone());
+                        (lo[j], hi[j]) = (nl, nu);
+                        ln = Some(b.with_layer(net, h, lo, hi));
+                    }
+                }
+                Some(ln.unwrap_or_else(|| d.base.clone()))
+            })
+            .collect();
+        let plain = Optim {
+            iters: 0,
+            ..Optim::default()
+        };
+        let w = self.w;
+        for l in 1..out {
+            let n = net.layers[l].n_out;
+            // (domain, unit, lower side)
+            let mut which: Vec<(usize, usize, bool)> = Vec::new();
+            for (k, ln) in cur.iter().enumerate() {
+                let Some(ln) = ln.as_ref().filter(|_| doms[k].from < l) else {
+                    continue;
+                };
+                for j in (0..n).filter(|&j| ln.unstable(l, j)) {
+                    which.push((k, j, true));
+                    which.push((k, j, false));
+                }
+            }
+            if which.is_empty() {
+                continue;
+            }
+            let dv: Vec<Domain> = doms
+                .iter()
+                .zip(&cur)
+                .map(|(d, ln)| Domain {
+                    splits: d.splits,
+                    bbox: d.bbox,
+                    lines: ln.as_ref(),
+                })
+                .collect();
+            let rows: Vec<Row> = which
+                .iter()
+                .map(|&(k, j, lower)| {
+                    let start = if lower { w - 1 - j } else { 3 * w - 2 - j };
+                    Row {
+                        dom: k,
+                        c: &self.unit[start..start + n],
+                        target: f64::INFINITY,
+                        alpha: None,
+                        beta: None,
+                    }
+                })
+                .collect();
+            let res = bound_rows(&self.rels[l - 1], &dv, &rows, &plain);
+            drop(dv);
+            let mut i = 0;
+            while i < which.len() {
+                let k = which[i].0;
+                let ln = cur[k].as_ref().expect("rows only for kept domains");
+                let (mut lo, mut hi) = (ln.inter.lo[l].clone(), ln.inter.hi[l].clone());
+                while i < which.len() && which[i].0 == k {
+                    let (_, j, lower) = which[i];
+                    if lower {
+                        lo[j] = lo[j].max(res[i].lb);
+                    } else {
+                        hi[j] = hi[j].min(-res[i].lb);
+                    }
+                    i += 1;
+                }
+                let feasible = lo.iter().zip(&hi).all(|(a, b)| a <= b);
+                cur[k] = feasible.then(|| ln.with_layer(net, l, lo, hi));
+            }
+        }
+        cur
+    }
 }
 
 /// Bounds of every hidden layer on the box: IBP, then for each layer the units IBP (from the

@@ -25,11 +25,13 @@
 
 use super::bab::{pgd, term_value, Checker, Stop, Witness};
 use super::engine::{
-    bound_rows, optimized_hidden, Domain as EngineDomain, Optim, Relaxation, Row, RowResult, Split,
+    bound_rows, optimized_hidden, Domain as EngineDomain, Lines, Optim, Relaxation, Row, RowResult,
+    Split, Tighten, Tightener,
 };
 use super::fp::sub_down;
 use super::net::PwlNet;
 use super::vnnlib::Case;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Settings of the ReLU-split search.
@@ -43,6 +45,9 @@ pub struct ReluSplitOptions {
     pub iters: usize,
     /// Parent domains split per round (each gives two children).
     pub batch: usize,
+    /// Tighten each child's bounds of the hidden layers after its new split
+    /// ([`Tightener::tighten`]).
+    pub refine: bool,
 }
 
 impl Default for ReluSplitOptions {
@@ -52,6 +57,7 @@ impl Default for ReluSplitOptions {
             root_iters: 50,
             iters: 15,
             batch: 32,
+            refine: true,
         }
     }
 }
@@ -82,6 +88,8 @@ struct Domain {
     bbox: Option<SubBox>,
     /// The smallest score of its open terms ([`Verdict::Open`]).
     score: f64,
+    /// Hidden-layer bounds tightened under its splits (`None`: the root's).
+    lines: Option<Arc<Lines>>,
 }
 
 /// A sub-box `(lo, hi)` of a case's input box.
@@ -290,6 +298,7 @@ pub(crate) fn search<G: Goal>(
         branch: (0, 0),
         bbox: None,
         score: f64::NEG_INFINITY,
+        lines: None,
     };
     let root_opt = Optim {
         iters: opts.root_iters,
@@ -300,7 +309,7 @@ pub(crate) fn search<G: Goal>(
     let bx = (lo, hi);
     *domains += 1;
     let mut stack = Vec::new();
-    match bound_children(goal, bx, &rel, &[(&root, Child::Same)], &root_opt) {
+    match bound_children(goal, bx, &rel, &[(&root, Child::Same)], &[None], &root_opt) {
         Bounded::Found(w) => return Ended::Found(w),
         Bounded::Open(mut v, _) => stack.append(&mut v),
     }
@@ -322,6 +331,7 @@ pub(crate) fn search<G: Goal>(
         fast: true,
         ..Optim::default()
     };
+    let tightener = opts.refine.then(|| Tightener::new(net, lo, hi, &inter));
     let linear_opt = Optim {
         iters: 400,
         lr_beta: 0.2,
@@ -371,7 +381,8 @@ pub(crate) fn search<G: Goal>(
             }
         }
         *domains += kids.len();
-        match bound_children(goal, bx, &rel, &kids, &opt) {
+        let (kids, lines) = refine(tightener.as_ref(), kids, &rel.root);
+        match bound_children(goal, bx, &rel, &kids, &lines, &opt) {
             Bounded::Found(w) => return Ended::Found(w),
             Bounded::Open(mut v, worst) => {
                 // Children are pushed in order, so the last parent's are explored first.
@@ -395,7 +406,8 @@ pub(crate) fn search<G: Goal>(
         if !done.is_empty() {
             let kids: Vec<(&Domain, Child)> = done.iter().map(|d| (d, Child::Same)).collect();
             *domains += kids.len();
-            let still = match bound_children(goal, bx, &rel, &kids, &linear_opt) {
+            let lines = parent_lines(&kids);
+            let still = match bound_children(goal, bx, &rel, &kids, &lines, &linear_opt) {
                 Bounded::Found(w) => return Ended::Found(w),
                 Bounded::Open(v, _) => v,
             };
@@ -427,7 +439,8 @@ pub(crate) fn search<G: Goal>(
             }
             if !halves.is_empty() {
                 *domains += halves.len();
-                match bound_children(goal, bx, &rel, &halves, &opt) {
+                let lines = parent_lines(&halves);
+                match bound_children(goal, bx, &rel, &halves, &lines, &opt) {
                     Bounded::Found(w) => return Ended::Found(w),
                     Bounded::Open(mut v, _) => stack.append(&mut v),
                 }
@@ -435,6 +448,65 @@ pub(crate) fn search<G: Goal>(
         }
     }
     Ended::Exhausted { stuck }
+}
+
+/// The parents' lines, for children bounded on their parent's bounds.
+fn parent_lines(kids: &[(&Domain, Child)]) -> Vec<Option<Arc<Lines>>> {
+    kids.iter().map(|(p, _)| p.lines.clone()).collect()
+}
+
+/// Each split child's hidden-layer bounds tightened under its splits
+/// ([`Tightener::tighten`]); children no input reaches are dropped. Other children keep their
+/// parent's lines.
+#[allow(clippy::type_complexity)]
+fn refine<'p>(
+    tg: Option<&Tightener>,
+    kids: Vec<(&'p Domain, Child)>,
+    root: &Lines,
+) -> (Vec<(&'p Domain, Child)>, Vec<Option<Arc<Lines>>>) {
+    let Some(tg) = tg else {
+        let lines = parent_lines(&kids);
+        return (kids, lines);
+    };
+    let splits: Vec<Vec<Split>> = kids
+        .iter()
+        .map(|(p, c)| {
+            let mut v = p.splits.clone();
+            if let Child::Split(s) = c {
+                v.push(*s);
+            }
+            v
+        })
+        .collect();
+    let jobs: Vec<Tighten> = kids
+        .iter()
+        .zip(&splits)
+        .filter(|((_, c), _)| matches!(c, Child::Split(_)))
+        .map(|((p, c), sp)| Tighten {
+            base: p.lines.as_deref().unwrap_or(root),
+            splits: sp,
+            from: match c {
+                Child::Split(s) => s.layer as usize,
+                _ => unreachable!("filtered"),
+            },
+            bbox: p.bbox.as_deref().map(|b| (b.0.as_slice(), b.1.as_slice())),
+        })
+        .collect();
+    let mut tight = tg.tighten(&jobs).into_iter();
+    let mut kept = Vec::with_capacity(kids.len());
+    let mut lines = Vec::with_capacity(kids.len());
+    for (kid, c) in kids {
+        if let Child::Split(_) = c {
+            if let Some(ln) = tight.next().expect("one result per job") {
+                kept.push((kid, c));
+                lines.push(Some(Arc::new(ln)));
+            }
+        } else {
+            lines.push(kid.lines.clone());
+            kept.push((kid, c));
+        }
+    }
+    (kept, lines)
 }
 
 enum Bounded<F> {
@@ -450,6 +522,7 @@ fn bound_children<G: Goal>(
     bx: (&[f64], &[f64]),
     rel: &Relaxation,
     kids: &[(&Domain, Child)],
+    lines: &[Option<Arc<Lines>>],
     opt: &Optim,
 ) -> Bounded<G::Found> {
     let splits: Vec<Vec<Split>> = kids
@@ -485,9 +558,11 @@ fn bound_children<G: Goal>(
     let doms: Vec<EngineDomain> = splits
         .iter()
         .zip(&boxes)
-        .map(|(s, b)| EngineDomain {
+        .zip(lines)
+        .map(|((s, b), ln)| EngineDomain {
             splits: s,
             bbox: b.as_deref().map(|(l, h)| (l.as_slice(), h.as_slice())),
+            lines: ln.as_deref(),
         })
         .collect();
     // Warm starts: the parent's α, and its β with 0 for the new split.
@@ -543,6 +618,7 @@ fn bound_children<G: Goal>(
             branch: (usize::MAX, 0),
             bbox: boxes[d].clone(),
             score: f64::INFINITY,
+            lines: lines[d].clone(),
         };
         let mut dom_worst: Option<(f64, &RowResult)> = None;
         let (dlo, dhi) = boxes[d]
