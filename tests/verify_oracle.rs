@@ -187,7 +187,7 @@ fn split_domains_bound_the_exact_range_on_their_region() {
         let dv: Vec<Domain> = doms.iter().map(|s| Domain::splits(s)).collect();
         let res = bound_rows(&rel, &dv, &rows, &Optim::default());
         // The same domains with their hidden-layer bounds tightened under their splits.
-        let tg = Tightener::new(&net, &xlo, &xhi, &inter);
+        let tg = Tightener::new(&net, &xlo, &xhi, &inter, None);
         let jobs: Vec<Tighten> = doms
             .iter()
             .map(|s| Tighten {

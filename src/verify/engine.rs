@@ -96,6 +96,9 @@ pub struct Optim {
     pub decay: f64,
     /// Compute each row's branching choice ([`RowResult::branch`]).
     pub branch: bool,
+    /// With `branch`: how many of the best-scored units [`RowResult::candidates`] lists (at
+    /// least 1).
+    pub candidates: usize,
     /// Intermediate bounds ([`optimized_hidden`]) only as far as they settle each unit's sign:
     /// of a unit IBP leaves unstable, bound first the side its value at the box centre points
     /// to (`z ≥ 0` there: the lower bound), and the other side only if that one leaves the
@@ -120,6 +123,7 @@ impl Default for Optim {
             lr_beta: 0.05,
             decay: 0.98,
             branch: false,
+            candidates: 1,
             settle_first: false,
             fast: false,
         }
@@ -320,6 +324,9 @@ pub struct RowResult {
     /// (hidden layer, unit, score), by the BaBSR intercept score (Bunel et al. 2020, "Branch and bound for piecewise
     /// linear neural network verification", §5.1).
     pub branch: Option<(usize, usize, f64)>,
+    /// With [`Optim::branch`]: the [`Optim::candidates`] best units by that score, best first
+    /// (`branch` is the first).
+    pub candidates: Vec<(usize, usize, f64)>,
 }
 
 /// Lower bounds of every row, in order. Each split of a domain must name an unstable unit of a
@@ -656,8 +663,10 @@ fn branch_choice<T: Prec>(
     ln: &Lines,
     tr: &Trace<T>,
     q: usize,
-) -> Option<(usize, usize, f64)> {
-    let mut best: Option<(usize, usize, f64)> = None;
+    k: usize,
+) -> Vec<(usize, usize, f64)> {
+    // The k best by score, best first (ties: the earlier unit).
+    let mut best: Vec<(usize, usize, f64)> = Vec::with_capacity(k + 1);
     for h in 0..rel.t {
         let n = rel.net.layers[h].n_out;
         let lam = &tr.lam[h][q * n..(q + 1) * n];
@@ -675,8 +684,10 @@ fn branch_choice<T: Prec>(
             } else {
                 1e-3 * li * hi.min(-lo) * (sr - sl).abs()
             };
-            if best.is_none_or(|(_, _, b)| score > b) {
-                best = Some((h, j, score));
+            if best.len() < k || score > best[best.len() - 1].2 {
+                let at = best.partition_point(|&(_, _, b)| b >= score);
+                best.insert(at, (h, j, score));
+                best.truncate(k);
             }
         }
     }
@@ -785,6 +796,7 @@ fn bound_chunk_as<T: Prec>(
             alpha: Vec::new(),
             beta: Vec::new(),
             branch: None,
+            candidates: Vec::new(),
         })
         .collect();
     let mut filled = vec![false; n];
@@ -838,7 +850,9 @@ fn bound_chunk_as<T: Prec>(
                 }
                 b.beta = beta[row].iter().map(|&v| v as f32).collect();
                 if opt.branch {
-                    b.branch = branch_choice(rel, maps[row], lns[row], &tr, q);
+                    b.candidates =
+                        branch_choice(rel, maps[row], lns[row], &tr, q, opt.candidates.max(1));
+                    b.branch = b.candidates.first().copied();
                 }
             }
         }
@@ -904,6 +918,7 @@ pub struct Tighten<'a> {
 /// and the unit rows ±e_j.
 pub struct Tightener<'a> {
     net: &'a PwlNet,
+    alpha: Option<&'a HiddenAlpha>,
     rels: Vec<Relaxation<'a>>,
     /// e_j is `unit[w − 1 − j..][..n]`, −e_j is `unit[3w − 2 − j..][..n]` (w: widest layer).
     unit: Vec<f64>,
@@ -912,8 +927,15 @@ pub struct Tightener<'a> {
 
 impl<'a> Tightener<'a> {
     /// For domains inside the box `[xlo, xhi]`, whose hidden layers have the sound bounds
-    /// `inter` there.
-    pub fn new(net: &'a PwlNet, xlo: &[f64], xhi: &[f64], inter: &LayerBounds) -> Self {
+    /// `inter` there; `alpha`, the slopes those bounds were found with
+    /// ([`optimized_hidden_alpha`]), start each unit row (CROWN's otherwise).
+    pub fn new(
+        net: &'a PwlNet,
+        xlo: &[f64],
+        xhi: &[f64],
+        inter: &LayerBounds,
+        alpha: Option<&'a HiddenAlpha>,
+    ) -> Self {
         let out = net.layers.len() - 1;
         let rels = (1..out)
             .map(|l| Relaxation::new(net, l, xlo, xhi, inter))
@@ -922,7 +944,13 @@ impl<'a> Tightener<'a> {
         let mut unit = vec![0.0; 2 * (2 * w - 1)];
         unit[w - 1] = 1.0;
         unit[3 * w - 2] = -1.0;
-        Tightener { net, rels, unit, w }
+        Tightener {
+            net,
+            alpha,
+            rels,
+            unit,
+            w,
+        }
     }
 
     /// Each domain's hidden-layer bounds, tightened under its splits: every split clamps its
@@ -995,11 +1023,15 @@ impl<'a> Tightener<'a> {
                 .iter()
                 .map(|&(k, j, lower)| {
                     let start = if lower { w - 1 - j } else { 3 * w - 2 - j };
+                    let warm = self
+                        .alpha
+                        .map(|a| &a[l][j][usize::from(!lower)])
+                        .filter(|a| !a.is_empty());
                     Row {
                         dom: k,
                         c: &self.unit[start..start + n],
                         target: f64::INFINITY,
-                        alpha: None,
+                        alpha: warm.map(|a| a.as_slice()),
                         beta: None,
                     }
                 })
@@ -1041,6 +1073,35 @@ pub fn optimized_hidden(
     known: Option<&LayerBounds>,
     opt: &Optim,
 ) -> LayerBounds {
+    hidden(net, xlo, xhi, known, opt, None)
+}
+
+/// The slopes α each unit row of [`optimized_hidden_alpha`] ended with, per hidden layer l,
+/// per unit, `[lower side, upper side]` (flat over layers `0..l`; empty where the side was not
+/// bounded by CROWN).
+pub type HiddenAlpha = Vec<Vec<[Vec<f32>; 2]>>;
+
+/// [`optimized_hidden`], also returning the slopes of every unit row (warm starts for the
+/// same rows on sub-domains: [`Tightener::new`]).
+pub fn optimized_hidden_alpha(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    opt: &Optim,
+) -> (LayerBounds, HiddenAlpha) {
+    let mut al = Vec::new();
+    let inter = hidden(net, xlo, xhi, None, opt, Some(&mut al));
+    (inter, al)
+}
+
+fn hidden(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    known: Option<&LayerBounds>,
+    opt: &Optim,
+    mut keep: Option<&mut HiddenAlpha>,
+) -> LayerBounds {
     let mut inter = LayerBounds {
         lo: Vec::new(),
         hi: Vec::new(),
@@ -1080,15 +1141,21 @@ pub fn optimized_hidden(
                 None => open.flat_map(|j| [(j, true), (j, false)]).collect(),
             };
             let rel = Relaxation::new(net, t, xlo, xhi, &inter);
-            bound_units(&rel, &first, &unit, opt, &mut lo, &mut hi);
+            let mut al = keep.as_ref().map(|_| vec![<[Vec<f32>; 2]>::default(); n]);
+            bound_units(&rel, &first, &unit, opt, &mut lo, &mut hi, al.as_mut());
             if centre.is_some() {
                 let second: Vec<(usize, bool)> = first
                     .iter()
                     .filter(|&&(j, _)| lo[j] < 0.0 && hi[j] > 0.0)
                     .map(|&(j, side)| (j, !side))
                     .collect();
-                bound_units(&rel, &second, &unit, opt, &mut lo, &mut hi);
+                bound_units(&rel, &second, &unit, opt, &mut lo, &mut hi, al.as_mut());
             }
+            if let (Some(k), Some(al)) = (keep.as_deref_mut(), al) {
+                k.push(al);
+            }
+        } else if let Some(k) = keep.as_deref_mut() {
+            k.push(vec![Default::default(); n]);
         }
         let (nl, nh): (Vec<f64>, Vec<f64>) = (0..n)
             .map(|j| act_interval(net.slopes[t][j].0, net.slopes[t][j].1, lo[j], hi[j]))
@@ -1111,6 +1178,7 @@ fn bound_units(
     opt: &Optim,
     lo: &mut [f64],
     hi: &mut [f64],
+    mut keep: Option<&mut Vec<[Vec<f32>; 2]>>,
 ) {
     if rows.is_empty() {
         return;
@@ -1133,6 +1201,9 @@ fn bound_units(
         .collect();
     let res = bound_rows(rel, &[Domain::splits(&[])], &rs, opt);
     for (&(j, lower), r) in rows.iter().zip(res) {
+        if let Some(k) = keep.as_deref_mut() {
+            k[j][usize::from(!lower)] = r.alpha.clone();
+        }
         if lower {
             lo[j] = lo[j].max(r.lb);
         } else {

@@ -25,8 +25,8 @@
 
 use super::bab::{pgd, term_value, Checker, Stop, Witness};
 use super::engine::{
-    bound_rows, optimized_hidden, Domain as EngineDomain, Lines, Optim, Relaxation, Row, RowResult,
-    Split, Tighten, Tightener,
+    bound_rows, optimized_hidden_alpha, Domain as EngineDomain, Lines, Optim, Relaxation, Row,
+    RowResult, Split, Tighten, Tightener,
 };
 use super::fp::sub_down;
 use super::net::PwlNet;
@@ -48,6 +48,9 @@ pub struct ReluSplitOptions {
     /// Tighten each child's bounds of the hidden layers after its new split
     /// ([`Tightener::tighten`]).
     pub refine: bool,
+    /// Filtered smart branching: the number of best BaBSR candidates per domain whose two
+    /// children are bounded (one pass) before the split is chosen ([`smart_branch`]; 1: BaBSR).
+    pub candidates: usize,
 }
 
 impl Default for ReluSplitOptions {
@@ -58,6 +61,7 @@ impl Default for ReluSplitOptions {
             iters: 15,
             batch: 32,
             refine: true,
+            candidates: 8,
         }
     }
 }
@@ -84,6 +88,10 @@ struct Domain {
     beta: Vec<Vec<Vec<f32>>>,
     /// The unit to split next (`usize::MAX`: none is left).
     branch: (usize, usize),
+    /// The best units to split by the BaBSR score, best first, for [`smart_branch`].
+    cands: Vec<(usize, usize)>,
+    /// The open atom with the smallest margin: (index into `terms`, atom).
+    worst: (usize, usize),
     /// A sub-box of the case's box (`None`: all of it).
     bbox: Option<SubBox>,
     /// The smallest score of its open terms ([`Verdict::Open`]).
@@ -276,7 +284,7 @@ pub(crate) fn search<G: Goal>(
         fast: true,
         ..Optim::default()
     };
-    let inter = optimized_hidden(net, lo, hi, None, &hidden);
+    let (inter, hidden_alpha) = optimized_hidden_alpha(net, lo, hi, &hidden);
     let trace = std::env::var_os("RELULAB_TRACE").is_some();
     let t0 = Instant::now();
     if trace {
@@ -296,6 +304,8 @@ pub(crate) fn search<G: Goal>(
         alpha: root_alpha.clone(),
         beta: root_alpha,
         branch: (0, 0),
+        cands: Vec::new(),
+        worst: (0, 0),
         bbox: None,
         score: f64::NEG_INFINITY,
         lines: None,
@@ -303,6 +313,7 @@ pub(crate) fn search<G: Goal>(
     let root_opt = Optim {
         iters: opts.root_iters,
         branch: true,
+        candidates: fsb_k(opts),
         fast: true,
         ..Optim::default()
     };
@@ -328,10 +339,13 @@ pub(crate) fn search<G: Goal>(
     let opt = Optim {
         iters: opts.iters,
         branch: true,
+        candidates: fsb_k(opts),
         fast: true,
         ..Optim::default()
     };
-    let tightener = opts.refine.then(|| Tightener::new(net, lo, hi, &inter));
+    let warm = std::env::var_os("RELULAB_NOWARM").is_none();
+    let tightener =
+        refine_on(opts).then(|| Tightener::new(net, lo, hi, &inter, warm.then_some(&hidden_alpha)));
     let linear_opt = Optim {
         iters: 400,
         lr_beta: 0.2,
@@ -343,6 +357,7 @@ pub(crate) fn search<G: Goal>(
     };
     let mut stuck = false;
     let mut round = 0usize;
+    let mut split_hist: Vec<usize> = Vec::new();
     while !stack.is_empty() {
         stack.retain(|d| goal.keep(d.score));
         let scores: Vec<f64> = stack.iter().map(|d| d.score).collect();
@@ -353,6 +368,9 @@ pub(crate) fn search<G: Goal>(
             break;
         }
         if stop.now() {
+            if trace {
+                eprintln!("splits per layer {split_hist:?}");
+            }
             return Ended::Stopped;
         }
         if goal.best_first() {
@@ -366,9 +384,17 @@ pub(crate) fn search<G: Goal>(
             .split_off(stack.len() - take)
             .into_iter()
             .partition(|d| d.branch.0 == usize::MAX);
+        let mut parents = parents;
+        smart_branch(goal, &rel, &mut parents);
         let mut kids: Vec<(&Domain, Child)> = Vec::with_capacity(2 * take);
         for p in &parents {
             let (h, j) = p.branch;
+            if trace {
+                if split_hist.len() <= h {
+                    split_hist.resize(h + 1, 0);
+                }
+                split_hist[h] += 1;
+            }
             for active in [false, true] {
                 kids.push((
                     p,
@@ -447,7 +473,128 @@ pub(crate) fn search<G: Goal>(
             }
         }
     }
+    if trace {
+        eprintln!("splits per layer {split_hist:?}");
+    }
     Ended::Exhausted { stuck }
+}
+
+fn fsb_k(o: &ReluSplitOptions) -> usize {
+    std::env::var("RELULAB_FSB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(o.candidates)
+}
+fn refine_on(o: &ReluSplitOptions) -> bool {
+    std::env::var("RELULAB_REFINE")
+        .map(|v| v == "1")
+        .unwrap_or(o.refine)
+}
+
+/// Filtered smart branching (De Palma et al. 2021, "Improved branch and bound for neural
+/// network verification via Lagrangian decomposition", §5; α,β-CROWN's "fsb"): of each
+/// parent's best units by the BaBSR score, bound both children of every one on the parent's
+/// worst atom by one CROWN pass (the parent's α and β, the new split's β at 0, the parent's
+/// hidden bounds) and split on the unit whose worse child is best. These bounds only choose
+/// the split; the children are then bounded as usual.
+fn smart_branch<G: Goal>(goal: &G, rel: &Relaxation, parents: &mut [Domain]) {
+    if std::env::var_os("RELULAB_EARLY").is_some() {
+        for p in parents.iter_mut() {
+            if let Some(&c) = p.cands.iter().min_by_key(|c| c.0) {
+                p.branch = c;
+            }
+        }
+        return;
+    }
+    // (parent, candidate) per pair of rows; the domains' splits.
+    let mut who: Vec<(usize, usize)> = Vec::new();
+    let mut splits: Vec<Vec<Split>> = Vec::new();
+    for (pi, p) in parents.iter().enumerate() {
+        if p.cands.len() < 2 {
+            continue;
+        }
+        for (ci, &(h, j)) in p.cands.iter().enumerate() {
+            who.push((pi, ci));
+            for active in [false, true] {
+                let mut v = p.splits.clone();
+                v.push(Split {
+                    layer: h as u32,
+                    unit: j as u32,
+                    active,
+                });
+                splits.push(v);
+            }
+        }
+    }
+    if who.is_empty() {
+        return;
+    }
+    let doms: Vec<EngineDomain> = splits
+        .iter()
+        .enumerate()
+        .map(|(d, sp)| {
+            let p = &parents[who[d / 2].0];
+            EngineDomain {
+                splits: sp,
+                bbox: p.bbox.as_deref().map(|b| (b.0.as_slice(), b.1.as_slice())),
+                lines: p.lines.as_deref(),
+            }
+        })
+        .collect();
+    let betas: Vec<Vec<f32>> = who
+        .iter()
+        .map(|&(pi, _)| {
+            let p = &parents[pi];
+            let mut b = p.beta[p.worst.0][p.worst.1].clone();
+            if b.len() == p.splits.len() {
+                b.push(0.0);
+            }
+            b
+        })
+        .collect();
+    let atoms: Vec<Vec<(&[f64], f64)>> = parents
+        .iter()
+        .map(|p| {
+            if p.cands.len() < 2 {
+                Vec::new()
+            } else {
+                goal.atoms(p.terms[p.worst.0])
+            }
+        })
+        .collect();
+    let rows: Vec<Row> = (0..doms.len())
+        .map(|d| {
+            let (pi, _) = who[d / 2];
+            let p = &parents[pi];
+            let a = &p.alpha[p.worst.0][p.worst.1];
+            let b = &betas[d / 2];
+            Row {
+                dom: d,
+                c: atoms[pi][p.worst.1].0,
+                target: f64::INFINITY,
+                alpha: (!a.is_empty()).then_some(a.as_slice()),
+                beta: (!b.is_empty()).then_some(b.as_slice()),
+            }
+        })
+        .collect();
+    let one = Optim {
+        iters: 0,
+        ..Optim::default()
+    };
+    let res = bound_rows(rel, &doms, &rows, &one);
+    // Per parent, the candidate whose worse child is best (the first on ties: BaBSR's order).
+    let mut best: Vec<Option<(f64, usize)>> = vec![None; parents.len()];
+    for (k, &(pi, ci)) in who.iter().enumerate() {
+        let v = res[2 * k].lb.min(res[2 * k + 1].lb);
+        if best[pi].is_none_or(|(b, _)| v > b) {
+            best[pi] = Some((v, ci));
+        }
+    }
+    for (p, b) in parents.iter_mut().zip(best) {
+        if let Some((_, ci)) = b {
+            p.branch = p.cands[ci];
+        }
+    }
 }
 
 /// The parents' lines, for children bounded on their parent's bounds.
@@ -616,11 +763,13 @@ fn bound_children<G: Goal>(
             alpha: Vec::new(),
             beta: Vec::new(),
             branch: (usize::MAX, 0),
+            cands: Vec::new(),
+            worst: (0, 0),
             bbox: boxes[d].clone(),
             score: f64::INFINITY,
             lines: lines[d].clone(),
         };
-        let mut dom_worst: Option<(f64, &RowResult)> = None;
+        let mut dom_worst: Option<(f64, &RowResult, (usize, usize))> = None;
         let (dlo, dhi) = boxes[d]
             .as_deref()
             .map_or(bx, |b| (b.0.as_slice(), b.1.as_slice()));
@@ -633,8 +782,8 @@ fn bound_children<G: Goal>(
                 Verdict::Open(m, ai) => (m, ai),
             };
             let r = &rs[ai];
-            if dom_worst.is_none_or(|(w, _)| m < w) {
-                dom_worst = Some((m, r));
+            if dom_worst.is_none_or(|(w, _, _)| m < w) {
+                dom_worst = Some((m, r, (dom.terms.len(), ai)));
             }
             if worst.as_ref().is_none_or(|(w, _, _)| m < *w) {
                 worst = Some((m, t, r.corner.clone()));
@@ -643,11 +792,13 @@ fn bound_children<G: Goal>(
             dom.alpha.push(rs.iter().map(|r| r.alpha.clone()).collect());
             dom.beta.push(rs.iter().map(|r| r.beta.clone()).collect());
         }
-        if let Some((m, r)) = dom_worst {
+        if let Some((m, r, at)) = dom_worst {
             dom.score = m;
             if let Some((h, j, _)) = r.branch {
                 dom.branch = (h, j);
             }
+            dom.cands = r.candidates.iter().map(|&(h, j, _)| (h, j)).collect();
+            dom.worst = at;
             out.push(dom);
         }
     }
