@@ -202,7 +202,7 @@ fn main() -> relulab::Result<()> {
     // --optimizer adamw --weight-decay 0.2 --schedule cosine` (ε_train = 1.1·ε as in Gowal et
     // al. §4; κ ends at 0 as in Zhang et al. 2020).
     let cfg = RobustConfig {
-        method: RobustMethod::Ibp,
+        method: Some(RobustMethod::Ibp),
         eps: 0.11,
         map: map.clone(),
         clamp: Some((0.0, 1.0)),
@@ -210,6 +210,7 @@ fn main() -> relulab::Result<()> {
         ramp_epochs: robust_epochs / 3,
         kappa_end: 0.0,
         monitor: false,
+        rs: None,
     };
     let rspec = TrainSpec {
         optimizer: "adamw".into(),
