@@ -918,3 +918,62 @@ fn rs_training_fields_schedule_and_effect() {
     }
     assert!(acc1 > 0.5, "test accuracy {acc1} with RS");
 }
+
+/// On a timeout the per-sample `margin_lb` is the branch and bound's best bound: sound (below
+/// z_label − z_j at 5,000 sampled points of the ball), never below the bound certify reports
+/// without branch and bound (α-CROWN), and above it for some unknown sample (the search's
+/// progress reaches the report).
+#[test]
+fn unknown_margin_lb_reports_the_bab_bound() {
+    let d = 24;
+    let mlp = net(&[d, 128, 128, 3], 5);
+    let map = InputMap::new(d, 1.0, None).unwrap();
+    let opts = CertifyOptions {
+        time_limit: Duration::from_millis(150),
+        steps: 0,
+        restarts: 0,
+        ..Default::default()
+    };
+    let with = Certifier::new(&mlp, map.clone(), opts.clone()).unwrap();
+    let without = Certifier::new(&mlp, map.clone(), CertifyOptions { bab: false, ..opts }).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let (mut unknown, mut raised) = (0, 0);
+    for k in 0..30 {
+        let x0: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let y0 = with.net.forward(&x0);
+        let label = relulab::certify::argmax(&y0);
+        let eps = [0.06, 0.07, 0.08][k % 3];
+        let r1 = with.certify_sample(k, &x0, label, eps);
+        if r1.status != Status::Unknown {
+            continue;
+        }
+        unknown += 1;
+        let r0 = without.certify_sample(k, &x0, label, eps);
+        assert_eq!(r0.status, Status::Unknown);
+        assert!(
+            r1.margin_lb >= r0.margin_lb,
+            "{} < {}",
+            r1.margin_lb,
+            r0.margin_lb
+        );
+        raised += (r1.margin_lb > r0.margin_lb) as usize;
+        for _ in 0..5_000 {
+            let x: Vec<f64> = x0
+                .iter()
+                .map(|&v| v + eps * rng.random_range(-1.0..=1.0))
+                .collect();
+            let y = with.net.forward(&x);
+            let m = (0..3)
+                .filter(|&j| j != label)
+                .map(|j| y[label] - y[j])
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                m >= r1.margin_lb - 1e-9 * (1.0 + m.abs()),
+                "sample {k}, eps {eps}: margin {m} below the bound {}",
+                r1.margin_lb
+            );
+        }
+    }
+    assert!(unknown >= 3, "only {unknown} unknown samples");
+    assert!(raised >= 1, "branch and bound never raised the bound");
+}
