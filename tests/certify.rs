@@ -977,3 +977,57 @@ fn unknown_margin_lb_reports_the_bab_bound() {
     assert!(unknown >= 3, "only {unknown} unknown samples");
     assert!(raised >= 1, "branch and bound never raised the bound");
 }
+
+/// `train --robust` without `--init` starts from PyTorch's default initialisation (the same
+/// trained weights, bit for bit, and the same recorded spec as `--init torch`); `--init` and
+/// a config file's `init` still choose.
+#[test]
+fn robust_training_defaults_to_the_torch_init() {
+    let dir = std::env::temp_dir().join(format!("relulab-robust-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str, extra: &[&str]| -> (Vec<Vec<f32>>, String) {
+        let path = dir.join(name);
+        let mut a = vec![
+            "train",
+            "--dataset",
+            "digits",
+            "--hidden",
+            "16",
+            "--no-standardize",
+            "--epochs",
+            "1",
+            "--robust",
+            "ibp",
+            "--eps",
+            "0.1",
+            "--quiet",
+            "--model-out",
+            path.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        let out = relulab(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ck = relulab::io::checkpoint::load_full(&path).unwrap();
+        let w = ck.mlp.layers.iter().map(|l| l.weight.clone()).collect();
+        (w, ck.train.unwrap().spec.init)
+    };
+    let default = run("default.safetensors", &[]);
+    let torch = run("torch.safetensors", &["--init", "torch"]);
+    let he = run("he.safetensors", &["--init", "he_normal"]);
+    let cfg = dir.join("he.toml");
+    std::fs::write(&cfg, "init = \"he_normal\"\n").unwrap();
+    let he_cfg = run("he_cfg.safetensors", &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(default.1, "torch");
+    assert!(default == torch, "the default differs from --init torch");
+    assert_eq!(he.1, "he_normal");
+    assert!(default.0 != he.0, "the default equals --init he_normal");
+    assert!(
+        he == he_cfg,
+        "config init = he_normal differs from --init he_normal"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

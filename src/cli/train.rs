@@ -61,7 +61,9 @@ pub struct Opts {
     #[arg(long)]
     pub no_bias: bool,
     /// Weight init: he_normal, he_uniform, xavier_normal, xavier_uniform, lecun_normal,
-    /// orthogonal, torch, rai.
+    /// orthogonal, torch, rai. Default he_normal; with --robust, torch (PyTorch's default,
+    /// U(±1/√fan_in) weights and biases: short IBP schedules collapse from He normal, see
+    /// README "Certified robustness").
     #[arg(long)]
     pub init: Option<String>,
     /// Bias init: zero, const:C, normal:STD.
@@ -250,6 +252,21 @@ fn parse_bias_warmup(s: &str) -> anyhow::Result<BiasWarmup> {
 }
 
 impl Opts {
+    /// Whether the weight initialisation is chosen by --init or by the --config file's `init`.
+    pub fn init_given(&self) -> anyhow::Result<bool> {
+        if self.init.is_some() {
+            return Ok(true);
+        }
+        let Some(p) = &self.config else {
+            return Ok(false);
+        };
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        Ok(table.contains_key("init"))
+    }
+
     /// The run specification: defaults, then --config, then flags.
     pub fn spec(&self) -> anyhow::Result<TrainSpec> {
         let base = match &self.config {
@@ -406,7 +423,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         trainer.epoch = st.epoch;
         (spec, trainer, train, test, standardizer)
     } else {
-        let spec = args.spec()?;
+        let mut spec = args.spec()?;
+        if args.robust.is_some() && args.model_in.is_none() && !args.init_given()? {
+            spec.init = "torch".into();
+        }
         let (train, test, standardizer) = spec.load_data()?;
         let loss = spec.loss_for(&train.targets);
         let config = spec.train_config(loss)?;
