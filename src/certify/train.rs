@@ -78,14 +78,14 @@ pub fn check_model<T: Real>(mlp: &Mlp<T>) -> Result<()> {
         };
         if !ok {
             return Err(Error::Unsupported(format!(
-                "layer {l}: activation {}: robust training needs relu hidden layers and an identity output",
+                "layer {l}: activation {}: robust training and the stability regulariser need relu hidden layers and an identity output",
                 layer.activation
             )));
         }
     }
     if mlp.output_dim() < 2 {
         return Err(Error::Shape(format!(
-            "robust training needs a classifier with ≥ 2 outputs; the model has {}",
+            "robust training and the stability regulariser need a classifier with ≥ 2 outputs; the model has {}",
             mlp.output_dim()
         )));
     }
@@ -930,12 +930,12 @@ pub fn run_robust(
     trainer.check_data(train)?;
     if trainer.config.loss != Loss::CrossEntropy {
         return Err(Error::Value(
-            "robust training needs the cross_entropy loss and class labels".into(),
+            "robust training and the stability regulariser need the cross_entropy loss and class labels".into(),
         ));
     }
     let Targets::Classes { labels, .. } = &train.targets else {
         return Err(Error::Value(format!(
-            "{}: robust training needs class labels",
+            "{}: robust training and the stability regulariser need class labels",
             train.name
         )));
     };
