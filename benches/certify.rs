@@ -199,10 +199,11 @@ fn main() -> relulab::Result<()> {
     // IBP certified training at eps = 0.1.
     // The README's run: `relulab train --dataset digits --hidden 256,256 --no-standardize
     // --robust ibp --eps 0.11 --kappa-end 0 --robust-warmup 3 --robust-ramp 100 --epochs 300
-    // --optimizer adamw --weight-decay 0.2 --schedule cosine` (ε_train = 1.1·ε as in Gowal et
-    // al. §4; κ ends at 0 as in Zhang et al. 2020).
+    // --optimizer adamw --weight-decay 0.2 --schedule cosine --init he_normal` (ε_train =
+    // 1.1·ε as in Gowal et al. §4; κ ends at 0 as in Zhang et al. 2020). He normal is
+    // `TrainSpec`'s default; `train --robust` without `--init` starts from `torch` instead.
     let cfg = RobustConfig {
-        method: RobustMethod::Ibp,
+        method: Some(RobustMethod::Ibp),
         eps: 0.11,
         map: map.clone(),
         clamp: Some((0.0, 1.0)),
@@ -210,6 +211,7 @@ fn main() -> relulab::Result<()> {
         ramp_epochs: robust_epochs / 3,
         kappa_end: 0.0,
         monitor: false,
+        rs: None,
     };
     let rspec = TrainSpec {
         optimizer: "adamw".into(),

@@ -4,7 +4,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use relulab::certify::train::{crown_ibp_loss, ibp_loss, IbpPass};
+use relulab::certify::train::{crown_ibp_loss, ibp_loss, rs_loss, IbpPass};
 use relulab::certify::{Certifier, CertifyOptions, InputMap, Norm, Status};
 use relulab::data::Standardizer;
 use relulab::net::{BiasInit, Grads, Init};
@@ -291,6 +291,83 @@ fn crown_ibp_gradient_matches_finite_differences() {
     }
 }
 
+/// ∂RS/∂θ of the ReLU-stability regulariser (Xiao et al. 2019) equals central finite
+/// differences in f64, on boxes of mixed widths where some units are unstable and some stable
+/// in both hidden layers.
+#[test]
+fn rs_gradient_matches_finite_differences() {
+    let mlp: Mlp<f64> = net(&[5, 7, 6, 4], 8).cast();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let batch = 3;
+    let x: Vec<f64> = (0..batch * 5)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let rad: Vec<f64> = (0..batch * 5)
+        .map(|_| rng.random_range(0.02..0.3))
+        .collect();
+    let lo: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v - r).collect();
+    let hi: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v + r).collect();
+    let mut pass = IbpPass::default();
+    let mut g = Grads::default();
+    let (v, unstable) = rs_loss(&mlp, &lo, &hi, &mut pass, Some(&mut g));
+    assert!(v.is_finite());
+    assert_eq!(unstable.len(), 2);
+    for (l, &u) in unstable.iter().enumerate() {
+        let units = batch * mlp.layers[l].out_dim;
+        assert!(u > 0 && u < units, "layer {l}: {u} of {units} unstable");
+    }
+    // The output layer is not regularised.
+    assert!(g.weight[2].iter().all(|&w| w == 0.0));
+    let f = |m: &Mlp<f64>| {
+        let mut p = IbpPass::default();
+        rs_loss(m, &lo, &hi, &mut p, None).0 / batch as f64
+    };
+    let worst = worst_fd_error(&mlp, &g, f);
+    assert!(worst < 1e-5, "worst relative gradient error {worst}");
+}
+
+/// RS on a one-hidden-layer net equals Σ −tanh(1 + l·u) with each unit's exact range over
+/// the box, found by enumerating the box's vertices (IBP is exact on the first layer), and
+/// the unstable count is the number of units whose range straddles 0.
+#[test]
+fn rs_value_matches_vertex_enumeration() {
+    let mlp: Mlp<f64> = net(&[4, 9, 3], 12).cast();
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let (batch, d) = (2, 4);
+    let x: Vec<f64> = (0..batch * d)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let lo: Vec<f64> = x.iter().map(|v| v - 0.25).collect();
+    let hi: Vec<f64> = x.iter().map(|v| v + 0.25).collect();
+    let mut pass = IbpPass::default();
+    let (v, unstable) = rs_loss(&mlp, &lo, &hi, &mut pass, None);
+    let layer = &mlp.layers[0];
+    let (mut want, mut want_unstable) = (0.0, 0);
+    for s in 0..batch {
+        for j in 0..layer.out_dim {
+            let (mut l, mut u) = (f64::INFINITY, f64::NEG_INFINITY);
+            for corner in 0..1u32 << d {
+                let mut z = layer.bias.as_ref().unwrap()[j];
+                for q in 0..d {
+                    let p = if corner >> q & 1 == 1 {
+                        hi[s * d + q]
+                    } else {
+                        lo[s * d + q]
+                    };
+                    z += layer.weight[j * d + q] * p;
+                }
+                l = l.min(z);
+                u = u.max(z);
+            }
+            want -= (1.0 + l * u).tanh();
+            want_unstable += (l < 0.0 && u > 0.0) as usize;
+        }
+    }
+    assert!((v - want).abs() < 1e-12, "RS {v}, by enumeration {want}");
+    assert_eq!(unstable, vec![want_unstable]);
+    assert!(want_unstable > 0 && want_unstable < batch * layer.out_dim);
+}
+
 /// The CROWN-IBP margin lower bounds (β = 1, f64) and the β-mixed ones are ≤ the margins
 /// z_y − z_j at 10⁴ random points of the box.
 #[test]
@@ -520,6 +597,35 @@ fn cli_bad_inputs() {
         ]),
         &["--robust crown", "ibp", "crown-ibp"],
     );
+    // The stability regulariser: a negative weight or ε, an ε without a weight, no ε at all.
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "train",
+            "--dataset",
+            "digits",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--no-standardize",
+            "--quiet",
+        ];
+        a.extend_from_slice(extra);
+        relulab(&a)
+    };
+    fails_with(
+        &train(&["--rs-weight", "-0.1", "--rs-eps", "0.1"]),
+        &["--rs-weight", "-0.1"],
+    );
+    fails_with(
+        &train(&["--rs-weight", "0.1", "--rs-eps", "-1"]),
+        &["--rs-eps", "-1"],
+    );
+    fails_with(&train(&["--rs-eps", "0.1"]), &["--rs-eps", "--rs-weight"]);
+    fails_with(
+        &train(&["--rs-weight", "0.1"]),
+        &["--rs-weight", "--rs-eps"],
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -727,4 +833,247 @@ fn bab_per_class_is_sound_and_agrees_with_the_joint_bab() {
         by_bab > 0 && decided > 30,
         "certified by BaB {by_bab}, decided {decided}"
     );
+}
+
+/// `train --rs-weight`: the metrics carry the regulariser's fields, the regulariser's ε follows
+/// the ε ramp of `--robust` (ε_RS,t = ε_RS·ε_t/ε; --eps when --rs-eps is not given), and
+/// without `--robust` a large weight leaves at least 20 points fewer of each layer's units
+/// unstable over the training balls than weight 0 (same seed and data).
+#[test]
+fn rs_training_fields_schedule_and_effect() {
+    let run = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut a = vec![
+            "train",
+            "--dataset",
+            "digits",
+            "--hidden",
+            "32,32",
+            "--no-standardize",
+            "--json",
+            "--quiet",
+        ];
+        a.extend_from_slice(extra);
+        let out = relulab(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let ramp = [
+        "--robust",
+        "ibp",
+        "--eps",
+        "0.1",
+        "--robust-warmup",
+        "1",
+        "--robust-ramp",
+        "2",
+        "--epochs",
+        "4",
+        "--rs-weight",
+        "0.001",
+    ];
+    for (rs_eps, want) in [(Some("0.05"), 0.05), (None, 0.1)] {
+        let mut a = ramp.to_vec();
+        if let Some(e) = rs_eps {
+            a.extend_from_slice(&["--rs-eps", e]);
+        }
+        let lines = run(&a);
+        assert_eq!(lines.len(), 4);
+        for m in &lines {
+            let (e, r) = (m["eps"].as_f64().unwrap(), m["rs_eps"].as_f64().unwrap());
+            assert!((r - want * e / 0.1).abs() < 1e-12, "eps {e}, rs_eps {r}");
+            assert_eq!(m["rs_unstable_fraction"].as_array().unwrap().len(), 2);
+            assert!(m["rs_loss"].as_f64().unwrap().is_finite());
+        }
+        assert!(lines[3]["eps"].as_f64().unwrap() > 0.0);
+    }
+    let plain = |w: &str| {
+        let m = run(&["--epochs", "6", "--rs-eps", "0.1", "--rs-weight", w]);
+        let last = m.last().unwrap().clone();
+        assert!(last.get("eps").is_none() && last.get("kappa").is_none());
+        assert_eq!(last["rs_eps"].as_f64().unwrap(), 0.1);
+        let f: Vec<f64> = last["rs_unstable_fraction"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        (f, last["test_accuracy"].as_f64().unwrap())
+    };
+    let (f0, _) = plain("0");
+    let (f1, acc1) = plain("0.1");
+    for l in 0..2 {
+        assert!(
+            f1[l] < f0[l] - 0.2,
+            "layer {l}: unstable {} with RS, {} without (test accuracy {acc1})",
+            f1[l],
+            f0[l]
+        );
+    }
+    assert!(acc1 > 0.5, "test accuracy {acc1} with RS");
+}
+
+/// On a timeout the per-sample `margin_lb` is the branch and bound's best bound: sound (below
+/// z_label − z_j at 5,000 sampled points of the ball), never below the bound certify reports
+/// without branch and bound (α-CROWN), and above it for some unknown sample (the search's
+/// progress reaches the report).
+#[test]
+fn unknown_margin_lb_reports_the_bab_bound() {
+    let d = 24;
+    let mlp = net(&[d, 128, 128, 3], 5);
+    let map = InputMap::new(d, 1.0, None).unwrap();
+    let opts = CertifyOptions {
+        time_limit: Duration::from_millis(150),
+        steps: 0,
+        restarts: 0,
+        ..Default::default()
+    };
+    let with = Certifier::new(&mlp, map.clone(), opts.clone()).unwrap();
+    let without = Certifier::new(&mlp, map.clone(), CertifyOptions { bab: false, ..opts }).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let (mut unknown, mut raised) = (0, 0);
+    for k in 0..30 {
+        let x0: Vec<f64> = (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let y0 = with.net.forward(&x0);
+        let label = relulab::certify::argmax(&y0);
+        let eps = [0.06, 0.07, 0.08][k % 3];
+        let r1 = with.certify_sample(k, &x0, label, eps);
+        if r1.status != Status::Unknown {
+            continue;
+        }
+        unknown += 1;
+        let r0 = without.certify_sample(k, &x0, label, eps);
+        assert_eq!(r0.status, Status::Unknown);
+        assert!(
+            r1.margin_lb >= r0.margin_lb,
+            "{} < {}",
+            r1.margin_lb,
+            r0.margin_lb
+        );
+        raised += (r1.margin_lb > r0.margin_lb) as usize;
+        for _ in 0..5_000 {
+            let x: Vec<f64> = x0
+                .iter()
+                .map(|&v| v + eps * rng.random_range(-1.0..=1.0))
+                .collect();
+            let y = with.net.forward(&x);
+            let m = (0..3)
+                .filter(|&j| j != label)
+                .map(|j| y[label] - y[j])
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                m >= r1.margin_lb - 1e-9 * (1.0 + m.abs()),
+                "sample {k}, eps {eps}: margin {m} below the bound {}",
+                r1.margin_lb
+            );
+        }
+    }
+    assert!(unknown >= 3, "only {unknown} unknown samples");
+    assert!(raised >= 1, "branch and bound never raised the bound");
+}
+
+/// `train --robust` without `--init` starts from PyTorch's default initialisation (the same
+/// trained weights, bit for bit, and the same recorded spec as `--init torch`); `--init` and
+/// a config file's `init` still choose.
+#[test]
+fn robust_training_defaults_to_the_torch_init() {
+    let dir = std::env::temp_dir().join(format!("relulab-robust-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str, extra: &[&str]| -> (Vec<Vec<f32>>, String) {
+        let path = dir.join(name);
+        let mut a = vec![
+            "train",
+            "--dataset",
+            "digits",
+            "--hidden",
+            "16",
+            "--no-standardize",
+            "--epochs",
+            "1",
+            "--robust",
+            "ibp",
+            "--eps",
+            "0.1",
+            "--quiet",
+            "--model-out",
+            path.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        let out = relulab(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ck = relulab::io::checkpoint::load_full(&path).unwrap();
+        let w = ck.mlp.layers.iter().map(|l| l.weight.clone()).collect();
+        (w, ck.train.unwrap().spec.init)
+    };
+    let default = run("default.safetensors", &[]);
+    let torch = run("torch.safetensors", &["--init", "torch"]);
+    let he = run("he.safetensors", &["--init", "he_normal"]);
+    let cfg = dir.join("he.toml");
+    std::fs::write(&cfg, "init = \"he_normal\"\n").unwrap();
+    let he_cfg = run("he_cfg.safetensors", &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(default.1, "torch");
+    assert!(default == torch, "the default differs from --init torch");
+    assert_eq!(he.1, "he_normal");
+    assert!(default.0 != he.0, "the default equals --init he_normal");
+    assert!(
+        he == he_cfg,
+        "config init = he_normal differs from --init he_normal"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--rs-weight 0` only reports the regulariser: the robust loop's clean path trains the same
+/// weights, bit for bit, as plain training (the `Trainer` loop).
+#[test]
+fn rs_weight_zero_trains_the_plain_weights() {
+    let dir = std::env::temp_dir().join(format!("relulab-rs-zero-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str, extra: &[&str]| -> Vec<Vec<f32>> {
+        let path = dir.join(name);
+        let mut a = vec![
+            "train",
+            "--dataset",
+            "digits",
+            "--hidden",
+            "24,24",
+            "--no-standardize",
+            "--epochs",
+            "3",
+            "--quiet",
+            "--model-out",
+            path.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        let out = relulab(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ck = relulab::io::checkpoint::load_full(&path).unwrap();
+        ck.mlp
+            .layers
+            .iter()
+            .flat_map(|l| [l.weight.clone(), l.bias.clone().unwrap()])
+            .collect()
+    };
+    let plain = run("plain.safetensors", &[]);
+    let zero = run("zero.safetensors", &["--rs-weight", "0", "--rs-eps", "0.1"]);
+    let some = run(
+        "some.safetensors",
+        &["--rs-weight", "0.01", "--rs-eps", "0.1"],
+    );
+    assert!(plain == zero, "--rs-weight 0 changed the weights");
+    assert!(plain != some, "--rs-weight 0.01 left the weights unchanged");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -34,6 +34,7 @@
 //! better of the two is kept. Branch and bound is L∞ only (an L2 sample it would be needed for
 //! is `unknown`).
 
+mod bab;
 pub mod train;
 
 use crate::data::Standardizer;
@@ -44,7 +45,7 @@ use crate::verify::engine::{
     bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, RowResult,
 };
 use crate::verify::fp::{add_up, dot_err, mul_down, mul_up, next_down, next_up, sub_down};
-use crate::verify::vnnlib::{Case, OutputAtom, Property};
+use crate::verify::vnnlib::{Case, OutputAtom};
 use crate::verify::PwlNet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -292,7 +293,11 @@ pub struct SampleResult {
     pub status: Status,
     /// What decided it: "clean", "IBP", "CROWN", "PGD", "alpha-CROWN", "BaB", or "" (unknown).
     pub method: &'static str,
-    /// Lowest margin lower bound found over j ≠ label (best method tried; −∞ if none).
+    /// Lowest margin lower bound found over j ≠ label (−∞ if none): a sound lower bound of
+    /// min_j z_label − z_j over the ball, the best that IBP, CROWN, α-CROWN and the branch and
+    /// bound reached (for an `unknown` after branch and bound, the smallest bound over its open
+    /// domains; a margin the branch and bound proved counts as 0). How far from certified an
+    /// `unknown` is.
     pub margin_lb: f64,
     /// The re-checked adversarial input (data units) for `attacked`.
     pub adversarial: Option<Vec<f64>>,
@@ -800,28 +805,34 @@ impl<'a> Certifier<'a> {
             if share.is_zero() {
                 return finish(res, Status::Unknown, "");
             }
-            let prop = Property {
-                n_inputs: net.input_dim(),
-                n_outputs: n_out,
-                cases: vec![Case {
-                    lo: xlo.clone(),
-                    hi: xhi.clone(),
-                    terms: group.iter().map(|&j| atom(j)).collect(),
-                }],
+            let case = Case {
+                lo: xlo.clone(),
+                hi: xhi.clone(),
+                terms: group.iter().map(|&j| atom(j)).collect(),
             };
-            let vo = crate::verify::VerifyOptions {
-                timeout: share,
-                seed: self.opts.seed ^ index as u64,
-                strategy: crate::verify::Strategy::ReluSplit,
-                cancel: self.opts.cancel.clone(),
-                ..Default::default()
+            let out = bab::margin_bab(
+                net,
+                self.mlp,
+                &case,
+                share,
+                self.opts.seed ^ index as u64,
+                self.opts.cancel.as_deref(),
+            );
+            // The search's bound holds for every margin of the group (a proved group: > 0).
+            let lb = match out.end {
+                bab::End::Unsat => 0.0,
+                _ => out.lb,
             };
-            match crate::verify::verify(self.mlp, &prop, &vo) {
-                Ok(o) if o.verdict == crate::verify::Verdict::Unsat => {}
-                Ok(o) => {
+            for &j in group {
+                lbs[j] = lbs[j].max(lb);
+            }
+            res.margin_lb = worst(&lbs);
+            match out.end {
+                bab::End::Unsat => {}
+                end => {
                     // A witness lies in the enclosing box of model coordinates; map it back
                     // and accept it only if it is a counterexample in the ball itself.
-                    if let Some(w) = o.witness {
+                    if let bab::End::Sat(w) = end {
                         let mut x = self.map.data_point(&w.x);
                         if let Some((a, b)) = self.opts.clamp {
                             x.iter_mut().for_each(|v| *v = v.clamp(a, b));
@@ -837,7 +848,6 @@ impl<'a> Certifier<'a> {
                     }
                     return finish(res, Status::Unknown, "");
                 }
-                Err(_) => return finish(res, Status::Unknown, ""),
             }
         }
         finish(res, Status::Certified, "BaB")

@@ -78,14 +78,14 @@ pub fn check_model<T: Real>(mlp: &Mlp<T>) -> Result<()> {
         };
         if !ok {
             return Err(Error::Unsupported(format!(
-                "layer {l}: activation {}: robust training needs relu hidden layers and an identity output",
+                "layer {l}: activation {}: robust training and the stability regulariser need relu hidden layers and an identity output",
                 layer.activation
             )));
         }
     }
     if mlp.output_dim() < 2 {
         return Err(Error::Shape(format!(
-            "robust training needs a classifier with ≥ 2 outputs; the model has {}",
+            "robust training and the stability regulariser need a classifier with ≥ 2 outputs; the model has {}",
             mlp.output_dim()
         )));
     }
@@ -143,8 +143,215 @@ fn bound_loss<T: Real>(
     pass: &mut IbpPass<T>,
     grads: Option<&mut Grads<T>>,
 ) -> (f64, usize) {
-    let level = Level::current();
     let batch = labels.len();
+    let n = mlp.layers.len();
+    ibp_hidden(mlp, lo, hi, pass);
+    // Last layer with the specification folded in.
+    let last = &mlp.layers[n - 1];
+    let (i, k) = (last.in_dim, last.out_dim);
+    let bias = |j: usize| last.bias.as_ref().map_or(T::zero(), |b| b[j]);
+    pass.margins.clear();
+    pass.margins.resize(batch * k, T::zero());
+    let mut loss = 0.0;
+    let mut robust = 0;
+    let mut gm = vec![0.0f64; batch * k];
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
+        let (c, r) = (
+            &pass.c[n - 1][s * i..(s + 1) * i],
+            &pass.r[n - 1][s * i..(s + 1) * i],
+        );
+        let wy = last.row(y);
+        for j in 0..k {
+            if j == y {
+                continue;
+            }
+            let wj = last.row(j);
+            let mut m = bias(y) - bias(j);
+            for q in 0..i {
+                let d = wy[q] - wj[q];
+                m = m + d * c[q] - d.abs() * r[q];
+            }
+            pass.margins[s * k + j] = m;
+        }
+    }
+    pass.ibp_margins.clone_from(&pass.margins);
+    pass.crown_margins.clear();
+    let beta = beta.filter(|&b| b != 0.0);
+    if let Some(b) = beta {
+        crown_forward(mlp, labels, pass);
+        let (bt, bi) = (T::of_f64(b), T::of_f64(1.0 - b));
+        for (m, (&mc, &mi)) in pass
+            .margins
+            .iter_mut()
+            .zip(pass.crown_margins.iter().zip(&pass.ibp_margins))
+        {
+            *m = bt * mc + bi * mi;
+        }
+    }
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
+        let all = (0..k).all(|j| j == y || pass.margins[s * k + j] > T::zero());
+        robust += all as usize;
+        // L = log Σ_j exp(−m_j) with m_y = 0 (log-sum-exp shifted by its max).
+        let neg: Vec<f64> = (0..k).map(|j| -pass.margins[s * k + j].as_f64()).collect();
+        let mx = neg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let se: f64 = neg.iter().map(|v| (v - mx).exp()).sum();
+        loss += mx + se.ln();
+        for j in 0..k {
+            if j != y {
+                // ∂L/∂m_j = −softmax(−m)_j, for the mean over the batch.
+                gm[s * k + j] = -((neg[j] - mx).exp() / se) / batch as f64;
+            }
+        }
+    }
+    let Some(grads) = grads else {
+        return (loss, robust);
+    };
+    zero_grads(mlp, grads);
+    // CROWN-IBP: its parameter gradients and the seeds it sends into the IBP bounds.
+    let crown = beta.map(|b| {
+        let gc: Vec<T> = gm.iter().map(|&g| T::of_f64(b * g)).collect();
+        for g in gm.iter_mut() {
+            *g *= 1.0 - b;
+        }
+        crown_backward(mlp, labels, pass, &gc)
+    });
+    // Backward through the last layer: m_j = Σ_q d_q c_q − |d_q| r_q + b_y − b_j, d = W_y − W_j.
+    let mut dc = vec![T::zero(); batch * i];
+    let mut dr = vec![T::zero(); batch * i];
+    for (s, &y) in labels.iter().enumerate() {
+        let y = y as usize;
+        let (c, r) = (
+            &pass.c[n - 1][s * i..(s + 1) * i],
+            &pass.r[n - 1][s * i..(s + 1) * i],
+        );
+        for j in 0..k {
+            let g = gm[s * k + j];
+            if j == y || g == 0.0 {
+                continue;
+            }
+            let g = T::of_f64(g);
+            for q in 0..i {
+                let d = last.weight[y * i + q] - last.weight[j * i + q];
+                let sg = sign(d);
+                let gw = g * (c[q] - sg * r[q]);
+                grads.weight[n - 1][y * i + q] = grads.weight[n - 1][y * i + q] + gw;
+                grads.weight[n - 1][j * i + q] = grads.weight[n - 1][j * i + q] - gw;
+                dc[s * i + q] = dc[s * i + q] + g * d;
+                dr[s * i + q] = dr[s * i + q] - g * d.abs();
+            }
+            if !grads.bias[n - 1].is_empty() {
+                grads.bias[n - 1][y] = grads.bias[n - 1][y] + g;
+                grads.bias[n - 1][j] = grads.bias[n - 1][j] - g;
+            }
+        }
+    }
+    let seeds = crown
+        .as_ref()
+        .map(|cr| (cr.gzl.as_slice(), cr.gzu.as_slice()));
+    ibp_hidden_backward(mlp, pass, batch, dc, dr, seeds, grads);
+    if let Some(cr) = crown {
+        for l in 0..n {
+            for (g, &v) in grads.weight[l].iter_mut().zip(&cr.gw[l]) {
+                *g = *g + v;
+            }
+            for (g, &v) in grads.bias[l].iter_mut().zip(&cr.gb[l]) {
+                *g = *g + v;
+            }
+        }
+    }
+    (loss, robust)
+}
+
+/// The ReLU-stability regulariser (Xiao, Tjeng, Shafiullah & Madry 2019, "Training for faster
+/// adversarial robustness verification via inducing ReLU stability", §4):
+/// `RS = Σ_units −tanh(1 + l·u)` over every hidden unit, `[l, u]` its IBP pre-activation bounds
+/// over the box (Xiao et al. use interval bounds too). A stable unit (l·u ≥ 0) costs at most
+/// −tanh(1); the more a unit's interval straddles 0, the more it costs. For a batch of boxes
+/// `[lo, hi]` (batch × d, model coordinates) returns the sum over the batch of each sample's RS
+/// and, per hidden layer, the number of unstable units (l < 0 < u) summed over the batch. With
+/// `grads`, writes ∂(mean RS over the batch)/∂parameters into it (resized; the last layer's
+/// entries are 0): `∂/∂l = −(1 − tanh²)·u`, `∂/∂u = −(1 − tanh²)·l` into the IBP pass's
+/// reverse mode, exact like [`ibp_loss`]'s.
+pub fn rs_loss<T: Real>(
+    mlp: &Mlp<T>,
+    lo: &[T],
+    hi: &[T],
+    pass: &mut IbpPass<T>,
+    grads: Option<&mut Grads<T>>,
+) -> (f64, Vec<usize>) {
+    let n = mlp.layers.len();
+    let batch = lo.len() / mlp.input_dim().max(1);
+    ibp_hidden(mlp, lo, hi, pass);
+    let mut total = 0.0;
+    let mut unstable = vec![0usize; n - 1];
+    let want = grads.is_some();
+    let (mut gl, mut gu): (Vec<Vec<T>>, Vec<Vec<T>>) = (Vec::new(), Vec::new());
+    for (l, count) in unstable.iter_mut().enumerate() {
+        let (zl, zu) = (&pass.zl[l], &pass.zu[l]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        if want {
+            a.reserve(zl.len());
+            b.reserve(zl.len());
+        }
+        for (&x, &y) in zl.iter().zip(zu) {
+            let (x, y) = (x.as_f64(), y.as_f64());
+            let t = (1.0 + x * y).tanh();
+            total -= t;
+            *count += (x < 0.0 && y > 0.0) as usize;
+            if want {
+                let d = -(1.0 - t * t) / batch.max(1) as f64;
+                a.push(T::of_f64(d * y));
+                b.push(T::of_f64(d * x));
+            }
+        }
+        gl.push(a);
+        gu.push(b);
+    }
+    let Some(grads) = grads else {
+        return (total, unstable);
+    };
+    zero_grads(mlp, grads);
+    let i = mlp.layers[n - 1].in_dim;
+    let zeros = vec![T::zero(); batch * i];
+    ibp_hidden_backward(
+        mlp,
+        pass,
+        batch,
+        zeros.clone(),
+        zeros,
+        Some((&gl, &gu)),
+        grads,
+    );
+    (total, unstable)
+}
+
+/// Size `grads` for `mlp` (weights, biases; no PReLU slopes, no input gradient) and zero it.
+fn zero_grads<T: Real>(mlp: &Mlp<T>, grads: &mut Grads<T>) {
+    let n = mlp.layers.len();
+    grads.weight.resize_with(n, Vec::new);
+    grads.bias.resize_with(n, Vec::new);
+    grads.prelu_alpha.resize_with(n, Vec::new);
+    grads.pre.clear();
+    grads.input.clear();
+    for (l, layer) in mlp.layers.iter().enumerate() {
+        grads.weight[l].clear();
+        grads.weight[l].resize(layer.weight.len(), T::zero());
+        grads.bias[l].clear();
+        if layer.bias.is_some() {
+            grads.bias[l].resize(layer.out_dim, T::zero());
+        }
+        grads.prelu_alpha[l].clear();
+    }
+}
+
+/// The IBP pass through the hidden layers of `mlp` over the boxes `[lo, hi]` (batch × d, model
+/// coordinates): fills `pass.c`, `pass.r` (each layer's input box as centre and radius, up to
+/// the last layer's input), `pass.zl`, `pass.zu` (hidden pre-activation bounds) and `pass.wabs`.
+fn ibp_hidden<T: Real>(mlp: &Mlp<T>, lo: &[T], hi: &[T], pass: &mut IbpPass<T>) {
+    let level = Level::current();
+    let batch = lo.len() / mlp.input_dim().max(1);
     let n = mlp.layers.len();
     let two = T::of_f64(2.0);
     pass.c.resize_with(n, Vec::new);
@@ -210,120 +417,28 @@ fn bound_loss<T: Real>(
         pass.c[l + 1] = c;
         pass.r[l + 1] = r;
     }
-    // Last layer with the specification folded in.
-    let last = &mlp.layers[n - 1];
-    let (i, k) = (last.in_dim, last.out_dim);
-    let bias = |j: usize| last.bias.as_ref().map_or(T::zero(), |b| b[j]);
-    pass.margins.clear();
-    pass.margins.resize(batch * k, T::zero());
-    let mut loss = 0.0;
-    let mut robust = 0;
-    let mut gm = vec![0.0f64; batch * k];
-    for (s, &y) in labels.iter().enumerate() {
-        let y = y as usize;
-        let (c, r) = (
-            &pass.c[n - 1][s * i..(s + 1) * i],
-            &pass.r[n - 1][s * i..(s + 1) * i],
-        );
-        let wy = last.row(y);
-        for j in 0..k {
-            if j == y {
-                continue;
-            }
-            let wj = last.row(j);
-            let mut m = bias(y) - bias(j);
-            for q in 0..i {
-                let d = wy[q] - wj[q];
-                m = m + d * c[q] - d.abs() * r[q];
-            }
-            pass.margins[s * k + j] = m;
-        }
-    }
-    pass.ibp_margins.clone_from(&pass.margins);
-    pass.crown_margins.clear();
-    let beta = beta.filter(|&b| b != 0.0);
-    if let Some(b) = beta {
-        crown_forward(mlp, labels, pass);
-        let (bt, bi) = (T::of_f64(b), T::of_f64(1.0 - b));
-        for (m, (&mc, &mi)) in pass
-            .margins
-            .iter_mut()
-            .zip(pass.crown_margins.iter().zip(&pass.ibp_margins))
-        {
-            *m = bt * mc + bi * mi;
-        }
-    }
-    for (s, &y) in labels.iter().enumerate() {
-        let y = y as usize;
-        let all = (0..k).all(|j| j == y || pass.margins[s * k + j] > T::zero());
-        robust += all as usize;
-        // L = log Σ_j exp(−m_j) with m_y = 0 (log-sum-exp shifted by its max).
-        let neg: Vec<f64> = (0..k).map(|j| -pass.margins[s * k + j].as_f64()).collect();
-        let mx = neg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let se: f64 = neg.iter().map(|v| (v - mx).exp()).sum();
-        loss += mx + se.ln();
-        for j in 0..k {
-            if j != y {
-                // ∂L/∂m_j = −softmax(−m)_j, for the mean over the batch.
-                gm[s * k + j] = -((neg[j] - mx).exp() / se) / batch as f64;
-            }
-        }
-    }
-    let Some(grads) = grads else {
-        return (loss, robust);
-    };
-    grads.weight.resize_with(n, Vec::new);
-    grads.bias.resize_with(n, Vec::new);
-    grads.prelu_alpha.resize_with(n, Vec::new);
-    grads.pre.clear();
-    grads.input.clear();
-    for (l, layer) in mlp.layers.iter().enumerate() {
-        grads.weight[l].clear();
-        grads.weight[l].resize(layer.weight.len(), T::zero());
-        grads.bias[l].clear();
-        if layer.bias.is_some() {
-            grads.bias[l].resize(layer.out_dim, T::zero());
-        }
-        grads.prelu_alpha[l].clear();
-    }
-    // CROWN-IBP: its parameter gradients and the seeds it sends into the IBP bounds.
-    let crown = beta.map(|b| {
-        let gc: Vec<T> = gm.iter().map(|&g| T::of_f64(b * g)).collect();
-        for g in gm.iter_mut() {
-            *g *= 1.0 - b;
-        }
-        crown_backward(mlp, labels, pass, &gc)
-    });
-    // Backward through the last layer: m_j = Σ_q d_q c_q − |d_q| r_q + b_y − b_j, d = W_y − W_j.
-    let mut dc = vec![T::zero(); batch * i];
-    let mut dr = vec![T::zero(); batch * i];
-    for (s, &y) in labels.iter().enumerate() {
-        let y = y as usize;
-        let (c, r) = (
-            &pass.c[n - 1][s * i..(s + 1) * i],
-            &pass.r[n - 1][s * i..(s + 1) * i],
-        );
-        for j in 0..k {
-            let g = gm[s * k + j];
-            if j == y || g == 0.0 {
-                continue;
-            }
-            let g = T::of_f64(g);
-            for q in 0..i {
-                let d = last.weight[y * i + q] - last.weight[j * i + q];
-                let sg = sign(d);
-                let gw = g * (c[q] - sg * r[q]);
-                grads.weight[n - 1][y * i + q] = grads.weight[n - 1][y * i + q] + gw;
-                grads.weight[n - 1][j * i + q] = grads.weight[n - 1][j * i + q] - gw;
-                dc[s * i + q] = dc[s * i + q] + g * d;
-                dr[s * i + q] = dr[s * i + q] - g * d.abs();
-            }
-            if !grads.bias[n - 1].is_empty() {
-                grads.bias[n - 1][y] = grads.bias[n - 1][y] + g;
-                grads.bias[n - 1][j] = grads.bias[n - 1][j] - g;
-            }
-        }
-    }
+}
+
+/// Per hidden layer, ∂/∂ the IBP pre-activation lower and upper bounds (batch × out each).
+type Seeds<'a, T> = (&'a [Vec<T>], &'a [Vec<T>]);
+
+/// Reverse mode through [`ibp_hidden`]: from `dc`, `dr` (∂/∂ the last layer's input centre and
+/// radius, batch × its in_dim) and optional `seeds` (∂/∂ `pass.zl`, `pass.zu` per hidden layer,
+/// batch × out), writes ∂/∂ the hidden layers' weights and biases into `grads` (sized by the
+/// caller; hidden layers overwritten).
+#[allow(clippy::assign_op_pattern)]
+fn ibp_hidden_backward<T: Real>(
+    mlp: &Mlp<T>,
+    pass: &IbpPass<T>,
+    batch: usize,
+    mut dc: Vec<T>,
+    mut dr: Vec<T>,
+    seeds: Option<Seeds<T>>,
+    grads: &mut Grads<T>,
+) {
+    let level = Level::current();
+    let n = mlp.layers.len();
+    let two = T::of_f64(2.0);
     for l in (0..n - 1).rev() {
         let layer = &mlp.layers[l];
         let (i, o) = (layer.in_dim, layer.out_dim);
@@ -343,9 +458,9 @@ fn bound_loss<T: Real>(
             } else {
                 T::zero()
             };
-            if let Some(cr) = &crown {
-                dzl = dzl + cr.gzl[l][q];
-                dzu = dzu + cr.gzu[l][q];
+            if let Some((gl, gu)) = seeds {
+                dzl = dzl + gl[l][q];
+                dzu = dzu + gu[l][q];
             }
             // z_l = z_c − z_r, z_u = z_c + z_r.
             dzc[q] = dzl + dzu;
@@ -414,17 +529,6 @@ fn bound_loss<T: Real>(
             );
         }
     }
-    if let Some(cr) = crown {
-        for l in 0..n {
-            for (g, &v) in grads.weight[l].iter_mut().zip(&cr.gw[l]) {
-                *g = *g + v;
-            }
-            for (g, &v) in grads.bias[l].iter_mut().zip(&cr.gb[l]) {
-                *g = *g + v;
-            }
-        }
-    }
-    (loss, robust)
 }
 
 /// Gradients of the CROWN part of CROWN-IBP: parameters, and the seeds ∂/∂(IBP pre-activation
@@ -720,12 +824,22 @@ impl std::str::FromStr for RobustMethod {
     }
 }
 
+/// The ReLU-stability regulariser's settings ([`rs_loss`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RsConfig {
+    /// Its weight in the loss (≥ 0).
+    pub weight: f64,
+    /// Its ε in data units; `None`: the robust objective's ε. With a robust method it follows
+    /// the same ramp (ε_RS,t = ε_RS·ε_t/ε); without one it is used from the first step.
+    pub eps: Option<f64>,
+}
+
 /// Settings of certified training.
 #[derive(Clone, Debug)]
 pub struct RobustConfig {
-    /// The method.
-    pub method: RobustMethod,
-    /// Final ε in data units.
+    /// The method; `None`: the clean loss alone (standard training), with [`RobustConfig::rs`].
+    pub method: Option<RobustMethod>,
+    /// Final ε in data units (without a method: the regulariser's ε).
     pub eps: f64,
     /// Data units → model input (scale, standardisation).
     pub map: InputMap,
@@ -739,15 +853,30 @@ pub struct RobustConfig {
     pub kappa_end: f64,
     /// Certified accuracy on the test split at the epoch's ε (CROWN, sound engine) each epoch.
     pub monitor: bool,
+    /// The ReLU-stability regulariser (Xiao et al. 2019), added to the loss with its weight.
+    pub rs: Option<RsConfig>,
 }
 
 impl RobustConfig {
-    /// (ε_t, κ_t) at optimizer step `step` with `per_epoch` steps per epoch.
+    /// (ε_t, κ_t) at optimizer step `step` with `per_epoch` steps per epoch (without a method:
+    /// (ε, 1) throughout).
     pub fn schedule(&self, step: u64, per_epoch: usize) -> (f64, f64) {
+        if self.method.is_none() {
+            return (self.eps, 1.0);
+        }
         let w = (self.warmup_epochs * per_epoch) as f64;
         let r = (self.ramp_epochs * per_epoch).max(1) as f64;
         let t = ((step as f64 - w) / r).clamp(0.0, 1.0);
         (self.eps * t, 1.0 - (1.0 - self.kappa_end) * t)
+    }
+
+    /// The regulariser's ε at the schedule's ε_t (see [`RsConfig::eps`]).
+    pub fn rs_eps(&self, eps_t: f64) -> f64 {
+        match self.rs.and_then(|r| r.eps) {
+            None => eps_t,
+            Some(e) if self.method.is_some() && self.eps > 0.0 => e * eps_t / self.eps,
+            Some(e) => e,
+        }
     }
 
     /// β_t of CROWN-IBP at optimizer step `step`: 1 before and 0 after the ε ramp, linear in
@@ -784,7 +913,11 @@ impl RobustConfig {
 /// from ChaCha8(seed) stream 1000 + epoch as in [`Trainer`]. `on_epoch` sees the metrics with
 /// `eps`, `kappa`, `robust_loss`, `ibp_robust_train_accuracy` (CROWN-IBP:
 /// `crown_ibp_robust_train_accuracy` of the mixed bound, and `beta`) and, with `monitor`,
-/// `certified_test_accuracy` (CROWN) in `extra`.
+/// `certified_test_accuracy` (CROWN) in `extra`. Without a method the loss is the clean one
+/// (and κ, ε_t, the robust fields are left out). With `rs`, the loss gains
+/// `weight·mean RS` over the boxes at ε_RS,t ([`RobustConfig::rs_eps`]), and the metrics
+/// `rs_eps`, `rs_loss` (mean per sample) and `rs_unstable_fraction` (per hidden layer, the
+/// fraction of units IBP leaves unstable over the training samples' boxes).
 pub fn run_robust(
     trainer: &mut Trainer,
     train: &Dataset,
@@ -797,12 +930,12 @@ pub fn run_robust(
     trainer.check_data(train)?;
     if trainer.config.loss != Loss::CrossEntropy {
         return Err(Error::Value(
-            "robust training needs the cross_entropy loss and class labels".into(),
+            "robust training and the stability regulariser need the cross_entropy loss and class labels".into(),
         ));
     }
     let Targets::Classes { labels, .. } = &train.targets else {
         return Err(Error::Value(format!(
-            "{}: robust training needs class labels",
+            "{}: robust training and the stability regulariser need class labels",
             train.name
         )));
     };
@@ -814,6 +947,10 @@ pub fn run_robust(
     let mut pass = IbpPass::default();
     let mut rg = Grads::default();
     let mut cg = Grads::default();
+    let mut sg = Grads::default();
+    let mut rs_pass = IbpPass::default();
+    let (mut rs_lo, mut rs_hi) = (Vec::new(), Vec::new());
+    let widths = trainer.mlp.widths();
     let mut trace = Trace::default();
     let mut ws = Workspace::new(trainer.config.threads);
     let (mut lo, mut hi) = (Vec::new(), Vec::new());
@@ -829,6 +966,8 @@ pub fn run_robust(
         order.shuffle(&mut rng);
         let (mut clean_sum, mut rob_sum, mut correct, mut robust) = (0.0, 0.0, 0usize, 0usize);
         let (mut eps_t, mut kappa, mut beta) = (0.0, 1.0, 1.0);
+        let (mut rs_sum, mut rs_eps) = (0.0, 0.0);
+        let mut rs_unstable = vec![0usize; widths.len().saturating_sub(2)];
         let mut lr = trainer.config.optimizer.lr;
         for idx in order.chunks(bs) {
             let batch = idx.len();
@@ -854,10 +993,13 @@ pub fn run_robust(
             trainer
                 .mlp
                 .backward_ws(&trace, &gout, &mut cg, &mut ws, false);
-            cfg.model_box(&trace.input, eps_t, &mut lo, &mut hi);
             let need_rob = kappa < 1.0;
+            if cfg.method.is_some() {
+                cfg.model_box(&trace.input, eps_t, &mut lo, &mut hi);
+            }
             let (rl, rc) = match cfg.method {
-                RobustMethod::Ibp => ibp_loss(
+                None => (0.0, 0),
+                Some(RobustMethod::Ibp) => ibp_loss(
                     &trainer.mlp,
                     &lo,
                     &hi,
@@ -865,7 +1007,7 @@ pub fn run_robust(
                     &mut pass,
                     need_rob.then_some(&mut rg),
                 ),
-                RobustMethod::CrownIbp => {
+                Some(RobustMethod::CrownIbp) => {
                     beta = cfg.beta(step, per_epoch);
                     crown_ibp_loss(
                         &trainer.mlp,
@@ -880,7 +1022,25 @@ pub fn run_robust(
             };
             rob_sum += rl;
             robust += rc;
-            if !(rl.is_finite() && ls.loss.is_finite()) {
+            let mut rs_val = 0.0;
+            if let Some(rs) = cfg.rs {
+                rs_eps = cfg.rs_eps(eps_t);
+                cfg.model_box(&trace.input, rs_eps, &mut rs_lo, &mut rs_hi);
+                let want = rs.weight > 0.0;
+                let (v, u) = rs_loss(
+                    &trainer.mlp,
+                    &rs_lo,
+                    &rs_hi,
+                    &mut rs_pass,
+                    want.then_some(&mut sg),
+                );
+                rs_val = v;
+                rs_sum += v;
+                for (a, b) in rs_unstable.iter_mut().zip(&u) {
+                    *a += b;
+                }
+            }
+            if !(rl.is_finite() && ls.loss.is_finite() && rs_val.is_finite()) {
                 return Err(Error::Value(format!(
                     "robust training diverged at epoch {}, step {step}; try a smaller --lr or --eps",
                     epoch + 1
@@ -894,6 +1054,17 @@ pub fn run_robust(
                     }
                     for (a, b) in cg.bias[l].iter_mut().zip(&rg.bias[l]) {
                         *a = kc * *a + kr * b;
+                    }
+                }
+            }
+            if let Some(rs) = cfg.rs.filter(|r| r.weight > 0.0) {
+                let w = rs.weight as f32;
+                for l in 0..cg.weight.len() {
+                    for (a, b) in cg.weight[l].iter_mut().zip(&sg.weight[l]) {
+                        *a += w * b;
+                    }
+                    for (a, b) in cg.bias[l].iter_mut().zip(&sg.bias[l]) {
+                        *a += w * b;
                     }
                 }
             }
@@ -914,19 +1085,31 @@ pub fn run_robust(
             seconds,
             ..Default::default()
         };
-        m.extra.insert("eps".into(), eps_t.into());
-        m.extra.insert("kappa".into(), kappa.into());
-        m.extra
-            .insert("robust_loss".into(), (rob_sum / n as f64).into());
-        let key = match cfg.method {
-            RobustMethod::Ibp => "ibp_robust_train_accuracy",
-            RobustMethod::CrownIbp => {
-                m.extra.insert("beta".into(), beta.into());
-                "crown_ibp_robust_train_accuracy"
-            }
-        };
-        m.extra
-            .insert(key.into(), (robust as f64 / n as f64).into());
+        if let Some(method) = cfg.method {
+            m.extra.insert("eps".into(), eps_t.into());
+            m.extra.insert("kappa".into(), kappa.into());
+            m.extra
+                .insert("robust_loss".into(), (rob_sum / n as f64).into());
+            let key = match method {
+                RobustMethod::Ibp => "ibp_robust_train_accuracy",
+                RobustMethod::CrownIbp => {
+                    m.extra.insert("beta".into(), beta.into());
+                    "crown_ibp_robust_train_accuracy"
+                }
+            };
+            m.extra
+                .insert(key.into(), (robust as f64 / n as f64).into());
+        }
+        if cfg.rs.is_some() {
+            m.extra.insert("rs_eps".into(), rs_eps.into());
+            m.extra.insert("rs_loss".into(), (rs_sum / n as f64).into());
+            let frac: Vec<f64> = rs_unstable
+                .iter()
+                .zip(&widths[1..])
+                .map(|(&u, &w)| u as f64 / (n * w).max(1) as f64)
+                .collect();
+            m.extra.insert("rs_unstable_fraction".into(), frac.into());
+        }
         if let Some(t) = test {
             let (l, a) = trainer.evaluate(t, 0.0)?;
             m.test_loss = Some(l);

@@ -61,7 +61,9 @@ pub struct Opts {
     #[arg(long)]
     pub no_bias: bool,
     /// Weight init: he_normal, he_uniform, xavier_normal, xavier_uniform, lecun_normal,
-    /// orthogonal, torch, rai.
+    /// orthogonal, torch, rai. Default he_normal; with --robust, torch (PyTorch's default,
+    /// U(±1/√fan_in) weights and biases: short IBP schedules collapse from He normal, see
+    /// README "Certified robustness").
     #[arg(long)]
     pub init: Option<String>,
     /// Bias init: zero, const:C, normal:STD.
@@ -186,6 +188,16 @@ pub struct Opts {
     /// Weight κ of the clean loss at the end of the ramp (Gowal et al.: 0.5).
     #[arg(long, default_value_t = 0.5)]
     pub kappa_end: f64,
+    /// ReLU-stability regulariser (Xiao et al. 2019): add W · mean over the batch of
+    /// Σ_hidden units −tanh(1 + l·u), [l, u] the unit's IBP pre-activation bounds over the
+    /// --rs-eps ball. With or without --robust (without: the clean loss plus this term; with
+    /// --monitor, the certified test accuracy at --rs-eps each epoch).
+    #[arg(long, value_name = "W", allow_hyphen_values = true)]
+    pub rs_weight: Option<f64>,
+    /// ε of the regulariser's ball in data units (default: --eps, ramped with it; needed
+    /// without --robust, and then used from the first step).
+    #[arg(long, value_name = "E", allow_hyphen_values = true)]
+    pub rs_eps: Option<f64>,
 }
 
 fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
@@ -240,6 +252,21 @@ fn parse_bias_warmup(s: &str) -> anyhow::Result<BiasWarmup> {
 }
 
 impl Opts {
+    /// Whether the weight initialisation is chosen by --init or by the --config file's `init`.
+    pub fn init_given(&self) -> anyhow::Result<bool> {
+        if self.init.is_some() {
+            return Ok(true);
+        }
+        let Some(p) = &self.config else {
+            return Ok(false);
+        };
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        Ok(table.contains_key("init"))
+    }
+
     /// The run specification: defaults, then --config, then flags.
     pub fn spec(&self) -> anyhow::Result<TrainSpec> {
         let base = match &self.config {
@@ -396,7 +423,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         trainer.epoch = st.epoch;
         (spec, trainer, train, test, standardizer)
     } else {
-        let spec = args.spec()?;
+        let mut spec = args.spec()?;
+        if args.robust.is_some() && args.model_in.is_none() && !args.init_given()? {
+            spec.init = "torch".into();
+        }
         let (train, test, standardizer) = spec.load_data()?;
         let loss = spec.loss_for(&train.targets);
         let config = spec.train_config(loss)?;
@@ -472,11 +502,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         observers.push(&mut monitor);
     }
     trainer.check_data(&train)?;
-    let robust = match (&args.robust, args.eps) {
+    let rs = match (args.rs_weight, args.rs_eps) {
         (None, None) => None,
-        (None, Some(_)) => anyhow::bail!("--eps goes with --robust ibp|crown-ibp"),
-        (Some(_), None) => anyhow::bail!("--robust needs --eps E"),
-        (Some(m), Some(eps)) => {
+        (None, Some(_)) => anyhow::bail!("--rs-eps goes with --rs-weight W"),
+        (Some(w), e) => {
+            anyhow::ensure!(
+                w >= 0.0 && w.is_finite(),
+                "--rs-weight: {w} is not a finite weight ≥ 0"
+            );
+            if let Some(e) = e {
+                anyhow::ensure!(
+                    e >= 0.0 && e.is_finite(),
+                    "--rs-eps: {e} is not a finite radius ≥ 0"
+                );
+            }
+            Some(relulab::certify::train::RsConfig { weight: w, eps: e })
+        }
+    };
+    let setting = match (&args.robust, args.eps, rs) {
+        (None, None, None) => None,
+        (None, Some(_), _) => anyhow::bail!("--eps goes with --robust ibp|crown-ibp"),
+        (Some(_), None, _) => anyhow::bail!("--robust needs --eps E"),
+        (None, None, Some(r)) => {
+            let e = r
+                .eps
+                .context("--rs-weight without --robust needs --rs-eps E")?;
+            Some((None, e))
+        }
+        (Some(m), Some(eps), _) => {
             let method: relulab::certify::train::RobustMethod = m
                 .parse()
                 .map_err(|_| anyhow::anyhow!("--robust {m}: expected ibp or crown-ibp"))?;
@@ -484,14 +537,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 eps >= 0.0 && eps.is_finite(),
                 "--eps: {eps} is not a finite radius ≥ 0"
             );
+            Some((Some(method), eps))
+        }
+    };
+    let robust = match setting {
+        None => None,
+        Some((method, eps)) => {
             anyhow::ensure!(
                 (0.0..=1.0).contains(&args.kappa_end),
                 "--kappa-end: {} is not in [0, 1]",
                 args.kappa_end
             );
+            let what = if method.is_some() {
+                "--robust"
+            } else {
+                "--rs-weight"
+            };
             anyhow::ensure!(
                 args.redo_every.is_none() && args.regions_every.is_none(),
-                "--robust does not combine with --redo-every or --regions-every"
+                "{what} does not combine with --redo-every or --regions-every"
             );
             let digits = spec.dataset.as_deref() == Some("digits");
             let scale = if digits { 16.0 } else { 1.0 };
@@ -514,6 +578,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ramp_epochs: args.robust_ramp.unwrap_or(spec.epochs / 2).max(1),
                 kappa_end: args.kappa_end,
                 monitor: args.monitor,
+                rs,
             };
             Some((cfg, test_raw))
         }

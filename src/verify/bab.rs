@@ -303,7 +303,7 @@ pub(super) fn term_value(atoms: &[OutputAtom], y: &[f64]) -> (f64, usize) {
 
 /// Projected sign-gradient descent on a term's most violated atom from `x`, inside [lo, hi].
 /// Returns the first point that the checker accepts.
-pub(super) fn pgd(
+pub(crate) fn pgd(
     net: &PwlNet,
     checker: &Checker,
     lo: &[f64],
@@ -542,7 +542,7 @@ pub fn verify_net(
 
 /// Random sampling and gradient descent over one case's box: `samples` uniform points, then
 /// `steps` of projected sign-gradient descent from the best `starts` of them per term.
-pub(super) fn falsify(
+pub(crate) fn falsify(
     net: &PwlNet,
     checker: &Checker,
     case: &super::vnnlib::Case,

@@ -39,7 +39,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     let map = InputMap::new(64, 16.0, None)?;
     let robust_epochs = if quick { 20 } else { 40 };
     let cfg = RobustConfig {
-        method: RobustMethod::Ibp,
+        method: Some(RobustMethod::Ibp),
         eps: 0.1,
         map: map.clone(),
         clamp: Some((0.0, 1.0)),
@@ -47,6 +47,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         ramp_epochs: robust_epochs / 2,
         kappa_end: 0.5,
         monitor: false,
+        rs: None,
     };
     let mut rconf = p.config.clone();
     rconf.epochs = robust_epochs;
