@@ -1,22 +1,13 @@
-//! Certify's branch and bound: the verifier's ReLU-split search
-//! ([`crate::verify::relu_bab`]) run exactly as [`crate::verify::verify`] runs it for one case
-//! (the same falsifier runs and seeds, the same refutation of each margin atom, the same
-//! candidate checks), with a goal that also keeps the best sound lower bound of the margins
-//! that the search reached, for the samples it leaves open.
-//!
-//! Each term of the case has one atom `c·y ≤ 0` with `c = e_label − e_j`, so a domain's score
-//! (the smallest over its open terms of the atom's sound lower bound `lb(c·y)`) bounds every
-//! open margin on it from below, and a refuted margin is > 0 there. Before each round the
-//! search hands the goal the open domains' scores; the open domains and the ones it could not
-//! split further ([`Goal::stuck`]) cover the ball's box, so the smallest of their scores is a
-//! sound lower bound of each margin of the case over the box. The goal keeps the largest such
-//! bound over the rounds.
+//! Certify's branch and bound: the verifier's ReLU-split search run through
+//! [`crate::verify::relu_bab::decide_case`] exactly as [`crate::verify::verify`] runs it for
+//! one case (the same falsifier runs and seeds, the same goal), returning also the best sound
+//! lower bound of the margins the search reached ([`crate::verify::relu_bab::CaseBound`]), for
+//! the samples it leaves open. Each term of the case has one atom `c·y ≤ 0` with
+//! `c = e_label − e_j`, so that bound holds for every margin not proved.
 
 use crate::net::Mlp;
-use crate::verify::bab::{falsify, pgd, Checker, Stop, Witness};
-use crate::verify::engine::RowResult;
-use crate::verify::fp::sub_down;
-use crate::verify::relu_bab::{search, Ended, Goal, ReluSplitOptions, Verdict as Judged};
+use crate::verify::bab::{falsify, Checker, Stop, Witness};
+use crate::verify::relu_bab::{decide_case, CaseResult};
 use crate::verify::vnnlib::Case;
 use crate::verify::PwlNet;
 use rand::SeedableRng;
@@ -40,92 +31,6 @@ pub(crate) enum End {
 pub(crate) struct BabResult {
     pub end: End,
     pub lb: f64,
-}
-
-/// The verifier's case goal (refute an atom, check each atom's minimising corner, probe with
-/// projected gradient), plus the bound.
-struct MarginGoal<'a> {
-    net: &'a PwlNet,
-    checker: &'a Checker<'a>,
-    case: &'a Case,
-    rng: &'a mut ChaCha8Rng,
-    samples: usize,
-    /// The smallest score of a domain reported stuck.
-    stuck: f64,
-    /// The largest frontier bound seen.
-    best: f64,
-}
-
-impl Goal for MarginGoal<'_> {
-    type Found = Witness;
-
-    fn terms(&self) -> usize {
-        self.case.terms.len()
-    }
-
-    fn atoms(&self, t: usize) -> Vec<(&[f64], f64)> {
-        self.case.terms[t]
-            .iter()
-            .map(|a| (a.c.as_slice(), a.b))
-            .collect()
-    }
-
-    fn judge(&mut self, t: usize, rs: &[RowResult], _: &[f64], _: &[f64]) -> Judged<Witness> {
-        let atoms = &self.case.terms[t];
-        if atoms.iter().zip(rs).any(|(a, r)| sub_down(r.lb, a.b) > 0.0) {
-            return Judged::Closed;
-        }
-        for r in rs {
-            let y = self.net.forward(&r.corner);
-            let worst = atoms
-                .iter()
-                .map(|a| a.margin(&y))
-                .fold(f64::NEG_INFINITY, f64::max);
-            if worst <= 0.0 {
-                if let Some(w) = self
-                    .checker
-                    .check(&self.case.lo, &self.case.hi, atoms, &r.corner)
-                {
-                    return Judged::Found(w);
-                }
-            }
-        }
-        let (m, ai) = atoms
-            .iter()
-            .zip(rs)
-            .enumerate()
-            .map(|(i, (a, r))| (r.lb - a.b, i))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .expect("a term has atoms");
-        Judged::Open(m, ai)
-    }
-
-    fn falsify(&mut self) -> Option<Witness> {
-        falsify(
-            self.net,
-            self.checker,
-            self.case,
-            self.samples,
-            8,
-            100,
-            self.rng,
-        )
-    }
-
-    fn probe(&mut self, t: usize, x: &[f64]) -> Option<Witness> {
-        let c = self.case;
-        pgd(self.net, self.checker, &c.lo, &c.hi, &c.terms[t], x, 20)
-    }
-
-    fn done(&mut self, open: &[f64], _domains: usize) -> bool {
-        let frontier = open.iter().copied().fold(self.stuck, f64::min);
-        self.best = self.best.max(frontier);
-        false
-    }
-
-    fn stuck(&mut self, score: f64) {
-        self.stuck = self.stuck.min(score);
-    }
 }
 
 /// Decide `case` (every term one atom `c·y ≤ 0`, see the module docs) on `net` by ReLU-split
@@ -154,41 +59,21 @@ pub(crate) fn margin_bab(
             lb: f64::NEG_INFINITY,
         };
     }
-    let mut goal = MarginGoal {
-        net,
-        checker: &checker,
-        case,
-        rng: &mut rng,
-        samples: vo.samples,
-        stuck: f64::INFINITY,
-        best: f64::NEG_INFINITY,
-    };
-    let opts: ReluSplitOptions = vo.relu_split.clone();
+    let mut full = |c: &Case| falsify(net, &checker, c, vo.samples, 8, 100, &mut rng);
     let mut domains = 0;
-    let ended = search(
+    let (r, lb) = decide_case(
         net,
-        &case.lo,
-        &case.hi,
-        &mut goal,
-        &opts,
+        &checker,
+        case,
+        &vo.relu_split,
         stop,
         &mut domains,
+        &mut full,
     );
-    // Stuck domains found after the last round's start are the rest of the cover.
-    let lb = goal.best.max(goal.stuck.min(0.0));
-    match ended {
-        Ended::Found(w) => BabResult {
-            end: End::Sat(w),
-            lb: goal.best,
-        },
-        Ended::Done | Ended::Exhausted { stuck: false } => BabResult {
-            end: End::Unsat,
-            lb: goal.best,
-        },
-        Ended::Stopped => BabResult {
-            end: End::Open,
-            lb: goal.best,
-        },
-        Ended::Exhausted { stuck: true } => BabResult { end: End::Open, lb },
-    }
+    let end = match r {
+        CaseResult::Sat(w) => End::Sat(w),
+        CaseResult::Unsat => End::Unsat,
+        CaseResult::Timeout | CaseResult::Unknown => End::Open,
+    };
+    BabResult { end, lb }
 }

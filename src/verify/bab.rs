@@ -439,7 +439,9 @@ pub fn verify_net(
                 stop,
                 &mut domains,
                 &mut full,
-            ) {
+            )
+            .0
+            {
                 CaseResult::Unsat => {}
                 CaseResult::Sat(w) => return Ok(done(Verdict::Sat, Some(w), domains)),
                 CaseResult::Timeout => return Ok(done(Verdict::Timeout, None, domains)),

@@ -24,7 +24,7 @@ pub mod vnnlib;
 pub use bab::{verify, Outcome, Strategy, Verdict, VerifyOptions, Witness};
 pub use bounds::{output_bounds, LayerBounds, Method};
 pub use net::PwlNet;
-pub use relu_bab::ReluSplitOptions;
+pub use relu_bab::{Branching, ReluSplitOptions};
 pub use vnnlib::{load_vnnlib, parse_vnnlib, Property};
 
 use crate::error::{Error, Result};

@@ -48,9 +48,22 @@ pub struct ReluSplitOptions {
     /// Tighten each child's bounds of the hidden layers after its new split
     /// ([`Tightener::tighten`]).
     pub refine: bool,
-    /// Filtered smart branching: the number of best BaBSR candidates per domain whose two
-    /// children are bounded (one pass) before the split is chosen ([`smart_branch`]; 1: BaBSR).
+    /// How the unit to split is chosen among the [`Self::candidates`] best by the BaBSR score.
+    pub branching: Branching,
+    /// How many of the best units by the BaBSR score [`Self::branching`] chooses from.
     pub candidates: usize,
+}
+
+/// How a domain's split is chosen (see [`ReluSplitOptions`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Branching {
+    /// The best unit by the BaBSR intercept score (Bunel et al. 2020, §5.1).
+    Babsr,
+    /// Of the best candidates, the one in the earliest hidden layer.
+    Earliest,
+    /// Filtered smart branching: of the best candidates, the one whose worse child has the best
+    /// bound by one CROWN pass (De Palma et al. 2021).
+    Smart,
 }
 
 impl Default for ReluSplitOptions {
@@ -61,7 +74,8 @@ impl Default for ReluSplitOptions {
             iters: 15,
             batch: 32,
             refine: true,
-            candidates: 8,
+            branching: Branching::Earliest,
+            candidates: 16,
         }
     }
 }
@@ -188,6 +202,10 @@ struct CaseGoal<'a> {
     checker: &'a Checker<'a>,
     case: &'a Case,
     falsify: &'a mut dyn FnMut(&Case) -> Option<Witness>,
+    /// The smallest score of a domain reported stuck.
+    stuck: f64,
+    /// The largest frontier bound seen ([`CaseBound`]).
+    best: f64,
 }
 
 impl Goal for CaseGoal<'_> {
@@ -241,7 +259,25 @@ impl Goal for CaseGoal<'_> {
         let c = self.case;
         pgd(self.net, self.checker, &c.lo, &c.hi, &c.terms[t], x, 20)
     }
+
+    fn done(&mut self, open: &[f64], _domains: usize) -> bool {
+        let frontier = open.iter().copied().fold(self.stuck, f64::min);
+        self.best = self.best.max(frontier);
+        false
+    }
+
+    fn stuck(&mut self, score: f64) {
+        self.stuck = self.stuck.min(score);
+    }
 }
+
+/// The best sound lower bound the search reached of every open term's best atom margin
+/// (`c·y − b` of the term's best atom) over the case's box: before each round the open
+/// domains, with the ones that could not be split further ([`Goal::stuck`]), cover every
+/// point of the box where some term is not refuted, and each domain's score bounds its open
+/// terms' best margins from below; the largest such frontier bound over the rounds
+/// (−∞: the search stopped before its first round).
+pub(crate) type CaseBound = f64;
 
 /// Decide one case by ReLU-split branch and bound. `domains` counts the domains bounded;
 /// `falsify` is run once if the root bound leaves the case open.
@@ -253,19 +289,27 @@ pub(crate) fn decide_case(
     stop: Stop,
     domains: &mut usize,
     falsify: &mut dyn FnMut(&Case) -> Option<Witness>,
-) -> CaseResult {
+) -> (CaseResult, CaseBound) {
     let mut goal = CaseGoal {
         net,
         checker,
         case,
         falsify,
+        stuck: f64::INFINITY,
+        best: f64::NEG_INFINITY,
     };
-    match search(net, &case.lo, &case.hi, &mut goal, opts, stop, domains) {
+    let ended = search(net, &case.lo, &case.hi, &mut goal, opts, stop, domains);
+    let r = match ended {
         Ended::Found(w) => CaseResult::Sat(w),
         Ended::Stopped => CaseResult::Timeout,
         Ended::Done | Ended::Exhausted { stuck: false } => CaseResult::Unsat,
-        Ended::Exhausted { stuck: true } => CaseResult::Unknown,
-    }
+        // Domains stuck after the last round's start are the rest of the cover.
+        Ended::Exhausted { stuck: true } => {
+            goal.best = goal.best.max(goal.stuck.min(0.0));
+            CaseResult::Unknown
+        }
+    };
+    (r, goal.best)
 }
 
 /// ReLU-split branch and bound over the input box `[lo, hi]` for `goal` (see the module
@@ -313,7 +357,7 @@ pub(crate) fn search<G: Goal>(
     let root_opt = Optim {
         iters: opts.root_iters,
         branch: true,
-        candidates: fsb_k(opts),
+        candidates: opts.candidates,
         fast: true,
         ..Optim::default()
     };
@@ -339,13 +383,13 @@ pub(crate) fn search<G: Goal>(
     let opt = Optim {
         iters: opts.iters,
         branch: true,
-        candidates: fsb_k(opts),
+        candidates: opts.candidates,
         fast: true,
         ..Optim::default()
     };
-    let warm = std::env::var_os("RELULAB_NOWARM").is_none();
-    let tightener =
-        refine_on(opts).then(|| Tightener::new(net, lo, hi, &inter, warm.then_some(&hidden_alpha)));
+    let tightener = opts
+        .refine
+        .then(|| Tightener::new(net, lo, hi, &inter, Some(&hidden_alpha)));
     let linear_opt = Optim {
         iters: 400,
         lr_beta: 0.2,
@@ -385,7 +429,11 @@ pub(crate) fn search<G: Goal>(
             .into_iter()
             .partition(|d| d.branch.0 == usize::MAX);
         let mut parents = parents;
-        smart_branch(goal, &rel, &mut parents);
+        match opts.branching {
+            Branching::Babsr => {}
+            Branching::Earliest => earliest(&mut parents),
+            Branching::Smart => smart_branch(goal, &rel, &mut parents),
+        }
         let mut kids: Vec<(&Domain, Child)> = Vec::with_capacity(2 * take);
         for p in &parents {
             let (h, j) = p.branch;
@@ -479,16 +527,15 @@ pub(crate) fn search<G: Goal>(
     Ended::Exhausted { stuck }
 }
 
-fn fsb_k(o: &ReluSplitOptions) -> usize {
-    std::env::var("RELULAB_FSB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(o.candidates)
-}
-fn refine_on(o: &ReluSplitOptions) -> bool {
-    std::env::var("RELULAB_REFINE")
-        .map(|v| v == "1")
-        .unwrap_or(o.refine)
+/// Of each parent's best units by the BaBSR score, split the one in the earliest hidden layer
+/// (the best-scored there): with [`ReluSplitOptions::refine`], a split tightens every later
+/// layer's bounds, which the score (the unit's own relaxation cost on the output) does not see.
+fn earliest(parents: &mut [Domain]) {
+    for p in parents.iter_mut() {
+        if let Some(&c) = p.cands.iter().min_by_key(|c| c.0) {
+            p.branch = c;
+        }
+    }
 }
 
 /// Filtered smart branching (De Palma et al. 2021, "Improved branch and bound for neural
@@ -498,14 +545,6 @@ fn refine_on(o: &ReluSplitOptions) -> bool {
 /// hidden bounds) and split on the unit whose worse child is best. These bounds only choose
 /// the split; the children are then bounded as usual.
 fn smart_branch<G: Goal>(goal: &G, rel: &Relaxation, parents: &mut [Domain]) {
-    if std::env::var_os("RELULAB_EARLY").is_some() {
-        for p in parents.iter_mut() {
-            if let Some(&c) = p.cands.iter().min_by_key(|c| c.0) {
-                p.branch = c;
-            }
-        }
-        return;
-    }
     // (parent, candidate) per pair of rows; the domains' splits.
     let mut who: Vec<(usize, usize)> = Vec::new();
     let mut splits: Vec<Vec<Split>> = Vec::new();
