@@ -11,7 +11,8 @@ use relulab::verify::engine::{
     bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, Split, Tighten, Tightener,
 };
 use relulab::verify::{
-    output_bounds, parse_vnnlib, verify, Method, PwlNet, Strategy, Verdict, VerifyOptions,
+    output_bounds, parse_vnnlib, verify, Branching, Method, PwlNet, ReluSplitOptions, Strategy,
+    Verdict, VerifyOptions,
 };
 use relulab::{Activation, Layer, Mlp};
 use std::time::Duration;
@@ -69,11 +70,15 @@ fn above(bbox: [f64; 4], n_out: usize, o: usize, level: f64) -> relulab::verify:
     parse_vnnlib(&s, "oracle").unwrap()
 }
 
-fn opts(strategy: Strategy) -> VerifyOptions {
+fn opts(strategy: Strategy, branching: Branching) -> VerifyOptions {
     VerifyOptions {
         timeout: Duration::from_secs(60),
         strategy,
         samples: 200,
+        relu_split: ReluSplitOptions {
+            branching,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -114,19 +119,36 @@ fn verify_and_bounds_agree_with_the_exact_maximum() {
             );
         }
         let delta = 1e-4 * (1.0 + max.abs());
-        for strategy in [Strategy::InputSplit, Strategy::ReluSplit] {
-            let up = verify(&mlp, &above(bbox, n_out, o, max + delta), &opts(strategy)).unwrap();
+        // The ReLU-split search with each branching rule (and so with and without the
+        // tightened hidden bounds' influence on the split).
+        for (strategy, br) in [
+            (Strategy::InputSplit, Branching::Earliest),
+            (Strategy::ReluSplit, Branching::Earliest),
+            (Strategy::ReluSplit, Branching::Babsr),
+            (Strategy::ReluSplit, Branching::Smart),
+        ] {
+            let up = verify(
+                &mlp,
+                &above(bbox, n_out, o, max + delta),
+                &opts(strategy, br),
+            )
+            .unwrap();
             assert_eq!(
                 up.verdict,
                 Verdict::Unsat,
-                "trial {trial} {strategy:?}: nothing reaches max + δ = {}",
+                "trial {trial} {strategy:?} {br:?}: nothing reaches max + δ = {}",
                 max + delta
             );
-            let down = verify(&mlp, &above(bbox, n_out, o, max - delta), &opts(strategy)).unwrap();
+            let down = verify(
+                &mlp,
+                &above(bbox, n_out, o, max - delta),
+                &opts(strategy, br),
+            )
+            .unwrap();
             assert_ne!(
                 down.verdict,
                 Verdict::Unsat,
-                "trial {trial} {strategy:?}: max − δ is reached, so unsat is wrong"
+                "trial {trial} {strategy:?} {br:?}: max − δ is reached, so unsat is wrong"
             );
             if let Some(w) = &down.witness {
                 assert!(w.y[o] >= max - delta && w.y[o] <= max + tol);
