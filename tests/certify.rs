@@ -224,6 +224,16 @@ fn certified_samples_survive_a_dense_attack() {
     assert!(cert > 5 && att > 0, "certified {cert}, attacked {att}");
 }
 
+/// Boxes around points uniform in [−1, 1]^n with radii uniform in [r0, r1), seeded.
+fn random_boxes(seed: u64, n: usize, r0: f64, r1: f64) -> (Vec<f64>, Vec<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let rad: Vec<f64> = (0..n).map(|_| rng.random_range(r0..r1)).collect();
+    let lo = x.iter().zip(&rad).map(|(v, r)| v - r).collect();
+    let hi = x.iter().zip(&rad).map(|(v, r)| v + r).collect();
+    (lo, hi)
+}
+
 /// ∂L_rob/∂θ of the IBP pass equals central finite differences in f64.
 #[test]
 fn ibp_gradient_matches_finite_differences() {
@@ -253,16 +263,8 @@ fn ibp_gradient_matches_finite_differences() {
 #[test]
 fn crown_ibp_gradient_matches_finite_differences() {
     let mlp: Mlp<f64> = net(&[5, 7, 6, 4], 8).cast();
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
     let batch = 3;
-    let x: Vec<f64> = (0..batch * 5)
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    let rad: Vec<f64> = (0..batch * 5)
-        .map(|_| rng.random_range(0.05..0.4))
-        .collect();
-    let lo: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v - r).collect();
-    let hi: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v + r).collect();
+    let (lo, hi) = random_boxes(5, batch * 5, 0.05, 0.4);
     let labels = [0u32, 2, 3];
     for beta in [1.0, 0.6, 0.0] {
         let mut pass = IbpPass::default();
@@ -297,16 +299,8 @@ fn crown_ibp_gradient_matches_finite_differences() {
 #[test]
 fn rs_gradient_matches_finite_differences() {
     let mlp: Mlp<f64> = net(&[5, 7, 6, 4], 8).cast();
-    let mut rng = ChaCha8Rng::seed_from_u64(9);
     let batch = 3;
-    let x: Vec<f64> = (0..batch * 5)
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    let rad: Vec<f64> = (0..batch * 5)
-        .map(|_| rng.random_range(0.02..0.3))
-        .collect();
-    let lo: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v - r).collect();
-    let hi: Vec<f64> = x.iter().zip(&rad).map(|(v, r)| v + r).collect();
+    let (lo, hi) = random_boxes(9, batch * 5, 0.02, 0.3);
     let mut pass = IbpPass::default();
     let mut g = Grads::default();
     let (v, unstable) = rs_loss(&mlp, &lo, &hi, &mut pass, Some(&mut g));
