@@ -483,6 +483,15 @@ for(var i=0;i<l.length;i++){l[i].className=l[i]===cur?'here':'';}}\
 window.addEventListener('scroll',function(){if(!relulabTick){relulabTick=true;\
 window.requestAnimationFrame(relulabHere);}});window.addEventListener('load',relulabHere);";
 
+/// The JSON Pointer (RFC 6901) of the value reached by the keys `parts` from report.json's
+/// root: each key prefixed with `/`, with `~` written `~0` and `/` written `~1` (§3).
+pub fn pointer(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
 fn data(text: &str, json: &str) -> String {
     format!(
         "<span data-json=\"{}\">{}</span>",
@@ -592,7 +601,7 @@ impl Report {
         // The summary.
         let r = &self.run;
         // Each figure is tagged with its JSON Pointer (RFC 6901) into report.json's `run`.
-        let run = |text: &str, key: &str| data(text, &format!("/run/{key}"));
+        let run = |text: &str, key: &str| data(text, &pointer(&["run", key]));
         h.push_str(&format!(
             "<header id=\"summary\"><h1>{}</h1>\n<p class=\"run\">relulab {} · seed {} · {} run · {} · {} · {} s</p>\n<div class=\"cards\">\n",
             escape(&self.title),
@@ -758,13 +767,18 @@ mod tests {
             rows: vec![vec!["<1>".into(), "97.5%".into(), "PASS".into()]],
             row_class: vec![Some("pass".into())],
         });
-        s.headline(Headline::percent("accuracy", 0.97504, 2, "/a/acc"));
+        s.headline(Headline::percent(
+            "accuracy",
+            0.97504,
+            2,
+            pointer(&["a", "acc"]),
+        ));
         s.grid.push(GridCell {
             label: "1".into(),
             title: "one".into(),
             pass: false,
             href: "#claim-1".into(),
-            json: "/claims/0/id".into(),
+            json: pointer(&["claims", "0", "id"]),
         });
         s.details("more", vec![Block::Pre("folded".into())]);
         let r = Report {
@@ -787,6 +801,17 @@ mod tests {
         assert!(h.contains("<span data-json=\"/run/seconds\">1.3</span> s"));
         assert!(h.contains("<li><a href=\"#a\">A &lt;b&gt;</a></li>"));
         assert!(!h.contains("http://") && !h.contains("https://"));
+    }
+
+    #[test]
+    fn pointers_escape_as_rfc6901_says() {
+        // RFC 6901 §5's document keys "a/b" and "m~n" are reached by "/a~1b" and "/m~0n".
+        assert_eq!(pointer(&["a/b"]), "/a~1b");
+        assert_eq!(pointer(&["m~n"]), "/m~0n");
+        assert_eq!(pointer(&["foo", "0"]), "/foo/0");
+        assert_eq!(pointer(&[]), "");
+        // "~1" in a key must not come back as "/": "~" is escaped first.
+        assert_eq!(pointer(&["~1"]), "/~01");
     }
 
     #[test]
