@@ -995,17 +995,9 @@ fn robust_training_defaults_to_the_torch_init() {
             "--eps",
             "0.1",
             "--quiet",
-            "--model-out",
-            path.to_str().unwrap(),
         ];
         a.extend_from_slice(extra);
-        let out = relulab(&a);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ck = relulab::io::checkpoint::load_full(&path).unwrap();
+        let ck = train_checkpoint(&path, &a);
         let w = ck.mlp.layers.iter().map(|l| l.weight.clone()).collect();
         (w, ck.train.unwrap().spec.init)
     };
@@ -1026,6 +1018,20 @@ fn robust_training_defaults_to_the_torch_init() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Run `relulab` with `args` plus `--model-out path` (a `train` command line) and load the
+/// checkpoint it wrote.
+fn train_checkpoint(path: &std::path::Path, args: &[&str]) -> relulab::io::checkpoint::Checkpoint {
+    let mut a = args.to_vec();
+    a.extend(["--model-out", path.to_str().unwrap()]);
+    let out = relulab(&a);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    relulab::io::checkpoint::load_full(path).unwrap()
+}
+
 /// `--rs-weight 0` only reports the regulariser: the robust loop's clean path trains the same
 /// weights, bit for bit, as plain training (the `Trainer` loop).
 #[test]
@@ -1044,17 +1050,9 @@ fn rs_weight_zero_trains_the_plain_weights() {
             "--epochs",
             "3",
             "--quiet",
-            "--model-out",
-            path.to_str().unwrap(),
         ];
         a.extend_from_slice(extra);
-        let out = relulab(&a);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ck = relulab::io::checkpoint::load_full(&path).unwrap();
+        let ck = train_checkpoint(&path, &a);
         ck.mlp
             .layers
             .iter()

@@ -215,11 +215,6 @@ impl Lines {
     pub fn unstable(&self, h: usize, j: usize) -> bool {
         self.inter.lo[h][j] < 0.0 && self.inter.hi[h][j] > 0.0
     }
-
-    /// Number of hidden layers covered.
-    pub fn depth(&self) -> usize {
-        self.lines.len()
-    }
 }
 
 /// The fixed part of a bounding problem: the network, the input box, sound bounds of every
@@ -258,11 +253,6 @@ impl<'a> Relaxation<'a> {
             mags,
             off,
         }
-    }
-
-    /// Bounds of the hidden layers `0..t` on the box.
-    pub fn inter(&self) -> &LayerBounds {
-        &self.root.inter
     }
 
     /// Length of a flat α vector.

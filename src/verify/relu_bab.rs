@@ -117,6 +117,11 @@ struct Domain {
 /// A sub-box `(lo, hi)` of a case's input box.
 type SubBox = Box<(Vec<f64>, Vec<f64>)>;
 
+/// A sub-box as slices (`None`: the whole box).
+fn slices(b: &Option<SubBox>) -> Option<(&[f64], &[f64])> {
+    b.as_deref().map(|b| (b.0.as_slice(), b.1.as_slice()))
+}
+
 /// How a child domain is made from its parent.
 #[derive(Clone, Copy)]
 enum Child {
@@ -487,10 +492,7 @@ pub(crate) fn search<G: Goal>(
             };
             let mut halves: Vec<(&Domain, Child)> = Vec::new();
             for d in &still {
-                let (dlo, dhi) = d
-                    .bbox
-                    .as_deref()
-                    .map_or((lo, hi), |b| (b.0.as_slice(), b.1.as_slice()));
+                let (dlo, dhi) = slices(&d.bbox).unwrap_or((lo, hi));
                 let dim = (0..dlo.len())
                     .filter(|&i| {
                         let m = dlo[i] + (dhi[i] - dlo[i]) / 2.0;
@@ -575,7 +577,7 @@ fn smart_branch<G: Goal>(goal: &G, rel: &Relaxation, parents: &mut [Domain]) {
             let p = &parents[who[d / 2].0];
             EngineDomain {
                 splits: sp,
-                bbox: p.bbox.as_deref().map(|b| (b.0.as_slice(), b.1.as_slice())),
+                bbox: slices(&p.bbox),
                 lines: p.lines.as_deref(),
             }
         })
@@ -636,6 +638,15 @@ fn smart_branch<G: Goal>(goal: &G, rel: &Relaxation, parents: &mut [Domain]) {
     }
 }
 
+/// A child's split constraints: its parent's, and the new one if it has one.
+fn child_splits(p: &Domain, c: Child) -> Vec<Split> {
+    let mut v = p.splits.clone();
+    if let Child::Split(s) = c {
+        v.push(s);
+    }
+    v
+}
+
 /// The parents' lines, for children bounded on their parent's bounds.
 fn parent_lines(kids: &[(&Domain, Child)]) -> Vec<Option<Arc<Lines>>> {
     kids.iter().map(|(p, _)| p.lines.clone()).collect()
@@ -654,28 +665,18 @@ fn refine<'p>(
         let lines = parent_lines(&kids);
         return (kids, lines);
     };
-    let splits: Vec<Vec<Split>> = kids
-        .iter()
-        .map(|(p, c)| {
-            let mut v = p.splits.clone();
-            if let Child::Split(s) = c {
-                v.push(*s);
-            }
-            v
-        })
-        .collect();
+    let splits: Vec<Vec<Split>> = kids.iter().map(|&(p, c)| child_splits(p, c)).collect();
     let jobs: Vec<Tighten> = kids
         .iter()
         .zip(&splits)
-        .filter(|((_, c), _)| matches!(c, Child::Split(_)))
-        .map(|((p, c), sp)| Tighten {
-            base: p.lines.as_deref().unwrap_or(root),
-            splits: sp,
-            from: match c {
-                Child::Split(s) => s.layer as usize,
-                _ => unreachable!("filtered"),
-            },
-            bbox: p.bbox.as_deref().map(|b| (b.0.as_slice(), b.1.as_slice())),
+        .filter_map(|((p, c), sp)| match c {
+            Child::Split(s) => Some(Tighten {
+                base: p.lines.as_deref().unwrap_or(root),
+                splits: sp,
+                from: s.layer as usize,
+                bbox: slices(&p.bbox),
+            }),
+            _ => None,
         })
         .collect();
     let mut tight = tg.tighten(&jobs).into_iter();
@@ -711,16 +712,7 @@ fn bound_children<G: Goal>(
     lines: &[Option<Arc<Lines>>],
     opt: &Optim,
 ) -> Bounded<G::Found> {
-    let splits: Vec<Vec<Split>> = kids
-        .iter()
-        .map(|(p, s)| {
-            let mut v = p.splits.clone();
-            if let Child::Split(s) = s {
-                v.push(*s);
-            }
-            v
-        })
-        .collect();
+    let splits: Vec<Vec<Split>> = kids.iter().map(|&(p, c)| child_splits(p, c)).collect();
     let boxes: Vec<Option<SubBox>> = kids
         .iter()
         .map(|(p, s)| match *s {
@@ -747,7 +739,7 @@ fn bound_children<G: Goal>(
         .zip(lines)
         .map(|((s, b), ln)| EngineDomain {
             splits: s,
-            bbox: b.as_deref().map(|(l, h)| (l.as_slice(), h.as_slice())),
+            bbox: slices(b),
             lines: ln.as_deref(),
         })
         .collect();
@@ -809,9 +801,7 @@ fn bound_children<G: Goal>(
             lines: lines[d].clone(),
         };
         let mut dom_worst: Option<(f64, &RowResult, (usize, usize))> = None;
-        let (dlo, dhi) = boxes[d]
-            .as_deref()
-            .map_or(bx, |b| (b.0.as_slice(), b.1.as_slice()));
+        let (dlo, dhi) = slices(&boxes[d]).unwrap_or(bx);
         for &t in &p.terms {
             let rs = &res[k..k + counts[t]];
             k += counts[t];
