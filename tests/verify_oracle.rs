@@ -10,6 +10,7 @@ use relulab::regions::{partition, GeoNet, PlaneOptions, Slice};
 use relulab::verify::engine::{
     bound_rows, optimized_hidden, Domain, Optim, Relaxation, Row, Split, Tighten, Tightener,
 };
+use relulab::verify::relu_bab::refined_hidden_bounds;
 use relulab::verify::{
     output_bounds, parse_vnnlib, verify, Branching, Method, PwlNet, ReluSplitOptions, Strategy,
     Verdict, VerifyOptions,
@@ -285,4 +286,65 @@ fn split_domains_bound_the_exact_range_on_their_region() {
     }
     // The check above is not vacuous: some vertex's bound was tightened under the splits.
     assert!(tightened > 0, "no hidden bound tightened under any split");
+}
+
+#[test]
+fn refined_hidden_bounds_contain_the_exact_ranges() {
+    // The root's hidden bounds refined by per-unit ReLU-split searches (the search's start when
+    // `root_refine` is set) contain every hidden unit's exact range over the box (its minimum
+    // and maximum over a cell are at the cell's vertices, where every unit is linear), and are
+    // never looser than α-CROWN's.
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let (mut tightened, mut stabilised) = (0usize, 0usize);
+    for trial in 0..8 {
+        let mlp = random_net(&mut rng, &[2, 10, 10, 10, 1], Activation::RELU);
+        let net = PwlNet::from_mlp(&mlp).unwrap();
+        let bbox = [-1.0, 1.0, -1.0, 1.0];
+        let (xlo, xhi) = (vec![-1.0, -1.0], vec![1.0, 1.0]);
+        let opts = ReluSplitOptions {
+            root_refine: 64,
+            ..Default::default()
+        };
+        // α-CROWN as the refinement starts from it.
+        let start = Optim {
+            iters: opts.root_hidden_iters,
+            fast: true,
+            ..Optim::default()
+        };
+        let plain = optimized_hidden(&net, &xlo, &xhi, None, &start);
+        let (refined, domains) = refined_hidden_bounds(&net, &xlo, &xhi, &opts);
+        let geo = GeoNet::new(&mlp).unwrap();
+        let part = partition(&geo, &Slice::plane(bbox), PlaneOptions::default()).unwrap();
+        for h in 0..3 {
+            for j in 0..10 {
+                let (mut zlo, mut zhi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for i in 0..part.len() {
+                    for v in part.polygon(i) {
+                        let z = net.forward_trace(v)[h][j];
+                        zlo = zlo.min(z);
+                        zhi = zhi.max(z);
+                    }
+                }
+                let (l, u) = (refined.lo[h][j], refined.hi[h][j]);
+                let tol = 1e-9 * (1.0 + zlo.abs().max(zhi.abs()));
+                assert!(
+                    l <= zlo + tol && zhi - tol <= u,
+                    "trial {trial}: z[{h}][{j}] ranges over [{zlo}, {zhi}], refined bounds [{l}, {u}]"
+                );
+                let (pl, pu) = (plain.lo[h][j], plain.hi[h][j]);
+                assert!(
+                    l >= pl && u <= pu,
+                    "trial {trial}: z[{h}][{j}] refined looser"
+                );
+                tightened += usize::from(l > pl + 1e-9 || u < pu - 1e-9);
+                stabilised += usize::from(pl < 0.0 && pu > 0.0 && (l >= 0.0 || u <= 0.0));
+            }
+        }
+        assert!(domains > 0 || refined.unstable_counts().iter().all(|&n| n == 0));
+    }
+    // Not vacuous: the searches tightened bounds and settled units α-CROWN left unstable.
+    assert!(
+        tightened > 0 && stabilised > 0,
+        "{tightened} tightened, {stabilised} stabilised"
+    );
 }

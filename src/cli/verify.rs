@@ -3,7 +3,9 @@
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use relulab::verify::campaign::{read_instances, run_instance, shard, write_results, Summary};
-use relulab::verify::{load_network, load_vnnlib, verify, Strategy, VerifyOptions};
+use relulab::verify::{
+    load_network, load_vnnlib, verify, ReluSplitOptions, Strategy, VerifyOptions,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -42,6 +44,10 @@ pub struct Args {
     /// or `auto` (input for at most 16 inputs, relu above).
     #[arg(long, default_value = "auto", value_parser = ["auto", "input", "relu"])]
     strategy: String,
+    /// ReLU splitting: domains per unstable hidden unit for refining the root's hidden-layer
+    /// bounds by a search of their own before the output's (0: α-CROWN's bounds as they are).
+    #[arg(long, default_value_t = ReluSplitOptions::default().root_refine)]
+    refine_domains: usize,
 }
 
 /// Run `relulab verify`.
@@ -54,6 +60,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs_f64(args.timeout),
         seed: args.seed,
         strategy: Strategy::parse(&args.strategy).expect("clap checked the value"),
+        relu_split: ReluSplitOptions {
+            root_refine: args.refine_domains,
+            ..Default::default()
+        },
         ..Default::default()
     };
     match &args.instances {

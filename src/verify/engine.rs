@@ -908,7 +908,7 @@ pub struct Tighten<'a> {
 /// and the unit rows ±e_j.
 pub struct Tightener<'a> {
     net: &'a PwlNet,
-    alpha: Option<&'a HiddenAlpha>,
+    alpha: Option<&'a [Vec<[Vec<f32>; 2]>]>,
     rels: Vec<Relaxation<'a>>,
     /// e_j is `unit[w − 1 − j..][..n]`, −e_j is `unit[3w − 2 − j..][..n]` (w: widest layer).
     unit: Vec<f64>,
@@ -924,7 +924,7 @@ impl<'a> Tightener<'a> {
         xlo: &[f64],
         xhi: &[f64],
         inter: &LayerBounds,
-        alpha: Option<&'a HiddenAlpha>,
+        alpha: Option<&'a [Vec<[Vec<f32>; 2]>]>,
     ) -> Self {
         let out = net.layers.len() - 1;
         let rels = (1..out)
@@ -1063,7 +1063,7 @@ pub fn optimized_hidden(
     known: Option<&LayerBounds>,
     opt: &Optim,
 ) -> LayerBounds {
-    hidden(net, xlo, xhi, known, opt, None)
+    hidden(net, xlo, xhi, known, opt, None, None)
 }
 
 /// The slopes α each unit row of [`optimized_hidden_alpha`] ended with, per hidden layer l,
@@ -1080,7 +1080,29 @@ pub fn optimized_hidden_alpha(
     opt: &Optim,
 ) -> (LayerBounds, HiddenAlpha) {
     let mut al = Vec::new();
-    let inter = hidden(net, xlo, xhi, None, opt, Some(&mut al));
+    let inter = hidden(net, xlo, xhi, None, opt, Some(&mut al), None);
+    (inter, al)
+}
+
+/// A hook of [`optimized_hidden_refined`]: given hidden layer `t`, the sound bounds and slopes
+/// of the layers below it, it may tighten layer t's bounds `lo`/`hi` (soundly) before the
+/// layers above are bounded from them.
+pub type RefineLayer<'r> =
+    dyn FnMut(usize, &LayerBounds, &HiddenAlpha, &mut [f64], &mut [f64]) + 'r;
+
+/// [`optimized_hidden_alpha`], with each hidden layer's bounds passed through `refine` as soon
+/// as α-CROWN has them, so that every later layer is bounded from the refined ones; `known`
+/// (sound bounds of the same box, e.g. the unrefined ones) are intersected in first.
+pub fn optimized_hidden_refined(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    known: Option<&LayerBounds>,
+    opt: &Optim,
+    refine: &mut RefineLayer,
+) -> (LayerBounds, HiddenAlpha) {
+    let mut al = Vec::new();
+    let inter = hidden(net, xlo, xhi, known, opt, Some(&mut al), Some(refine));
     (inter, al)
 }
 
@@ -1091,6 +1113,7 @@ fn hidden(
     known: Option<&LayerBounds>,
     opt: &Optim,
     mut keep: Option<&mut HiddenAlpha>,
+    mut refine: Option<&mut RefineLayer>,
 ) -> LayerBounds {
     let mut inter = LayerBounds {
         lo: Vec::new(),
@@ -1146,6 +1169,9 @@ fn hidden(
             }
         } else if let Some(k) = keep.as_deref_mut() {
             k.push(vec![Default::default(); n]);
+        }
+        if let (Some(f), Some(k)) = (refine.as_deref_mut(), keep.as_deref()) {
+            f(t, &inter, k, &mut lo, &mut hi);
         }
         let (nl, nh): (Vec<f64>, Vec<f64>) = (0..n)
             .map(|j| act_interval(net.slopes[t][j].0, net.slopes[t][j].1, lo[j], hi[j]))

@@ -24,15 +24,21 @@
 //! is within the gap.
 
 use super::bab::{pgd, term_value, Checker, Stop, Witness};
+use super::bounds::LayerBounds;
 use super::engine::{
-    bound_rows, optimized_hidden_alpha, Domain as EngineDomain, Lines, Optim, Relaxation, Row,
-    RowResult, Split, Tighten, Tightener,
+    bound_rows, optimized_hidden_alpha, optimized_hidden_refined, Domain as EngineDomain, Lines,
+    Optim, Relaxation, Row, RowResult, Split, Tighten, Tightener,
 };
 use super::fp::sub_down;
 use super::net::PwlNet;
 use super::vnnlib::Case;
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The share of a search's time left that refining the root's hidden bounds may take
+/// ([`ReluSplitOptions::root_refine`]).
+const REFINE_SHARE: f64 = 0.4;
 
 /// Settings of the ReLU-split search.
 #[derive(Clone, Debug)]
@@ -52,6 +58,9 @@ pub struct ReluSplitOptions {
     pub branching: Branching,
     /// How many of the best units by the BaBSR score [`Self::branching`] chooses from.
     pub candidates: usize,
+    /// Domains per unit for refining the root's hidden-layer bounds by a ReLU-split search of
+    /// their own ([`refine_layer`]); 0: no refinement.
+    pub root_refine: usize,
 }
 
 /// How a domain's split is chosen (see [`ReluSplitOptions`]).
@@ -76,6 +85,7 @@ impl Default for ReluSplitOptions {
             refine: true,
             branching: Branching::Earliest,
             candidates: 16,
+            root_refine: 128,
         }
     }
 }
@@ -276,6 +286,186 @@ impl Goal for CaseGoal<'_> {
     }
 }
 
+/// The goal of [`refine_layer`]'s search for one unit: a sound lower bound of `c·z`, `c = ±e_j`
+/// over a hidden layer's pre-activations (the outputs of the network cut after that layer),
+/// above 0 if it can be had (the unit is then stable).
+struct UnitGoal<'a> {
+    net: &'a PwlNet,
+    c: Vec<f64>,
+    budget: usize,
+    /// The largest frontier bound seen (as [`CaseGoal::best`]).
+    best: f64,
+    /// The smallest bound of a closed domain (all above 0).
+    closed: f64,
+    /// The smallest bound of a domain that could not be split further.
+    stuck: f64,
+}
+
+impl Goal for UnitGoal<'_> {
+    /// A point where `c·z < 0` by a plain forward pass: the bound cannot cross 0.
+    type Found = ();
+
+    fn terms(&self) -> usize {
+        1
+    }
+
+    fn atoms(&self, _t: usize) -> Vec<(&[f64], f64)> {
+        vec![(self.c.as_slice(), 0.0)]
+    }
+
+    fn judge(&mut self, _t: usize, rs: &[RowResult], _: &[f64], _: &[f64]) -> Verdict<()> {
+        let r = &rs[0];
+        if r.lb > 0.0 {
+            self.closed = self.closed.min(r.lb);
+            return Verdict::Closed;
+        }
+        let y = self.net.forward(&r.corner);
+        let v: f64 = self.c.iter().zip(&y).map(|(c, y)| c * y).sum();
+        if v < 0.0 {
+            return Verdict::Found(());
+        }
+        Verdict::Open(r.lb, 0)
+    }
+
+    fn falsify(&mut self) -> Option<()> {
+        None
+    }
+
+    fn probe(&mut self, _t: usize, _x: &[f64]) -> Option<()> {
+        None
+    }
+
+    fn done(&mut self, open: &[f64], domains: usize) -> bool {
+        let frontier = open.iter().copied().fold(self.stuck, f64::min);
+        self.best = self.best.max(frontier);
+        domains >= self.budget
+    }
+
+    fn stuck(&mut self, score: f64) {
+        self.stuck = self.stuck.min(score);
+    }
+
+    fn best_first(&self) -> bool {
+        true
+    }
+}
+
+/// Refine hidden layer `t`'s bounds `lo`/`hi` over the box `[xlo, xhi]` (`below`: the sound
+/// bounds of the layers under it, `al` their slopes): for each unit left unstable, a ReLU-split
+/// search of [`ReluSplitOptions::root_refine`] domains over the network cut after layer `t`
+/// bounds the side nearer to 0 (`z ≥ 0` when `|lo| < |hi|`, `z ≤ 0` otherwise), and the sound
+/// bound it reaches replaces that side's. A unit both of whose sides settle is stable; every
+/// later layer is bounded from these (Zhang et al. 2022, "General Cutting Planes for
+/// Bound-Propagation-Based Neural Network Verification", refine the first layers' bounds the
+/// same way with a MIP solver; here the search is relulab's own, with its sound arithmetic).
+/// Returns the domains bounded.
+#[allow(clippy::too_many_arguments)]
+fn refine_layer(
+    net: &PwlNet,
+    xlo: &[f64],
+    xhi: &[f64],
+    opts: &ReluSplitOptions,
+    stop: Stop,
+    t: usize,
+    below: &LayerBounds,
+    al: &[Vec<[Vec<f32>; 2]>],
+    lo: &mut [f64],
+    hi: &mut [f64],
+) -> usize {
+    // No unstable unit below: layer t's CROWN bounds are exact already.
+    if below.unstable_counts().iter().all(|&n| n == 0) {
+        return 0;
+    }
+    let cut = PwlNet {
+        layers: net.layers[..=t].to_vec(),
+        slopes: net.slopes[..t].to_vec(),
+    };
+    let n = lo.len();
+    let open: Vec<(usize, bool)> = (0..n)
+        .filter(|&j| lo[j] < 0.0 && hi[j] > 0.0)
+        .map(|j| (j, -lo[j] < hi[j]))
+        .collect();
+    let sub = ReluSplitOptions {
+        root_refine: 0,
+        ..opts.clone()
+    };
+    let got: Vec<(f64, usize)> = open
+        .par_iter()
+        .map(|&(j, lower)| {
+            if stop.now() {
+                return (f64::NEG_INFINITY, 0);
+            }
+            let mut c = vec![0.0; n];
+            c[j] = if lower { 1.0 } else { -1.0 };
+            let mut goal = UnitGoal {
+                net: &cut,
+                c,
+                budget: opts.root_refine,
+                best: f64::NEG_INFINITY,
+                closed: f64::INFINITY,
+                stuck: f64::INFINITY,
+            };
+            let mut count = 0;
+            let ended = search_from(
+                &cut,
+                xlo,
+                xhi,
+                &mut goal,
+                &sub,
+                stop,
+                &mut count,
+                (below, &al[..t]),
+                false,
+                Phase::Whole,
+            );
+            let bound = match ended {
+                Ended::Exhausted { .. } => goal.best.max(goal.closed.min(goal.stuck)),
+                _ => goal.best,
+            };
+            (bound, count)
+        })
+        .collect();
+    let mut count = 0;
+    for (&(j, lower), (b, k)) in open.iter().zip(got) {
+        count += k;
+        if lower {
+            lo[j] = lo[j].max(b);
+        } else {
+            hi[j] = hi[j].min(-b);
+        }
+    }
+    count
+}
+
+/// The hidden layers' sound bounds over the box `[lo, hi]` as the search starts from them when
+/// [`ReluSplitOptions::root_refine`] is set: α-CROWN ([`optimized_hidden_alpha`]), each layer's
+/// unstable units then refined by a ReLU-split search of their own ([`refine_layer`]), before
+/// the layers above are bounded. Also the domains those searches bounded.
+pub fn refined_hidden_bounds(
+    net: &PwlNet,
+    lo: &[f64],
+    hi: &[f64],
+    opts: &ReluSplitOptions,
+) -> (LayerBounds, usize) {
+    let hidden = Optim {
+        iters: opts.root_hidden_iters,
+        fast: true,
+        ..Optim::default()
+    };
+    let stop = Stop {
+        deadline: Instant::now() + std::time::Duration::from_secs(365 * 86_400),
+        cancel: None,
+    };
+    let mut count = 0usize;
+    let plain = optimized_hidden_alpha(net, lo, hi, &hidden).0;
+    let known = Some(&plain);
+    let (inter, _) =
+        optimized_hidden_refined(net, lo, hi, known, &hidden, &mut |t, below, al, l, h| {
+            count += refine_layer(net, lo, hi, opts, stop, t, below, al, l, h);
+        });
+    (inter, count)
+}
+
 /// The best sound lower bound the search reached of every open term's best atom margin
 /// (`c·y − b` of the term's best atom) over the case's box: before each round the open
 /// domains, with the ones that could not be split further ([`Goal::stuck`]), cover every
@@ -328,20 +518,120 @@ pub(crate) fn search<G: Goal>(
     stop: Stop,
     domains: &mut usize,
 ) -> Ended<G::Found> {
+    let trace = std::env::var_os("RELULAB_TRACE").is_some();
+    let t0 = Instant::now();
     let hidden = Optim {
         iters: opts.root_hidden_iters,
         fast: true,
         ..Optim::default()
     };
-    let (inter, hidden_alpha) = optimized_hidden_alpha(net, lo, hi, &hidden);
-    let trace = std::env::var_os("RELULAB_TRACE").is_some();
+    let plain = optimized_hidden_alpha(net, lo, hi, &hidden);
+    let root = (&plain.0, plain.1.as_slice());
+    if opts.root_refine == 0 {
+        return search_from(
+            net,
+            lo,
+            hi,
+            goal,
+            opts,
+            stop,
+            domains,
+            root,
+            trace,
+            Phase::Whole,
+        );
+    }
+    // Refine only what the root's bound leaves open (it costs seconds on MNIST-FC).
+    match search_from(
+        net,
+        lo,
+        hi,
+        goal,
+        opts,
+        stop,
+        domains,
+        root,
+        trace,
+        Phase::RootOnly,
+    ) {
+        Ended::Stopped if !stop.now() => {}
+        ended => return ended,
+    }
+    // At most a share of the time left: what is not refined by then keeps α-CROWN's bounds.
+    let now = Instant::now();
+    let rstop = Stop {
+        deadline: now
+            + stop
+                .deadline
+                .saturating_duration_since(now)
+                .mul_f64(REFINE_SHARE),
+        cancel: stop.cancel,
+    };
+    let mut extra = 0usize;
+    let known = Some(&plain.0);
+    let refined =
+        optimized_hidden_refined(net, lo, hi, known, &hidden, &mut |t, below, al, l, h| {
+            extra += refine_layer(net, lo, hi, opts, rstop, t, below, al, l, h);
+        });
+    *domains += extra;
+    if trace {
+        eprintln!(
+            "refined root bounds: {} domains, {:.3} s",
+            extra,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    let root = (&refined.0, refined.1.as_slice());
+    search_from(
+        net,
+        lo,
+        hi,
+        goal,
+        opts,
+        stop,
+        domains,
+        root,
+        trace,
+        Phase::Refined,
+    )
+}
+
+/// Which part of a search [`search_from`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// All of it.
+    Whole,
+    /// The root's bound and, if it leaves the search open, [`Goal::falsify`]; then
+    /// [`Ended::Stopped`] if still open.
+    RootOnly,
+    /// All of it after a [`Phase::RootOnly`] run (no second [`Goal::falsify`]).
+    Refined,
+}
+
+/// [`search`] from the root's hidden-layer bounds and their slopes, the part `phase` says.
+#[allow(clippy::too_many_arguments)]
+fn search_from<G: Goal>(
+    net: &PwlNet,
+    lo: &[f64],
+    hi: &[f64],
+    goal: &mut G,
+    opts: &ReluSplitOptions,
+    stop: Stop,
+    domains: &mut usize,
+    (inter, hidden_alpha): (&LayerBounds, &[Vec<[Vec<f32>; 2]>]),
+    trace: bool,
+    phase: Phase,
+) -> Ended<G::Found> {
     let t0 = Instant::now();
     if trace {
         let unst = inter.unstable_counts();
-        eprintln!("root hidden bounds: unstable per layer {unst:?}");
+        eprintln!(
+            "root hidden bounds: unstable per layer {unst:?} ({:.3} s)",
+            t0.elapsed().as_secs_f64()
+        );
     }
     let out = net.layers.len() - 1;
-    let rel = Relaxation::new(net, out, lo, hi, &inter);
+    let rel = Relaxation::new(net, out, lo, hi, inter);
     let all: Vec<usize> = (0..goal.terms()).collect();
     let root_alpha: Vec<Vec<Vec<f32>>> = all
         .iter()
@@ -380,10 +670,13 @@ pub(crate) fn search<G: Goal>(
             stack.len()
         );
     }
-    if !stack.is_empty() {
+    if !stack.is_empty() && phase != Phase::Refined {
         if let Some(w) = goal.falsify() {
             return Ended::Found(w);
         }
+    }
+    if phase == Phase::RootOnly && !stack.is_empty() {
+        return Ended::Stopped;
     }
     let opt = Optim {
         iters: opts.iters,
@@ -394,7 +687,7 @@ pub(crate) fn search<G: Goal>(
     };
     let tightener = opts
         .refine
-        .then(|| Tightener::new(net, lo, hi, &inter, Some(&hidden_alpha)));
+        .then(|| Tightener::new(net, lo, hi, inter, Some(hidden_alpha)));
     let linear_opt = Optim {
         iters: 400,
         lr_beta: 0.2,
@@ -419,6 +712,16 @@ pub(crate) fn search<G: Goal>(
         if stop.now() {
             if trace {
                 eprintln!("splits per layer {split_hist:?}");
+                // Share of the input box (by split depth, ignoring infeasibility) still open.
+                let open: f64 = stack
+                    .iter()
+                    .map(|d| 0.5f64.powi(d.splits.len() as i32))
+                    .sum();
+                let worst = stack.iter().map(|d| d.score).fold(f64::INFINITY, f64::min);
+                eprintln!(
+                    "open share {open:.3e}, {} open domains, worst bound {worst:.4}",
+                    stack.len()
+                );
             }
             return Ended::Stopped;
         }
