@@ -1069,3 +1069,75 @@ fn rs_weight_zero_trains_the_plain_weights() {
     assert!(plain != some, "--rs-weight 0.01 left the weights unchanged");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--resume` of a certified-training checkpoint goes on with the saved `--robust` flags: one
+/// epoch, then a resumed second, gives the weights of two epochs in one run, bit for bit; the
+/// same resume of a plain checkpoint trains without them and differs.
+#[test]
+fn resume_keeps_the_robust_flags() {
+    let dir = std::env::temp_dir().join(format!("relulab-robust-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = [
+        "train",
+        "--dataset",
+        "digits",
+        "--hidden",
+        "16",
+        "--no-standardize",
+        "--quiet",
+        "--robust-warmup",
+        "0",
+    ];
+    let robust = ["--robust", "ibp", "--eps", "0.1"];
+    let weights = |ck: &relulab::io::checkpoint::Checkpoint| -> Vec<Vec<f32>> {
+        ck.mlp.layers.iter().map(|l| l.weight.clone()).collect()
+    };
+    let path = |n: &str| dir.join(n);
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        base.iter().chain(extra).copied().collect()
+    }
+    let whole = train_checkpoint(
+        &path("whole.safetensors"),
+        &with(&base, &[&robust[..], &["--epochs", "2"]].concat()),
+    );
+    train_checkpoint(
+        &path("one.safetensors"),
+        &with(&base, &[&robust[..], &["--epochs", "1"]].concat()),
+    );
+    let one = path("one.safetensors");
+    let resumed = train_checkpoint(
+        &path("resumed.safetensors"),
+        &[
+            "train",
+            "--resume",
+            one.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    );
+    assert!(
+        weights(&whole) == weights(&resumed),
+        "the resumed run lost the robust flags"
+    );
+    // A plain one-epoch checkpoint resumed the same way trains plainly: other weights.
+    let init = train_checkpoint(
+        &path("plain.safetensors"),
+        &with(&base, &["--init", "torch", "--epochs", "1"]),
+    );
+    assert_eq!(init.train.as_ref().unwrap().spec.init, "torch");
+    let plain = path("plain.safetensors");
+    let plain2 = train_checkpoint(
+        &path("plain2.safetensors"),
+        &[
+            "train",
+            "--resume",
+            plain.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    );
+    assert!(weights(&plain2) != weights(&whole));
+    std::fs::remove_dir_all(&dir).ok();
+}

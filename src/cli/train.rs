@@ -118,7 +118,9 @@ pub struct Opts {
     /// give --activation for a state_dict).
     #[arg(long, value_name = "FILE")]
     pub model_in: Option<PathBuf>,
-    /// Resume a run from a training checkpoint (weights, optimizer, epoch, spec).
+    /// Resume a run from a training checkpoint (weights, optimizer, epoch, spec; and the
+    /// certified-training flags it was trained with, unless --robust or --rs-weight is given
+    /// again, which then replaces all of them).
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
     /// Write the trained model (relulab checkpoint with training state), atomically.
@@ -198,6 +200,47 @@ pub struct Opts {
     /// without --robust, and then used from the first step).
     #[arg(long, value_name = "E", allow_hyphen_values = true)]
     pub rs_eps: Option<f64>,
+}
+
+/// The certified-training flags, kept in a checkpoint's `robust` metadata entry so that
+/// `--resume` goes on with them when they are not given again.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RobustFlags {
+    robust: Option<String>,
+    eps: Option<f64>,
+    robust_warmup: usize,
+    robust_ramp: Option<usize>,
+    kappa_end: f64,
+    rs_weight: Option<f64>,
+    rs_eps: Option<f64>,
+}
+
+/// The checkpoint metadata key of [`RobustFlags`].
+const ROBUST_KEY: &str = "robust";
+
+impl RobustFlags {
+    fn of(a: &Opts) -> Option<Self> {
+        (a.robust.is_some() || a.rs_weight.is_some()).then(|| RobustFlags {
+            robust: a.robust.clone(),
+            eps: a.eps,
+            robust_warmup: a.robust_warmup,
+            robust_ramp: a.robust_ramp,
+            kappa_end: a.kappa_end,
+            rs_weight: a.rs_weight,
+            rs_eps: a.rs_eps,
+        })
+    }
+
+    fn apply(self, a: &mut Opts) {
+        a.robust = self.robust;
+        a.eps = self.eps;
+        a.robust_warmup = self.robust_warmup;
+        a.robust_ramp = self.robust_ramp;
+        a.kappa_end = self.kappa_end;
+        a.rs_weight = self.rs_weight;
+        a.rs_eps = self.rs_eps;
+    }
 }
 
 fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
@@ -399,7 +442,26 @@ impl Opts {
 
 /// Run `relulab train`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let args = *args.opts;
+    let mut args = *args.opts;
+    if let Some(r) = args.resume.clone() {
+        // Certified training goes on as it was saved unless its flags are given again.
+        if RobustFlags::of(&args).is_none() {
+            if let Some(js) = checkpoint::metadata_entry(&r, ROBUST_KEY)? {
+                let f: RobustFlags = serde_json::from_str(&js).with_context(|| {
+                    format!(
+                        "{}: metadata entry `{ROBUST_KEY}` is not valid",
+                        r.display()
+                    )
+                })?;
+                f.apply(&mut args);
+            }
+        }
+    }
+    let robust_meta = RobustFlags::of(&args)
+        .map(|f| serde_json::to_string(&f).expect("serialisable"))
+        .into_iter()
+        .map(|js| (ROBUST_KEY, js))
+        .collect::<Vec<_>>();
     let (spec, mut trainer, train, test, standardizer) = if let Some(r) = &args.resume {
         let ck = checkpoint::load_full(r)?;
         let st = ck.train.with_context(|| {
@@ -595,7 +657,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let save = |trainer: &Trainer| -> relulab::Result<()> {
         if let Some(p) = &args.model_out {
-            checkpoint::save_full(
+            checkpoint::save_with_metadata(
                 p,
                 &Checkpoint {
                     mlp: trainer.mlp.clone(),
@@ -606,6 +668,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         standardizer: standardizer.clone(),
                     }),
                 },
+                &robust_meta,
             )?;
         }
         Ok(())
