@@ -59,7 +59,7 @@ pub struct ReluSplitOptions {
     /// How many of the best units by the BaBSR score [`Self::branching`] chooses from.
     pub candidates: usize,
     /// Domains per unit for refining the root's hidden-layer bounds by a ReLU-split search of
-    /// their own ([`refine_layer`]); 0: no refinement.
+    /// their own (`refine_layer`, see [`refined_hidden_bounds`]); 0: no refinement.
     pub root_refine: usize,
 }
 
@@ -439,8 +439,13 @@ fn refine_layer(
 
 /// The hidden layers' sound bounds over the box `[lo, hi]` as the search starts from them when
 /// [`ReluSplitOptions::root_refine`] is set: α-CROWN ([`optimized_hidden_alpha`]), each layer's
-/// unstable units then refined by a ReLU-split search of their own ([`refine_layer`]), before
-/// the layers above are bounded. Also the domains those searches bounded.
+/// unstable units then refined by a ReLU-split search of their own, before the layers above
+/// are bounded. Each such search runs on the network cut after the unit's layer, bounds the
+/// unit's pre-activation on the side nearer to 0 over at most
+/// [`ReluSplitOptions::root_refine`] domains, and its sound frontier bound replaces that
+/// side's (Zhang et al. 2022, "General Cutting Planes for Bound-Propagation-Based Neural
+/// Network Verification", refine intermediate bounds with a MIP solver instead). Also the
+/// domains those searches bounded.
 pub fn refined_hidden_bounds(
     net: &PwlNet,
     lo: &[f64],
