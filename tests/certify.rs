@@ -1104,18 +1104,20 @@ fn resume_keeps_the_robust_flags() {
         &path("one.safetensors"),
         &with(&base, &[&robust[..], &["--epochs", "1"]].concat()),
     );
-    let one = path("one.safetensors");
-    let resumed = train_checkpoint(
-        &path("resumed.safetensors"),
-        &[
+    // `train --resume FROM --epochs 2` into TO.
+    let resume = |from: &str, to: &str| {
+        let from = path(from);
+        let a = [
             "train",
             "--resume",
-            one.to_str().unwrap(),
+            from.to_str().unwrap(),
             "--epochs",
             "2",
             "--quiet",
-        ],
-    );
+        ];
+        train_checkpoint(&path(to), &a)
+    };
+    let resumed = resume("one.safetensors", "resumed.safetensors");
     assert!(
         weights(&whole) == weights(&resumed),
         "the resumed run lost the robust flags"
@@ -1126,18 +1128,7 @@ fn resume_keeps_the_robust_flags() {
         &with(&base, &["--init", "torch", "--epochs", "1"]),
     );
     assert_eq!(init.train.as_ref().unwrap().spec.init, "torch");
-    let plain = path("plain.safetensors");
-    let plain2 = train_checkpoint(
-        &path("plain2.safetensors"),
-        &[
-            "train",
-            "--resume",
-            plain.to_str().unwrap(),
-            "--epochs",
-            "2",
-            "--quiet",
-        ],
-    );
+    let plain2 = resume("plain.safetensors", "plain2.safetensors");
     assert!(weights(&plain2) != weights(&whole));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -75,6 +75,17 @@ pub enum Branching {
     Smart,
 }
 
+impl ReluSplitOptions {
+    /// How the root's hidden layers are bounded (α-CROWN, [`Self::root_hidden_iters`] steps).
+    fn root_hidden_optim(&self) -> Optim {
+        Optim {
+            iters: self.root_hidden_iters,
+            fast: true,
+            ..Optim::default()
+        }
+    }
+}
+
 impl Default for ReluSplitOptions {
     fn default() -> Self {
         ReluSplitOptions {
@@ -452,11 +463,7 @@ pub fn refined_hidden_bounds(
     hi: &[f64],
     opts: &ReluSplitOptions,
 ) -> (LayerBounds, usize) {
-    let hidden = Optim {
-        iters: opts.root_hidden_iters,
-        fast: true,
-        ..Optim::default()
-    };
+    let hidden = opts.root_hidden_optim();
     let stop = Stop {
         deadline: Instant::now() + std::time::Duration::from_secs(365 * 86_400),
         cancel: None,
@@ -525,41 +532,17 @@ pub(crate) fn search<G: Goal>(
 ) -> Ended<G::Found> {
     let trace = std::env::var_os("RELULAB_TRACE").is_some();
     let t0 = Instant::now();
-    let hidden = Optim {
-        iters: opts.root_hidden_iters,
-        fast: true,
-        ..Optim::default()
-    };
+    let hidden = opts.root_hidden_optim();
     let plain = optimized_hidden_alpha(net, lo, hi, &hidden);
     let root = (&plain.0, plain.1.as_slice());
-    if opts.root_refine == 0 {
-        return search_from(
-            net,
-            lo,
-            hi,
-            goal,
-            opts,
-            stop,
-            domains,
-            root,
-            trace,
-            Phase::Whole,
-        );
-    }
     // Refine only what the root's bound leaves open (it costs seconds on MNIST-FC).
-    match search_from(
-        net,
-        lo,
-        hi,
-        goal,
-        opts,
-        stop,
-        domains,
-        root,
-        trace,
-        Phase::RootOnly,
-    ) {
-        Ended::Stopped if !stop.now() => {}
+    let phase = if opts.root_refine == 0 {
+        Phase::Whole
+    } else {
+        Phase::RootOnly
+    };
+    match search_from(net, lo, hi, goal, opts, stop, domains, root, trace, phase) {
+        Ended::Stopped if phase == Phase::RootOnly && !stop.now() => {}
         ended => return ended,
     }
     // At most a share of the time left: what is not refined by then keeps α-CROWN's bounds.
