@@ -981,23 +981,8 @@ fn robust_training_defaults_to_the_torch_init() {
     std::fs::create_dir_all(&dir).unwrap();
     let run = |name: &str, extra: &[&str]| -> (Vec<Vec<f32>>, String) {
         let path = dir.join(name);
-        let mut a = vec![
-            "train",
-            "--dataset",
-            "digits",
-            "--hidden",
-            "16",
-            "--no-standardize",
-            "--epochs",
-            "1",
-            "--robust",
-            "ibp",
-            "--eps",
-            "0.1",
-            "--quiet",
-        ];
-        a.extend_from_slice(extra);
-        let ck = train_checkpoint(&path, &a);
+        let a = [&["--epochs", "1", "--robust", "ibp", "--eps", "0.1"], extra].concat();
+        let ck = train_checkpoint(&path, &digits_train("16", &a));
         let w = ck.mlp.layers.iter().map(|l| l.weight.clone()).collect();
         (w, ck.train.unwrap().spec.init)
     };
@@ -1016,6 +1001,19 @@ fn robust_training_defaults_to_the_torch_init() {
         "config init = he_normal differs from --init he_normal"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `train` on digits, unstandardised, quiet, with hidden widths `hidden`, then `extra`.
+fn digits_train<'a>(hidden: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let base = [
+        "train",
+        "--dataset",
+        "digits",
+        "--hidden",
+        hidden,
+        "--no-standardize",
+    ];
+    [&base[..], &["--quiet"], extra].concat()
 }
 
 /// Run `relulab` with `args` plus `--model-out path` (a `train` command line) and load the
@@ -1040,19 +1038,10 @@ fn rs_weight_zero_trains_the_plain_weights() {
     std::fs::create_dir_all(&dir).unwrap();
     let run = |name: &str, extra: &[&str]| -> Vec<Vec<f32>> {
         let path = dir.join(name);
-        let mut a = vec![
-            "train",
-            "--dataset",
-            "digits",
-            "--hidden",
-            "24,24",
-            "--no-standardize",
-            "--epochs",
-            "3",
-            "--quiet",
-        ];
-        a.extend_from_slice(extra);
-        let ck = train_checkpoint(&path, &a);
+        let ck = train_checkpoint(
+            &path,
+            &digits_train("24,24", &[&["--epochs", "3"], extra].concat()),
+        );
         ck.mlp
             .layers
             .iter()
@@ -1077,32 +1066,20 @@ fn rs_weight_zero_trains_the_plain_weights() {
 fn resume_keeps_the_robust_flags() {
     let dir = std::env::temp_dir().join(format!("relulab-robust-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let base = [
-        "train",
-        "--dataset",
-        "digits",
-        "--hidden",
-        "16",
-        "--no-standardize",
-        "--quiet",
-        "--robust-warmup",
-        "0",
-    ];
     let robust = ["--robust", "ibp", "--eps", "0.1"];
     let weights = |ck: &relulab::io::checkpoint::Checkpoint| -> Vec<Vec<f32>> {
         ck.mlp.layers.iter().map(|l| l.weight.clone()).collect()
     };
     let path = |n: &str| dir.join(n);
-    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
-        base.iter().chain(extra).copied().collect()
-    }
+    let with =
+        |extra: &[&'static str]| digits_train("16", &[&["--robust-warmup", "0"], extra].concat());
     let whole = train_checkpoint(
         &path("whole.safetensors"),
-        &with(&base, &[&robust[..], &["--epochs", "2"]].concat()),
+        &with(&[&robust[..], &["--epochs", "2"]].concat()),
     );
     train_checkpoint(
         &path("one.safetensors"),
-        &with(&base, &[&robust[..], &["--epochs", "1"]].concat()),
+        &with(&[&robust[..], &["--epochs", "1"]].concat()),
     );
     // `train --resume FROM --epochs 2` into TO.
     let resume = |from: &str, to: &str| {
@@ -1125,7 +1102,7 @@ fn resume_keeps_the_robust_flags() {
     // A plain one-epoch checkpoint resumed the same way trains plainly: other weights.
     let init = train_checkpoint(
         &path("plain.safetensors"),
-        &with(&base, &["--init", "torch", "--epochs", "1"]),
+        &with(&["--init", "torch", "--epochs", "1"]),
     );
     assert_eq!(init.train.as_ref().unwrap().spec.init, "torch");
     let plain2 = resume("plain.safetensors", "plain2.safetensors");

@@ -26,8 +26,8 @@
 use super::bab::{pgd, term_value, Checker, Stop, Witness};
 use super::bounds::LayerBounds;
 use super::engine::{
-    bound_rows, optimized_hidden_alpha, optimized_hidden_refined, Domain as EngineDomain, Lines,
-    Optim, Relaxation, Row, RowResult, Split, Tighten, Tightener,
+    bound_rows, optimized_hidden_alpha, optimized_hidden_refined, Domain as EngineDomain,
+    HiddenAlpha, Lines, Optim, Relaxation, Row, RowResult, Split, Tighten, Tightener,
 };
 use super::fp::sub_down;
 use super::net::PwlNet;
@@ -463,19 +463,39 @@ pub fn refined_hidden_bounds(
     hi: &[f64],
     opts: &ReluSplitOptions,
 ) -> (LayerBounds, usize) {
-    let hidden = opts.root_hidden_optim();
     let stop = Stop {
         deadline: Instant::now() + std::time::Duration::from_secs(365 * 86_400),
         cancel: None,
     };
-    let mut count = 0usize;
-    let plain = optimized_hidden_alpha(net, lo, hi, &hidden).0;
-    let known = Some(&plain);
-    let (inter, _) =
-        optimized_hidden_refined(net, lo, hi, known, &hidden, &mut |t, below, al, l, h| {
-            count += refine_layer(net, lo, hi, opts, stop, t, below, al, l, h);
-        });
+    let plain = optimized_hidden_alpha(net, lo, hi, &opts.root_hidden_optim()).0;
+    let ((inter, _), count) = refine_root(net, lo, hi, opts, stop, &plain);
     (inter, count)
+}
+
+/// α-CROWN on every hidden layer again, each layer refined by [`refine_layer`] before the next
+/// is bounded, intersected with the unrefined bounds `plain` of the same box; with the slopes
+/// and the domains the searches bounded.
+fn refine_root(
+    net: &PwlNet,
+    lo: &[f64],
+    hi: &[f64],
+    opts: &ReluSplitOptions,
+    stop: Stop,
+    plain: &LayerBounds,
+) -> ((LayerBounds, HiddenAlpha), usize) {
+    let mut count = 0usize;
+    let hidden = opts.root_hidden_optim();
+    let refined = optimized_hidden_refined(
+        net,
+        lo,
+        hi,
+        Some(plain),
+        &hidden,
+        &mut |t, below, al, l, h| {
+            count += refine_layer(net, lo, hi, opts, stop, t, below, al, l, h);
+        },
+    );
+    (refined, count)
 }
 
 /// The best sound lower bound the search reached of every open term's best atom margin
@@ -532,8 +552,7 @@ pub(crate) fn search<G: Goal>(
 ) -> Ended<G::Found> {
     let trace = std::env::var_os("RELULAB_TRACE").is_some();
     let t0 = Instant::now();
-    let hidden = opts.root_hidden_optim();
-    let plain = optimized_hidden_alpha(net, lo, hi, &hidden);
+    let plain = optimized_hidden_alpha(net, lo, hi, &opts.root_hidden_optim());
     let root = (&plain.0, plain.1.as_slice());
     // Refine only what the root's bound leaves open (it costs seconds on MNIST-FC).
     let phase = if opts.root_refine == 0 {
@@ -555,12 +574,7 @@ pub(crate) fn search<G: Goal>(
                 .mul_f64(REFINE_SHARE),
         cancel: stop.cancel,
     };
-    let mut extra = 0usize;
-    let known = Some(&plain.0);
-    let refined =
-        optimized_hidden_refined(net, lo, hi, known, &hidden, &mut |t, below, al, l, h| {
-            extra += refine_layer(net, lo, hi, opts, rstop, t, below, al, l, h);
-        });
+    let (refined, extra) = refine_root(net, lo, hi, opts, rstop, &plain.0);
     *domains += extra;
     if trace {
         eprintln!(
@@ -613,10 +627,7 @@ fn search_from<G: Goal>(
     let t0 = Instant::now();
     if trace {
         let unst = inter.unstable_counts();
-        eprintln!(
-            "root hidden bounds: unstable per layer {unst:?} ({:.3} s)",
-            t0.elapsed().as_secs_f64()
-        );
+        eprintln!("root hidden bounds: unstable per layer {unst:?}");
     }
     let out = net.layers.len() - 1;
     let rel = Relaxation::new(net, out, lo, hi, inter);
