@@ -45,7 +45,8 @@ pub struct Args {
     #[arg(long, default_value = "auto", value_parser = ["auto", "input", "relu"])]
     strategy: String,
     /// ReLU splitting: domains per unstable hidden unit for refining the root's hidden-layer
-    /// bounds by a search of their own before the output's (0: α-CROWN's bounds as they are).
+    /// bounds by a search of their own before the output's, with up to 30 s left; times
+    /// √(left / 30 s) with more (0: α-CROWN's bounds as they are).
     #[arg(long, default_value_t = ReluSplitOptions::default().root_refine)]
     refine_domains: usize,
 }
