@@ -27,7 +27,7 @@ use crate::verify::engine::RowResult;
 use crate::verify::relu_bab::{search, Ended, Goal, ReluSplitOptions, Verdict};
 use std::convert::Infallible;
 use std::sync::atomic::Ordering as AtomicOrdering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The optimizer's goal: minimise the objective row (minimisation form) over the feasible set.
 struct Objective<'a> {
@@ -234,16 +234,7 @@ pub(super) fn solve(
     progress: Option<&dyn Fn(&Progress)>,
     t0: Instant,
 ) -> Result<Solution> {
-    let far = Duration::from_secs(10 * 365 * 86_400);
-    let deadline = opts
-        .time_limit
-        .and_then(|tl| t0.checked_add(tl))
-        .or_else(|| t0.checked_add(far))
-        .unwrap_or(t0);
-    let stop = Stop {
-        deadline,
-        cancel: opts.cancel.as_deref(),
-    };
+    let stop = Stop::after(t0, opts.time_limit, opts.cancel.as_deref());
     let mut goal = Objective {
         p,
         ctx,

@@ -121,7 +121,22 @@ pub(crate) struct Stop<'a> {
     pub(crate) cancel: Option<&'a AtomicBool>,
 }
 
-impl Stop<'_> {
+impl<'a> Stop<'a> {
+    /// A stop at `t0 + limit`, or (no limit, or one past what `Instant` holds) about ten years
+    /// on: in effect only the cancel flag.
+    pub(crate) fn after(
+        t0: Instant,
+        limit: Option<Duration>,
+        cancel: Option<&'a AtomicBool>,
+    ) -> Self {
+        let far = Duration::from_secs(10 * 365 * 86_400);
+        let deadline = limit
+            .and_then(|tl| t0.checked_add(tl))
+            .or_else(|| t0.checked_add(far))
+            .unwrap_or(t0);
+        Stop { deadline, cancel }
+    }
+
     /// Whether the search must stop now.
     pub(crate) fn now(&self) -> bool {
         Instant::now() > self.deadline || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))

@@ -487,10 +487,7 @@ pub fn refined_hidden_bounds(
     hi: &[f64],
     opts: &ReluSplitOptions,
 ) -> (LayerBounds, usize) {
-    let stop = Stop {
-        deadline: Instant::now() + std::time::Duration::from_secs(365 * 86_400),
-        cancel: None,
-    };
+    let stop = Stop::after(Instant::now(), None, None);
     let plain = optimized_hidden_alpha(net, lo, hi, &opts.root_hidden_optim()).0;
     let ((inter, _), count) = refine_root(net, lo, hi, opts, stop, &plain);
     (inter, count)
@@ -590,17 +587,13 @@ pub(crate) fn search<G: Goal>(
     }
     // At most a share of the time left: what is not refined by then keeps α-CROWN's bounds.
     let now = Instant::now();
+    let left = stop.deadline.saturating_duration_since(now);
     let rstop = Stop {
-        deadline: now
-            + stop
-                .deadline
-                .saturating_duration_since(now)
-                .mul_f64(REFINE_SHARE),
+        deadline: now + left.mul_f64(REFINE_SHARE),
         cancel: stop.cancel,
     };
-    let left = stop.deadline.saturating_duration_since(now).as_secs_f64();
     let deeper = ReluSplitOptions {
-        root_refine: refine_budget(opts.root_refine, left),
+        root_refine: refine_budget(opts.root_refine, left.as_secs_f64()),
         ..opts.clone()
     };
     let (refined, extra) = refine_root(net, lo, hi, &deeper, rstop, &plain.0);
