@@ -169,7 +169,7 @@ fn split_domains_bound_the_exact_range_on_their_region() {
     // output over the points of the box that satisfy the splits (found on the partition: a
     // cell's pattern fixes every unit's sign).
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let mut tightened = 0;
+    let (mut tightened, mut stepped) = (0, 0);
     for trial in 0..10 {
         let mlp = random_net(&mut rng, &[2, 6, 6, 1], Activation::RELU);
         let net = PwlNet::from_mlp(&mlp).unwrap();
@@ -209,8 +209,8 @@ fn split_domains_bound_the_exact_range_on_their_region() {
             .collect();
         let dv: Vec<Domain> = doms.iter().map(|s| Domain::splits(s)).collect();
         let res = bound_rows(&rel, &dv, &rows, &Optim::default());
-        // The same domains with their hidden-layer bounds tightened under their splits.
-        let tg = Tightener::new(&net, &xlo, &xhi, &inter, None);
+        // The same domains with their hidden-layer bounds tightened under their splits: by one
+        // CROWN pass, and by 5 α/β steps per row (β-CROWN on the hidden layers).
         let jobs: Vec<Tighten> = doms
             .iter()
             .map(|s| Tighten {
@@ -220,7 +220,8 @@ fn split_domains_bound_the_exact_range_on_their_region() {
                 bbox: None,
             })
             .collect();
-        let tight = tg.tighten(&jobs);
+        let tight = Tightener::new(&net, &xlo, &xhi, &inter, None, 0).tighten(&jobs);
+        let tight_b = Tightener::new(&net, &xlo, &xhi, &inter, None, 5).tighten(&jobs);
         let dt: Vec<Domain> = doms
             .iter()
             .zip(&tight)
@@ -251,23 +252,34 @@ fn split_domains_bound_the_exact_range_on_their_region() {
                         exact = exact.min(m[0] + m[1] * v[0] + m[2] * v[1]);
                         // The tightened hidden bounds contain the cell's vertices (the closure
                         // of points that meet the splits).
-                        let ln = tight[d].as_ref().unwrap_or_else(|| {
-                            panic!("trial {trial} domain {d}: dropped, but cell {i} meets it")
-                        });
                         let zv = net.forward_trace(v);
-                        for (h, z) in zv.iter().take(2).enumerate() {
-                            for (j, &z) in z.iter().enumerate() {
-                                let tol = 1e-9 * (1.0 + z.abs());
-                                assert!(
-                                    ln.inter.lo[h][j] <= z + tol && z - tol <= ln.inter.hi[h][j],
-                                    "trial {trial} domain {d}: z[{h}][{j}] = {z} outside [{}, {}]",
-                                    ln.inter.lo[h][j],
-                                    ln.inter.hi[h][j]
-                                );
-                                tightened += usize::from(
-                                    ln.inter.hi[h][j] - ln.inter.lo[h][j]
-                                        < inter.hi[h][j] - inter.lo[h][j],
-                                );
+                        for (steps, tt) in [(0, &tight), (5, &tight_b)] {
+                            let ln = tt[d].as_ref().unwrap_or_else(|| {
+                                panic!(
+                                    "trial {trial} domain {d} ({steps} steps): dropped, but cell \
+                                     {i} meets it"
+                                )
+                            });
+                            for (h, z) in zv.iter().take(2).enumerate() {
+                                for (j, &z) in z.iter().enumerate() {
+                                    let tol = 1e-9 * (1.0 + z.abs());
+                                    let (lo, hi) = (ln.inter.lo[h][j], ln.inter.hi[h][j]);
+                                    assert!(
+                                        lo <= z + tol && z - tol <= hi,
+                                        "trial {trial} domain {d} ({steps} steps): z[{h}][{j}] \
+                                         = {z} outside [{lo}, {hi}]"
+                                    );
+                                    let root = inter.hi[h][j] - inter.lo[h][j];
+                                    if steps == 0 {
+                                        tightened += usize::from(hi - lo < root);
+                                    } else {
+                                        let crown = tight[d]
+                                            .as_ref()
+                                            .map(|c| c.inter.hi[h][j] - c.inter.lo[h][j]);
+                                        stepped +=
+                                            usize::from(crown.is_some_and(|c| hi - lo < c - 1e-9));
+                                    }
+                                }
                             }
                         }
                     }
@@ -284,8 +296,13 @@ fn split_domains_bound_the_exact_range_on_their_region() {
             }
         }
     }
-    // The check above is not vacuous: some vertex's bound was tightened under the splits.
+    // The check above is not vacuous: some vertex's bound was tightened under the splits, and
+    // the α/β steps tightened some beyond one CROWN pass.
     assert!(tightened > 0, "no hidden bound tightened under any split");
+    assert!(
+        stepped > 0,
+        "the α/β steps never tightened a hidden bound beyond CROWN"
+    );
 }
 
 #[test]

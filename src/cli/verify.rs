@@ -49,6 +49,10 @@ pub struct Args {
     /// √(left / 30 s) with more (0: α-CROWN's bounds as they are).
     #[arg(long, default_value_t = ReluSplitOptions::default().root_refine)]
     refine_domains: usize,
+    /// ReLU splitting: α/β steps of each bound that tightens a split domain's hidden layers
+    /// (β-CROWN on the hidden layers; 0: one CROWN pass).
+    #[arg(long, default_value_t = ReluSplitOptions::default().tighten_iters)]
+    tighten_steps: usize,
 }
 
 /// Run `relulab verify`.
@@ -63,6 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         strategy: Strategy::parse(&args.strategy).expect("clap checked the value"),
         relu_split: ReluSplitOptions {
             root_refine: args.refine_domains,
+            tighten_iters: args.tighten_steps,
             ..Default::default()
         },
         ..Default::default()

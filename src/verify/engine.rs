@@ -913,18 +913,23 @@ pub struct Tightener<'a> {
     /// e_j is `unit[w − 1 − j..][..n]`, −e_j is `unit[3w − 2 − j..][..n]` (w: widest layer).
     unit: Vec<f64>,
     w: usize,
+    iters: usize,
 }
 
 impl<'a> Tightener<'a> {
     /// For domains inside the box `[xlo, xhi]`, whose hidden layers have the sound bounds
     /// `inter` there; `alpha`, the slopes those bounds were found with
-    /// ([`optimized_hidden_alpha`]), start each unit row (CROWN's otherwise).
+    /// ([`optimized_hidden_alpha`]), start each unit row (CROWN's otherwise). With `iters > 0`
+    /// each row's slopes and the split constraints' multipliers β then take `iters` steps of
+    /// projected gradient ascent ([`Optim::fast`]: f32 steps, one sound f64 pass), β-CROWN on
+    /// the hidden layers (Wang et al. 2021, "Beta-CROWN", §3.3); with 0, one CROWN pass.
     pub fn new(
         net: &'a PwlNet,
         xlo: &[f64],
         xhi: &[f64],
         inter: &LayerBounds,
         alpha: Option<&'a [Vec<[Vec<f32>; 2]>]>,
+        iters: usize,
     ) -> Self {
         let out = net.layers.len() - 1;
         let rels = (1..out)
@@ -940,13 +945,15 @@ impl<'a> Tightener<'a> {
             rels,
             unit,
             w,
+            iters,
         }
     }
 
     /// Each domain's hidden-layer bounds, tightened under its splits: every split clamps its
     /// unit's bound at 0 (`z ≥ 0` raises the lower bound, `z ≤ 0` lowers the upper one), and
     /// every unit of a hidden layer after `from` that the bounds so far leave unstable is
-    /// bounded again by CROWN over the domain, the split units linear in the backward pass
+    /// bounded again over the domain, the split units linear in the backward pass and, with
+    /// [`Tightener::new`]'s `iters > 0`, their constraints weighted by optimised multipliers
     /// (split constraints tighten intermediate bounds as well as the output's: Wang et al.
     /// 2021, "Beta-CROWN", §3.3). Layer by layer, each from the tightened layers below it.
     /// `None` for a domain whose bounds cross (a lower bound above the upper one): no input
@@ -980,7 +987,8 @@ impl<'a> Tightener<'a> {
             })
             .collect();
         let plain = Optim {
-            iters: 0,
+            iters: self.iters,
+            fast: self.iters > 0,
             ..Optim::default()
         };
         let w = self.w;

@@ -76,6 +76,11 @@ pub struct ReluSplitOptions {
     /// their own (`refine_layer`, see [`refined_hidden_bounds`]); 0: no refinement. A search
     /// with more than 30 s left gives each unit `root_refine · √(left / 30 s)` domains.
     pub root_refine: usize,
+    /// α/β steps of each row that tightens a child's hidden-layer bounds in the output's search
+    /// ([`Tightener::new`]; 0: one CROWN pass with the root's slopes). The per-unit searches
+    /// that refine the root's bounds ([`Self::root_refine`]) keep one CROWN pass: there the
+    /// steps cost more time than they save.
+    pub tighten_iters: usize,
 }
 
 /// How a domain's split is chosen (see [`ReluSplitOptions`]).
@@ -112,6 +117,7 @@ impl Default for ReluSplitOptions {
             branching: Branching::Earliest,
             candidates: 16,
             root_refine: 128,
+            tighten_iters: 2,
         }
     }
 }
@@ -413,6 +419,7 @@ fn refine_layer(
         .collect();
     let sub = ReluSplitOptions {
         root_refine: 0,
+        tighten_iters: 0,
         ..opts.clone()
     };
     let got: Vec<(f64, usize)> = open
@@ -709,7 +716,7 @@ fn search_from<G: Goal>(
     };
     let tightener = opts
         .refine
-        .then(|| Tightener::new(net, lo, hi, inter, Some(hidden_alpha)));
+        .then(|| Tightener::new(net, lo, hi, inter, Some(hidden_alpha), opts.tighten_iters));
     let linear_opt = Optim {
         iters: 400,
         lr_beta: 0.2,
