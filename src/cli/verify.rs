@@ -50,7 +50,8 @@ pub struct Args {
     #[arg(long, default_value_t = ReluSplitOptions::default().root_refine)]
     refine_domains: usize,
     /// ReLU splitting: α/β steps of each bound that tightens a split domain's hidden layers
-    /// (β-CROWN on the hidden layers; 0: one CROWN pass).
+    /// (β-CROWN on the hidden layers) when at least 60 s are left; one CROWN pass otherwise
+    /// or with 0.
     #[arg(long, default_value_t = ReluSplitOptions::default().tighten_iters)]
     tighten_steps: usize,
 }
