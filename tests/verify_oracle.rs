@@ -222,16 +222,19 @@ fn split_domains_bound_the_exact_range_on_their_region() {
             .collect();
         let tight = Tightener::new(&net, &xlo, &xhi, &inter, None, 0).tighten(&jobs);
         let tight_b = Tightener::new(&net, &xlo, &xhi, &inter, None, 5).tighten(&jobs);
-        let dt: Vec<Domain> = doms
-            .iter()
-            .zip(&tight)
-            .map(|(s, ln)| Domain {
-                splits: s,
-                bbox: None,
-                lines: ln.as_ref(),
-            })
-            .collect();
-        let res_t = bound_rows(&rel, &dt, &rows, &Optim::default());
+        let bound_on = |t: &[Option<_>]| {
+            let dt: Vec<Domain> = doms
+                .iter()
+                .zip(t)
+                .map(|(s, ln)| Domain {
+                    splits: s,
+                    bbox: None,
+                    lines: ln.as_ref(),
+                })
+                .collect();
+            bound_rows(&rel, &dt, &rows, &Optim::default())
+        };
+        let (res_t, res_b) = (bound_on(&tight), bound_on(&tight_b));
         // Exact minimum per domain over a dense grid of points that satisfy its splits, and over
         // the partition's vertices (the minimum of each cell is at a vertex).
         let geo = GeoNet::new(&mlp).unwrap();
@@ -286,7 +289,11 @@ fn split_domains_bound_the_exact_range_on_their_region() {
                 }
             }
             if exact.is_finite() {
-                for (name, r) in [("root lines", &res[d]), ("tightened", &res_t[d])] {
+                for (name, r) in [
+                    ("root lines", &res[d]),
+                    ("tightened", &res_t[d]),
+                    ("tightened with α/β steps", &res_b[d]),
+                ] {
                     assert!(
                         r.lb <= exact + 1e-9 * (1.0 + exact.abs()),
                         "trial {trial} domain {d} ({name}): bound {} above the exact minimum {exact}",
