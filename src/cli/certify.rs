@@ -251,6 +251,7 @@ pub fn plot_summaries(sums: &[Summary], name: &str) -> relulab::plot::Figure {
             .labels("ε", "accuracy (%)")
             .series("certified (lower bound)", cert)
             .series("under attack (upper bound)", att)
-            .y_range(0.0, 100.0),
+            .y_range(0.0, 100.0)
+            .legend_lower_left(),
     )
 }

@@ -264,6 +264,8 @@ pub struct LineChart {
     pub x_range: Option<(f64, f64)>,
     /// Fixed y range; `None` fits the data (with a 5% margin).
     pub y_range: Option<(f64, f64)>,
+    /// Put the legend in the lower left corner instead of the upper left (for falling curves).
+    pub legend_lower_left: bool,
 }
 
 impl LineChart {
@@ -314,6 +316,13 @@ impl LineChart {
     /// Fix the y range.
     pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
         self.y_range = Some((lo, hi));
+        self
+    }
+
+    /// Draw the legend in the lower left corner (where curves that fall from the upper left
+    /// leave room).
+    pub fn legend_lower_left(mut self) -> Self {
+        self.legend_lower_left = true;
         self
     }
 }
@@ -733,7 +742,11 @@ where
     if !c.series.is_empty() {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(if c.legend_lower_left {
+                SeriesLabelPosition::LowerLeft
+            } else {
+                SeriesLabelPosition::UpperLeft
+            })
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .label_font((FAMILY, LEGEND_SIZE))
