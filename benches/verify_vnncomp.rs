@@ -166,6 +166,7 @@ fn root_alpha_crown_with(base: &std::path::Path, fast: bool) {
                 target: a.b,
                 alpha: None,
                 beta: None,
+                floor: f64::NEG_INFINITY,
             })
             .collect();
         let res = bound_rows(

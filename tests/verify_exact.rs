@@ -299,6 +299,7 @@ fn two_layer_bounds_contain_the_exact_range() {
             target: f64::INFINITY,
             alpha: None,
             beta: None,
+            floor: f64::NEG_INFINITY,
         })
         .collect();
         let res = bound_rows(&rel, &doms, &rows, &Optim::default());

@@ -205,6 +205,7 @@ fn split_domains_bound_the_exact_range_on_their_region() {
                 target: f64::INFINITY,
                 alpha: None,
                 beta: None,
+                floor: f64::NEG_INFINITY,
             })
             .collect();
         let dv: Vec<Domain> = doms.iter().map(|s| Domain::splits(s)).collect();

@@ -573,6 +573,7 @@ fn fast_search_is_sound_and_nearly_as_tight() {
                     target: f64::INFINITY,
                     alpha: None,
                     beta: None,
+                    floor: f64::NEG_INFINITY,
                 })
             })
             .collect();

@@ -639,6 +639,7 @@ impl<'a> Certifier<'a> {
                 target: 0.0,
                 alpha: None,
                 beta: None,
+                floor: f64::NEG_INFINITY,
             })
             .collect();
         // The α search in f32, the bound from one sound f64 pass (`Optim::fast`).

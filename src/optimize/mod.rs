@@ -713,6 +713,7 @@ impl Ctx<'_> {
                 target: f64::INFINITY,
                 alpha: None,
                 beta: None,
+                floor: f64::NEG_INFINITY,
             })
             .collect();
         let res = bound_rows(&rel, &[Domain::splits(&[])], &rows, &self.opt);

@@ -167,6 +167,7 @@ pub fn bound_part(
                 target: f64::INFINITY,
                 alpha: None,
                 beta: None,
+                floor: f64::NEG_INFINITY,
             })
             .collect();
         let res = bound_rows(&rel, &[Domain::splits(&[])], &rows, &opt);

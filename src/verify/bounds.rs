@@ -459,6 +459,7 @@ fn engine_rows(
             target,
             alpha: None,
             beta: None,
+            floor: f64::NEG_INFINITY,
         })
         .collect();
     let opt = Optim {

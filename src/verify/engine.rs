@@ -293,6 +293,10 @@ pub struct Row<'r> {
     pub alpha: Option<&'r [f32]>,
     /// Warm start for β, one per split of the domain; `None`: zeros.
     pub beta: Option<&'r [f32]>,
+    /// With [`Optim::fast`]: a row whose f32 estimate is at or below `floor` skips the sound
+    /// f64 pass and reports `lb = −∞` with empty vectors (for a caller that already holds a
+    /// bound of `floor`, such as a unit's bound on the parent domain); `−∞`: never skipped.
+    pub floor: f64,
 }
 
 /// The result for one row.
@@ -695,16 +699,38 @@ fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -
         ..*opt
     };
     let est = bound_chunk_as::<f32>(rel, splits, rows, &search);
-    let warm: Vec<Row> = rows
+    // Only the rows whose estimate can beat their floor get the sound pass.
+    let keep: Vec<usize> = (0..rows.len())
+        .filter(|&i| est[i].lb > rows[i].floor)
+        .collect();
+    let warm: Vec<Row> = keep
         .iter()
-        .zip(&est)
-        .map(|(rw, e)| Row {
-            alpha: Some(&e.alpha),
-            beta: Some(&e.beta),
-            ..rw.clone()
+        .map(|&i| Row {
+            alpha: Some(&est[i].alpha),
+            beta: Some(&est[i].beta),
+            ..rows[i].clone()
         })
         .collect();
-    bound_chunk_as::<f64>(rel, splits, &warm, &Optim { iters: 0, ..*opt })
+    let sound = bound_chunk_as::<f64>(rel, splits, &warm, &Optim { iters: 0, ..*opt });
+    if keep.len() == rows.len() {
+        return sound;
+    }
+    let mut out: Vec<RowResult> = (0..rows.len())
+        .map(|_| RowResult {
+            lb: f64::NEG_INFINITY,
+            lambda0: Vec::new(),
+            k: f64::NEG_INFINITY,
+            corner: Vec::new(),
+            alpha: Vec::new(),
+            beta: Vec::new(),
+            branch: None,
+            candidates: Vec::new(),
+        })
+        .collect();
+    for (&i, r) in keep.iter().zip(sound) {
+        out[i] = r;
+    }
+    out
 }
 
 /// The α/β search of one chunk in precision `T`, keeping each row's best pass (sound with
@@ -1025,12 +1051,21 @@ impl<'a> Tightener<'a> {
                         .alpha
                         .map(|a| &a[l][j][usize::from(!lower)])
                         .filter(|a| !a.is_empty());
+                    // The unit's bound so far on this domain: a row that cannot beat it
+                    // skips the sound pass.
+                    let ln = cur[k].as_ref().expect("rows only for kept domains");
+                    let floor = if lower {
+                        ln.inter.lo[l][j]
+                    } else {
+                        -ln.inter.hi[l][j]
+                    };
                     Row {
                         dom: k,
                         c: &self.unit[start..start + n],
                         target: f64::INFINITY,
                         alpha: warm.map(|a| a.as_slice()),
                         beta: None,
+                        floor,
                     }
                 })
                 .collect();
@@ -1220,6 +1255,7 @@ fn bound_units(
                 target: 0.0,
                 alpha: None,
                 beta: None,
+                floor: f64::NEG_INFINITY,
             }
         })
         .collect();

@@ -766,8 +766,29 @@ fn search_from<G: Goal>(
                     "open share {open:.3e}, {} open domains, worst bound {worst:.4}",
                     stack.len()
                 );
+                let mut depth: Vec<usize> = stack.iter().map(|d| d.splits.len()).collect();
+                depth.sort_unstable();
+                let full = stack.iter().filter(|d| d.branch.0 == usize::MAX).count();
+                if let (Some(a), Some(b)) = (depth.first(), depth.last()) {
+                    eprintln!(
+                        "open depths {a}..{b} (median {}), {full} fully split",
+                        depth[depth.len() / 2]
+                    );
+                }
             }
             return Ended::Stopped;
+        }
+        if trace && round.is_multiple_of(256) {
+            let open: f64 = stack
+                .iter()
+                .map(|d| 0.5f64.powi(d.splits.len() as i32))
+                .sum();
+            eprintln!(
+                "  {:.1} s, {} domains, open share {open:.3e}, {} on the stack",
+                t0.elapsed().as_secs_f64(),
+                *domains,
+                stack.len()
+            );
         }
         if goal.best_first() {
             // Stable: equal scores keep their order, so the result stays the same bits.
@@ -962,6 +983,7 @@ fn smart_branch<G: Goal>(goal: &G, rel: &Relaxation, parents: &mut [Domain]) {
                 target: f64::INFINITY,
                 alpha: (!a.is_empty()).then_some(a.as_slice()),
                 beta: (!b.is_empty()).then_some(b.as_slice()),
+                floor: f64::NEG_INFINITY,
             }
         })
         .collect();
@@ -1126,6 +1148,7 @@ fn bound_children<G: Goal>(
                     target,
                     alpha: (!a.is_empty()).then_some(a.as_slice()),
                     beta: (!b.is_empty()).then_some(b.as_slice()),
+                    floor: f64::NEG_INFINITY,
                 });
             }
         }
