@@ -323,6 +323,22 @@ pub struct RowResult {
     pub candidates: Vec<(usize, usize, f64)>,
 }
 
+impl RowResult {
+    /// No bound yet: `lb = −∞`, empty vectors.
+    fn unset() -> Self {
+        RowResult {
+            lb: f64::NEG_INFINITY,
+            lambda0: Vec::new(),
+            k: f64::NEG_INFINITY,
+            corner: Vec::new(),
+            alpha: Vec::new(),
+            beta: Vec::new(),
+            branch: None,
+            candidates: Vec::new(),
+        }
+    }
+}
+
 /// Lower bounds of every row, in order. Each split of a domain must name an unstable unit of a
 /// layer below `rel.t` (others are ignored).
 pub fn bound_rows(
@@ -715,18 +731,7 @@ fn bound_chunk(rel: &Relaxation, splits: &[Domain], rows: &[Row], opt: &Optim) -
     if keep.len() == rows.len() {
         return sound;
     }
-    let mut out: Vec<RowResult> = (0..rows.len())
-        .map(|_| RowResult {
-            lb: f64::NEG_INFINITY,
-            lambda0: Vec::new(),
-            k: f64::NEG_INFINITY,
-            corner: Vec::new(),
-            alpha: Vec::new(),
-            beta: Vec::new(),
-            branch: None,
-            candidates: Vec::new(),
-        })
-        .collect();
+    let mut out: Vec<RowResult> = (0..rows.len()).map(|_| RowResult::unset()).collect();
     for (&i, r) in keep.iter().zip(sound) {
         out[i] = r;
     }
@@ -803,18 +808,7 @@ fn bound_chunk_as<T: Prec>(
             }
         }
     }
-    let mut best: Vec<RowResult> = (0..n)
-        .map(|_| RowResult {
-            lb: f64::NEG_INFINITY,
-            lambda0: Vec::new(),
-            k: f64::NEG_INFINITY,
-            corner: Vec::new(),
-            alpha: Vec::new(),
-            beta: Vec::new(),
-            branch: None,
-            candidates: Vec::new(),
-        })
-        .collect();
+    let mut best: Vec<RowResult> = (0..n).map(|_| RowResult::unset()).collect();
     let mut filled = vec![false; n];
     let mut act: Vec<usize> = (0..n).collect();
     let adam_len = if opt.iters > 0 { n * a_len } else { 0 };
