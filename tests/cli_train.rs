@@ -84,6 +84,22 @@ fn bad_inputs_exit_2_with_located_messages_and_no_output() {
             "unknown 'lbfgs'",
         ),
         (
+            &["train", "--dataset", "moons", "--weight-decay=-1"],
+            "weight_decay must be a finite value ≥ 0, got -1",
+        ),
+        (
+            &["train", "--dataset", "moons", "--weight-decay", "nan"],
+            "weight_decay must be a finite value ≥ 0, got NaN",
+        ),
+        (
+            &["train", "--dataset", "moons", "--momentum", "1"],
+            "momentum must be in [0, 1), got 1",
+        ),
+        (
+            &["train", "--dataset", "moons", "--clip-norm", "0"],
+            "clip_norm must be a finite value > 0, got 0",
+        ),
+        (
             &[
                 "eval",
                 "--model",

@@ -229,6 +229,35 @@ impl TrainSpec {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(Error::Value(format!("lr must be > 0, got {}", self.lr)));
         }
+        // Each optimizer field in its range (a NaN fails every comparison).
+        let unit = |v: f64| (0.0..1.0).contains(&v);
+        let ranges = [
+            (
+                "weight_decay",
+                self.weight_decay,
+                self.weight_decay >= 0.0 && self.weight_decay.is_finite(),
+                "a finite value ≥ 0",
+            ),
+            ("momentum", self.momentum, unit(self.momentum), "in [0, 1)"),
+            ("beta1", self.beta1, unit(self.beta1), "in [0, 1)"),
+            ("beta2", self.beta2, unit(self.beta2), "in [0, 1)"),
+            (
+                "eps (Adam's)",
+                self.eps,
+                self.eps > 0.0 && self.eps.is_finite(),
+                "a finite value > 0",
+            ),
+        ];
+        for (name, v, ok, want) in ranges {
+            if !ok {
+                return Err(Error::Value(format!("{name} must be {want}, got {v}")));
+            }
+        }
+        if let Some(c) = self.clip_norm.filter(|c| !(*c > 0.0 && c.is_finite())) {
+            return Err(Error::Value(format!(
+                "clip_norm must be a finite value > 0, got {c}"
+            )));
+        }
         if self.nesterov && (self.optimizer != "sgd" || self.momentum <= 0.0) {
             return Err(Error::Value(
                 "nesterov needs optimizer sgd with momentum > 0".into(),
