@@ -460,6 +460,47 @@ fn cli_bad_inputs() {
         &relulab(&["certify", ms, "--data", "digits", "--eps", "0.1,-0.01"]),
         &["--eps", "-0.01"],
     );
+    // A time limit past what `Instant` arithmetic holds (it panicked before), and a plot into
+    // a missing folder (refused before any work).
+    fails_with(
+        &relulab(&[
+            "certify",
+            ms,
+            "--data",
+            "digits",
+            "--eps",
+            "0.1",
+            "--time-limit-per-sample",
+            "1e20",
+        ]),
+        &["--time-limit-per-sample", "1e9"],
+    );
+    let nowhere = dir.join("no-such-folder").join("c.svg");
+    let nw = nowhere.to_str().unwrap();
+    fails_with(
+        &relulab(&[
+            "certify", ms, "--data", "digits", "--eps", "0.1", "--plot", nw,
+        ]),
+        &[nw, "does not exist"],
+    );
+    // Radii that four decimals would not tell apart.
+    let out = relulab(&[
+        "certify",
+        ms,
+        "--data",
+        "digits",
+        "--eps",
+        "0.00001,0.00002",
+        "--limit",
+        "2",
+        "--time-limit-per-sample",
+        "0",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1.00e-5") && text.contains("2.00e-5"),
+        "{text}"
+    );
     // Labels out of range, and a width mismatch, from CSV files.
     let bad = dir.join("labels.csv");
     let mut s = String::new();

@@ -129,6 +129,23 @@ fn bad_inputs_exit_2_with_located_messages_and_no_output() {
             "--save-every, --monitor belong(s) to `relulab train`",
         ),
     ];
+    // Output paths that cannot be written are refused before training.
+    let o = relulab(
+        &[
+            "train",
+            "--dataset",
+            "moons",
+            "--model-out",
+            "no-such-folder/m.safetensors",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no-such-folder/m.safetensors: folder no-such-folder does not exist"),
+        "{}",
+        stderr(&o)
+    );
     for (args, want) in cases {
         let mut a = args.to_vec();
         if a[0] == "train" {

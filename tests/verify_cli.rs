@@ -150,6 +150,26 @@ fn bad_input_exits_2_with_a_located_message() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("--shard"), "{err}");
+    // Time limits past what `Instant` arithmetic holds (they panicked before): the flag and a
+    // campaign row.
+    let (code, _, err) = relulab(&[
+        "verify",
+        "--model",
+        m.to_str().unwrap(),
+        "--property",
+        p.to_str().unwrap(),
+        "--timeout",
+        "1e20",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--timeout") && err.contains("1e9"), "{err}");
+    std::fs::write(&csv, "oracle.json,bad.vnnlib,1e300\n").unwrap();
+    let (code, _, err) = relulab(&["verify", "--instances", csv.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("i.csv: line 1") && err.contains("1e300"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 

@@ -1120,11 +1120,12 @@ fn verify(
     timeout: f64,
     seed: u64,
 ) -> PyResult<Py<PyAny>> {
-    if !(timeout > 0.0 && timeout.is_finite()) {
+    let Some(timeout) = relulab::verify::time_limit(timeout, false) else {
         return Err(value_err(format!(
-            "timeout must be a positive number of seconds, got {timeout}"
+            "timeout must be a positive number of seconds, at most {:e}, got {timeout}",
+            relulab::verify::MAX_SECONDS
         )));
-    }
+    };
     let mlp: Arc<Mlp<f32>> = match model.cast::<PyMlp>() {
         Ok(m) => m.get().mlp.clone(),
         Err(_) => {
@@ -1136,7 +1137,7 @@ fn verify(
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let opts = VerifyOptions {
-        timeout: Duration::from_secs_f64(timeout),
+        timeout,
         seed,
         cancel: Some(cancel.clone()),
         ..Default::default()
@@ -1440,9 +1441,9 @@ fn reach<'py>(
     use relulab::reach::enclose::{octagon, ReachOptions};
     use relulab::reach::safety::Query;
     let time_limit = time_limit.unwrap_or(10.0);
-    if !(time_limit > 0.0 && time_limit.is_finite()) {
+    if relulab::verify::time_limit(time_limit, false).is_none() {
         return Err(value_err(format!(
-            "time_limit must be a positive number of seconds, got {time_limit}"
+            "time_limit must be a positive number of seconds, at most 1e9, got {time_limit}"
         )));
     }
     let target_error = target_error.unwrap_or(0.01);
@@ -1733,9 +1734,9 @@ fn certify<'py>(
             )));
         }
     }
-    if !(time_limit_per_sample >= 0.0 && time_limit_per_sample.is_finite()) {
+    if relulab::verify::time_limit(time_limit_per_sample, true).is_none() {
         return Err(value_err(format!(
-            "time_limit_per_sample: {time_limit_per_sample} is not a duration ≥ 0"
+            "time_limit_per_sample: {time_limit_per_sample} is not a number of seconds in [0, 1e9]"
         )));
     }
     let cancel = Arc::new(AtomicBool::new(false));

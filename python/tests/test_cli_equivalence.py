@@ -156,6 +156,9 @@ def test_verify_errors(tmp_path, relu_sum):
         relulab.verify(net, tmp_path / "missing.vnnlib")
     with pytest.raises(ValueError, match="timeout must be a positive"):
         relulab.verify(net, bad, timeout=0)
+    # Past what Rust's Instant arithmetic holds: a ValueError, not a panic.
+    with pytest.raises(ValueError, match="at most 1e9"):
+        relulab.verify(net, bad, timeout=1e20)
 
 
 def test_train_equals_cli(tmp_path, cli):

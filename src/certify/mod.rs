@@ -942,8 +942,8 @@ impl Summary {
         );
         for m in sums {
             s.push_str(&format!(
-                "{:7.4} {:6.2}% {:9.2}% {:12.2}% {:8} {:5} {:5} {:5} {:4} {:9.2}\n",
-                m.eps,
+                "{:>7} {:6.2}% {:9.2}% {:12.2}% {:8} {:5} {:5} {:5} {:4} {:9.2}\n",
+                eps_cell(m.eps),
                 100.0 * m.clean_accuracy(),
                 100.0 * m.certified_accuracy(),
                 100.0 * m.attacked_accuracy(),
@@ -965,7 +965,7 @@ impl Summary {
                 .enumerate()
                 .map(|(l, f)| format!("layer {l}: {:.3} / {:.3} / {:.3}", f[0], f[1], f[2]))
                 .collect();
-            s.push_str(&format!("{:7.4}  {}\n", m.eps, layers.join("   ")));
+            s.push_str(&format!("{:>7}  {}\n", eps_cell(m.eps), layers.join("   ")));
         }
         s
     }
@@ -1187,6 +1187,17 @@ pub fn stability_report(
             r
         })
         .collect()
+}
+
+/// ε for a table cell of 7 characters: 4 decimals where they show it exactly, otherwise
+/// scientific notation (so 1e-5 and 2e-5 stay apart, and 1e300 stays short).
+fn eps_cell(eps: f64) -> String {
+    let fixed = format!("{eps:.4}");
+    if fixed.parse::<f64>() == Ok(eps) && fixed.len() <= 7 {
+        fixed
+    } else {
+        format!("{eps:.2e}")
+    }
 }
 
 /// The stability table as text.

@@ -6,7 +6,6 @@ use relulab::data::{self, Dataset, Targets};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Options of `relulab certify`.
 #[derive(clap::Args, Debug)]
@@ -75,6 +74,10 @@ pub struct Args {
 /// Run `relulab certify`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     certify::check_eps(&args.eps)?;
+    if let Some(p) = &args.plot {
+        relulab::plot::Format::from_path(p)?;
+        relulab::io::checkpoint::check_output_path(p)?;
+    }
     let norm: Norm = args.norm.parse().map_err(anyhow::Error::msg)?;
     let (mlp, _, state) =
         super::load_with_state(&args.model, args.activation.as_deref(), |p, h| {
@@ -157,15 +160,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let st = state.as_ref().and_then(|s| s.standardizer.clone());
     let map = InputMap::new(ds.d, scale, st.as_ref()).with_context(|| mdisp.clone())?;
-    anyhow::ensure!(
-        args.time_limit_per_sample >= 0.0 && args.time_limit_per_sample.is_finite(),
-        "--time-limit-per-sample: {} is not a duration ≥ 0",
-        args.time_limit_per_sample
-    );
+    let Some(time_limit) = relulab::verify::time_limit(args.time_limit_per_sample, true) else {
+        anyhow::bail!(
+            "--time-limit-per-sample: {} is not a number of seconds in [0, {:e}]",
+            args.time_limit_per_sample,
+            relulab::verify::MAX_SECONDS
+        );
+    };
     let opts = CertifyOptions {
         norm,
         clamp,
-        time_limit: Duration::from_secs_f64(args.time_limit_per_sample),
+        time_limit,
         restarts: args.restarts,
         steps: args.steps,
         bab_per_class: args.bab_per_class,

@@ -10,7 +10,6 @@ use relulab::reach::safety::{Answer, Query, StateSet};
 use relulab::reach::ClosedLoop;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Options of `relulab reach`.
 #[derive(clap::Args, Debug)]
@@ -104,9 +103,12 @@ fn load_loop(system: &Path, controller: &Path, activation: &str) -> anyhow::Resu
 #[allow(clippy::needless_range_loop)]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::set_threads(args.threads)?;
-    if !(args.time_limit > 0.0 && args.time_limit.is_finite()) {
-        bail!("--time-limit must be a positive number of seconds");
-    }
+    let Some(time_limit) = relulab::verify::time_limit(args.time_limit, false) else {
+        bail!(
+            "--time-limit must be a positive number of seconds, at most {:e}",
+            relulab::verify::MAX_SECONDS
+        );
+    };
     if !(args.target_error >= 0.0 && args.target_error.is_finite()) {
         bail!("--target-error must be a finite number ≥ 0");
     }
@@ -160,7 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         steps,
         parts: args.parts,
         target_error: args.target_error,
-        time_limit: Duration::from_secs_f64(args.time_limit),
+        time_limit,
         max_parts: args.max_parts,
         alpha_iters: args.alpha,
         directions,
@@ -173,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &opts,
         args.true_samples,
         query.as_ref(),
-        Duration::from_secs_f64(args.time_limit),
+        time_limit,
         args.exact,
     )?;
     let (r, truth, safety, exact) = (&rep.reach, &rep.truth, &rep.safety, &rep.exact);

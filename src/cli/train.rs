@@ -443,6 +443,13 @@ impl Opts {
 /// Run `relulab train`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut args = *args.opts;
+    // Before any work: a run that trains for minutes must not end unable to save.
+    for p in [&args.model_out, &args.state_dict_out]
+        .into_iter()
+        .flatten()
+    {
+        checkpoint::check_output_path(p)?;
+    }
     if let Some(r) = args.resume.clone() {
         // Certified training goes on as it was saved unless its flags are given again.
         if RobustFlags::of(&args).is_none() {

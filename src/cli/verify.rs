@@ -8,7 +8,6 @@ use relulab::verify::{
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Options of `relulab verify`.
 #[derive(clap::Args, Debug)]
@@ -59,11 +58,14 @@ pub struct Args {
 /// Run `relulab verify`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::set_threads(args.threads)?;
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds");
-    }
+    let Some(timeout) = relulab::verify::time_limit(args.timeout, false) else {
+        bail!(
+            "--timeout must be a positive number of seconds, at most {:e}",
+            relulab::verify::MAX_SECONDS
+        );
+    };
     let opts = VerifyOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout,
         seed: args.seed,
         strategy: Strategy::parse(&args.strategy).expect("clap checked the value"),
         relu_split: ReluSplitOptions {

@@ -35,7 +35,8 @@ pub const VERSION: &str = "1";
 
 /// Write `bytes` to `path` atomically: temporary file `.NAME.tmpPID` in the same directory,
 /// fsync, rename, then fsync of the directory (best effort). Temporary files of this name left
-/// by processes that no longer run (killed mid-write) are removed first, on Linux.
+/// by processes that no longer run (killed mid-write) are removed first, on Linux. Errors name
+/// `path`. The one atomic writer of the crate (checkpoints, NPY, plots, reports, campaigns).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -48,9 +49,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     remove_stale_temporaries(&dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        // Errors name the destination: the temporary file is an implementation detail.
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        f.sync_all().map_err(|e| Error::io(path, e))?;
         drop(f);
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
@@ -60,6 +62,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result?;
     if let Ok(d) = std::fs::File::open(&dir) {
         let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Refuse an output path that [`write_atomic`] could not write: a directory, or one whose
+/// folder does not exist (checked before a command's work, so that a long run does not end
+/// in an error with nothing saved). Writes nothing.
+pub fn check_output_path(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::Value(format!(
+            "{}: is a directory, not a file name",
+            path.display()
+        )));
+    }
+    if path.file_name().is_none() {
+        return Err(Error::Value(format!("{}: not a file path", path.display())));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::Value(format!(
+            "{}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        )));
     }
     Ok(())
 }

@@ -24,7 +24,7 @@
 use crate::error::{Error, Result};
 use crate::real::Real;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// An n-dimensional array read from a file: shape and row-major (C-order) data.
 #[derive(Clone, Debug, PartialEq)]
@@ -638,37 +638,7 @@ pub fn write_npy<T: Real>(path: &Path, shape: &[usize], data: &[T]) -> Result<()
     write_atomic(path, &bytes)
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
-/// A failure leaves any previous file untouched and no temporary behind.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Value(format!("{}: not a file name", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Make the rename durable too (best effort: not every platform can open a directory).
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
+pub(crate) use crate::io::checkpoint::write_atomic;
 
 // ---------------------------------------------------------------------------------------------
 // NPZ: a ZIP archive of `.npy` members, read and written with the `zip` crate (stored and

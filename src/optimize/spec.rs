@@ -50,12 +50,13 @@ impl ProblemSpec {
             o.gap_rel = g;
         }
         if let Some(t) = self.time_limit {
-            if !(t > 0.0 && t.is_finite()) {
-                return Err(Error::Value(
-                    "time_limit (--time-limit) must be a positive number of seconds".into(),
-                ));
-            }
-            o.time_limit = Some(std::time::Duration::from_secs_f64(t));
+            let Some(tl) = crate::verify::time_limit(t, false) else {
+                return Err(Error::Value(format!(
+                    "time_limit (--time-limit) must be a positive number of seconds, at most {:e}",
+                    crate::verify::MAX_SECONDS
+                )));
+            };
+            o.time_limit = Some(tl);
         }
         Ok(o)
     }

@@ -8,7 +8,6 @@ use super::plane::{Boundary, Partition};
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::io::Write;
 use std::path::Path;
 
 /// How to colour cells.
@@ -93,21 +92,7 @@ pub fn write_png(p: &Partition, opts: &RenderOptions, path: &Path) -> Result<()>
     res
 }
 
-/// Write bytes to `path` atomically: a temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path, "tmp");
-    let res = (|| {
-        // Errors name the destination: the temp file is an implementation detail.
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(path, e))?;
-        f.sync_all().map_err(|e| Error::io(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
-}
+pub use crate::io::checkpoint::write_atomic;
 
 fn temp_path(path: &Path, ext: &str) -> std::path::PathBuf {
     let name = path

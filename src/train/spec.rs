@@ -227,7 +227,10 @@ impl TrainSpec {
             }
         };
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::Value(format!("lr must be > 0, got {}", self.lr)));
+            return Err(Error::Value(format!(
+                "lr must be a finite value > 0, got {}",
+                self.lr
+            )));
         }
         // Each optimizer field in its range (a NaN fails every comparison).
         let unit = |v: f64| (0.0..1.0).contains(&v);

@@ -5,7 +5,6 @@
 use super::bab::{verify, Outcome, Verdict, VerifyOptions};
 use super::{load_network, load_vnnlib};
 use crate::error::{Error, Result};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -58,7 +57,7 @@ pub fn read_instances(csv: &Path) -> Result<Vec<Instance>> {
             ));
         }
         let timeout = match f[2].parse::<f64>() {
-            Ok(t) if t > 0.0 && t.is_finite() => t,
+            Ok(t) if super::time_limit(t, false).is_some() => t,
             _ if n == 0
                 && (f[0].eq_ignore_ascii_case("onnx")
                     || f[2].to_ascii_lowercase().starts_with("timeout")) =>
@@ -69,7 +68,11 @@ pub fn read_instances(csv: &Path) -> Result<Vec<Instance>> {
                 return Err(Error::format(
                     csv.display(),
                     loc,
-                    format!("timeout '{}' is not a positive number", f[2]),
+                    format!(
+                        "timeout '{}' is not a positive number of seconds, at most {:e}",
+                        f[2],
+                        super::MAX_SECONDS
+                    ),
                 ))
             }
         };
@@ -251,28 +254,4 @@ pub fn write_results(path: &Path, results: &[InstanceResult]) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
-/// Write `bytes` to `path` via a temporary file in the same folder, fsync and rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Value(format!("{}: not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
+pub use crate::io::checkpoint::write_atomic;

@@ -27,6 +27,17 @@ pub use net::PwlNet;
 pub use relu_bab::{Branching, ReluSplitOptions};
 pub use vnnlib::{load_vnnlib, parse_vnnlib, Property};
 
+/// The longest time limit accepted anywhere (seconds, about 31.7 years): larger ones overflow
+/// `Instant` arithmetic, and no search here needs them.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// `s` seconds as a time limit: `None` unless finite, at most [`MAX_SECONDS`] and above 0
+/// (or equal to 0 with `zero_ok`).
+pub fn time_limit(s: f64, zero_ok: bool) -> Option<std::time::Duration> {
+    let low = if zero_ok { s >= 0.0 } else { s > 0.0 };
+    (low && s <= MAX_SECONDS).then(|| std::time::Duration::from_secs_f64(s))
+}
+
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use std::path::Path;
