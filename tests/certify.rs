@@ -483,6 +483,16 @@ fn cli_bad_inputs() {
         ]),
         &[nw, "does not exist"],
     );
+    // Flags that would be ignored, or select nothing, and a clamp with one number.
+    for (extra, words) in [
+        (&["--targets", "y.npy"][..], &["--targets", "digits"][..]),
+        (&["--limit", "0"][..], &["--limit 0"][..]),
+        (&["--clamp", "0"][..], &["--clamp", "got 1"][..]),
+    ] {
+        let mut a = vec!["certify", ms, "--data", "digits", "--eps", "0.1"];
+        a.extend_from_slice(extra);
+        fails_with(&relulab(&a), words);
+    }
     // Radii that four decimals would not tell apart.
     let out = relulab(&[
         "certify",

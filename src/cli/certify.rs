@@ -90,6 +90,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         mlp.output_dim()
     );
     let digits = args.data == "digits";
+    // Flags that would be silently ignored are refused.
+    if digits && args.targets.is_some() {
+        anyhow::bail!("--targets is for --data FILE; the built-in digits carry their labels");
+    }
+    if !digits && args.split.is_some() {
+        anyhow::bail!("--split is for --data digits; a data file is certified whole");
+    }
+    if args.limit == Some(0) {
+        anyhow::bail!("--limit 0: nothing to certify (give N ≥ 1, or leave it out for all)");
+    }
     let (mut ds, scale): (Dataset, f64) = if digits {
         let full = data::by_name("digits", 0, None, None)?;
         let spec = state.as_ref().map(|s| s.spec.clone());
@@ -137,7 +147,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         anyhow::bail!(
             "{}: sample {s}: label {l} out of range for the model's {} outputs",
-            ds.name,
+            args.targets
+                .as_ref()
+                .map_or(ds.name.clone(), |t| t.display().to_string()),
             mlp.output_dim()
         );
     }
@@ -150,8 +162,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(_), true) => anyhow::bail!("give --clamp or --no-clamp, not both"),
         (Some(c), false) => {
             anyhow::ensure!(
-                c.len() == 2 && c[0].is_finite() && c[1].is_finite() && c[0] <= c[1],
-                "--clamp: expected LO,HI with LO ≤ HI"
+                c.len() == 2,
+                "--clamp: expected two numbers LO,HI, got {}",
+                c.len()
+            );
+            anyhow::ensure!(
+                c[0].is_finite() && c[1].is_finite() && c[0] <= c[1],
+                "--clamp {},{}: expected finite LO ≤ HI",
+                c[0],
+                c[1]
             );
             Some((c[0], c[1]))
         }

@@ -60,6 +60,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.tau >= 0.0 && args.tau.is_finite()) {
         anyhow::bail!("--tau must be a finite number ≥ 0, got {}", args.tau);
     }
+    if args.batch == 0 {
+        anyhow::bail!("--batch must be at least 1 sample");
+    }
     let hidden = args
         .activation
         .as_deref()

@@ -77,6 +77,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         return eval_surrogate(&args, sur, data);
     }
+    if args.output.is_some() && args.input.is_none() {
+        anyhow::bail!("--output needs --input X.npy (the inputs whose outputs it writes)");
+    }
     if let Some(input) = &args.input {
         let out = args
             .output

@@ -88,7 +88,8 @@ fn single(args: &Args, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
     );
     let mlp = load_network(model)?;
     let prop = load_vnnlib(property)?;
-    let out = verify(&mlp, &prop, opts)?;
+    let out = verify(&mlp, &prop, opts)
+        .with_context(|| format!("{} on {}", property.display(), model.display()))?;
     if args.json {
         let w = out
             .witness
