@@ -129,6 +129,14 @@ fn bad_inputs_exit_2_with_located_messages_and_no_output() {
             "--save-every, --monitor belong(s) to `relulab train`",
         ),
     ];
+    // --save-every with nowhere to save.
+    let o = relulab(&["train", "--dataset", "moons", "--save-every", "1"], &dir);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--save-every needs --model-out"),
+        "{}",
+        stderr(&o)
+    );
     // Output paths that cannot be written are refused before training.
     let o = relulab(
         &[

@@ -443,6 +443,9 @@ impl Opts {
 /// Run `relulab train`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut args = *args.opts;
+    if args.save_every > 0 && args.model_out.is_none() {
+        anyhow::bail!("--save-every needs --model-out FILE (the checkpoint it rewrites)");
+    }
     // Before any work: a run that trains for minutes must not end unable to save.
     for p in [&args.model_out, &args.state_dict_out]
         .into_iter()
