@@ -296,3 +296,72 @@ fn stale_temporaries_of_killed_writers_are_removed() {
     }
     assert!(other.exists(), "another file's temporary removed");
 }
+
+/// A checkpoint whose standardisation divides by 0, flips a sign or has the wrong width is
+/// refused on load, naming the file and the feature (eval computed a wrong accuracy from a
+/// negative spread at exit 0 before).
+#[test]
+fn corrupt_standardisation_is_rejected_on_load() {
+    let s = spec();
+    let p = s.prepare().unwrap();
+    let sd = p
+        .standardizer
+        .clone()
+        .expect("moons is standardised by default");
+    let dir = tmpdir("std");
+    let cases: [(Vec<f64>, Vec<f64>, &str); 4] = [
+        (sd.mean.clone(), vec![0.0, sd.std[1]], "feature 0"),
+        (sd.mean.clone(), vec![sd.std[0], -1.0], "feature 1"),
+        // (JSON has no NaN: it is written as null, which the metadata parser refuses.)
+        (
+            vec![f64::NAN, sd.mean[1]],
+            sd.std.clone(),
+            "metadata 'train'",
+        ),
+        (
+            vec![0.0],
+            vec![1.0],
+            "1 means and 1 spreads for a model of 2 inputs",
+        ),
+    ];
+    for (k, (mean, std, want)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("bad{k}.safetensors"));
+        let mut st = sd.clone();
+        (st.mean, st.std) = (mean, std);
+        checkpoint::save_full(
+            &path,
+            &Checkpoint {
+                mlp: p.mlp.clone(),
+                train: Some(TrainState {
+                    spec: s.clone(),
+                    epoch: 0,
+                    optimizer: relulab::net::Optimizer::new(p.config.optimizer),
+                    standardizer: Some(st),
+                }),
+            },
+        )
+        .unwrap();
+        let e = err_of(checkpoint::load_full(&path));
+        assert!(
+            e.contains(&format!("bad{k}.safetensors")) && e.contains(want),
+            "case {k}: {e}"
+        );
+    }
+    // The fitted standardisation itself loads.
+    let good = dir.join("good.safetensors");
+    checkpoint::save_full(
+        &good,
+        &Checkpoint {
+            mlp: p.mlp.clone(),
+            train: Some(TrainState {
+                spec: s.clone(),
+                epoch: 0,
+                optimizer: relulab::net::Optimizer::new(p.config.optimizer),
+                standardizer: Some(sd),
+            }),
+        },
+    )
+    .unwrap();
+    assert!(checkpoint::load_full(&good).is_ok());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -479,6 +479,35 @@ pub fn parse_checkpoint(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         Some(t) => {
             let tm: TrainMeta = serde_json::from_str(t)
                 .map_err(|e| Error::format(path.display(), "metadata 'train'", e.to_string()))?;
+            // A standardisation that divides by 0 or flips a feature's sign is corrupt: every
+            // command would compute on wrong inputs (eval gave a wrong accuracy at exit 0).
+            if let Some(sd) = &tm.standardizer {
+                let d = mlp.layers.first().map_or(0, |l| l.in_dim);
+                if sd.mean.len() != d || sd.std.len() != d {
+                    return Err(Error::format(
+                        path.display(),
+                        "metadata 'train' standardizer",
+                        format!(
+                            "{} means and {} spreads for a model of {d} inputs",
+                            sd.mean.len(),
+                            sd.std.len()
+                        ),
+                    ));
+                }
+                let bad = (0..d).find(|&j| {
+                    !(sd.mean[j].is_finite() && sd.std[j].is_finite() && sd.std[j] > 0.0)
+                });
+                if let Some(j) = bad {
+                    return Err(Error::format(
+                        path.display(),
+                        "metadata 'train' standardizer",
+                        format!(
+                            "feature {j}: mean {}, std {} (the std must be finite and > 0)",
+                            sd.mean[j], sd.std[j]
+                        ),
+                    ));
+                }
+            }
             let mut opt = Optimizer::new(tm.optimizer);
             opt.step = tm.step;
             opt.state.resize_with(mlp.layers.len(), Default::default);
