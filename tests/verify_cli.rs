@@ -196,3 +196,38 @@ fn bounds_prints_each_method() {
     assert!(up("alpha-CROWN") <= 3.0 + 1e-9);
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// A PyTorch state_dict needs its activation (`--activation`); without it the error says so,
+/// and with it the answer is the same network's.
+#[test]
+fn verify_reads_a_state_dict_with_its_activation() {
+    let d = tmpdir("state_dict");
+    let mlp: relulab::Mlp<f32> = serde_json::from_str(ORACLE).unwrap();
+    let sd = d.join("oracle_sd.safetensors");
+    relulab::io::checkpoint::save_state_dict(&sd, &mlp).unwrap();
+    let (p1, p2) = (d.join("unsat.vnnlib"), d.join("sat.vnnlib"));
+    std::fs::write(&p1, prop("(>= Y_0 2.5)")).unwrap();
+    std::fs::write(&p2, prop("(>= Y_0 1.5)")).unwrap();
+    let run = |p: &PathBuf, act: Option<&str>| {
+        let mut a = vec![
+            "verify",
+            "--model",
+            sd.to_str().unwrap(),
+            "--property",
+            p.to_str().unwrap(),
+        ];
+        if let Some(act) = act {
+            a.extend(["--activation", act]);
+        }
+        relulab(&a)
+    };
+    let (code, _, err) = run(&p1, None);
+    assert_eq!(code, 2);
+    assert!(err.contains("--activation"), "{err}");
+    for (p, want) in [(&p1, "unsat"), (&p2, "sat")] {
+        let (code, out, err) = run(p, Some("relu"));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.lines().next(), Some(want), "{out}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

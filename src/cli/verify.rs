@@ -12,9 +12,13 @@ use std::process::ExitCode;
 /// Options of `relulab verify`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The network (.onnx, .safetensors checkpoint, or .json Mlp).
+    /// The network (.onnx, .safetensors checkpoint, or .json Mlp; a PyTorch state_dict with
+    /// --activation).
     #[arg(long, required_unless_present = "instances")]
     model: Option<PathBuf>,
+    /// Hidden activation of a PyTorch state_dict --model.
+    #[arg(long, conflicts_with = "instances")]
+    activation: Option<String>,
     /// The VNN-LIB property (it describes the unsafe set).
     #[arg(long, required_unless_present = "instances")]
     property: Option<PathBuf>,
@@ -86,7 +90,12 @@ fn single(args: &Args, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
         args.model.as_ref().expect("clap"),
         args.property.as_ref().expect("clap"),
     );
-    let mlp = load_network(model)?;
+    let (mlp, _, _) = super::load_with_state(model, args.activation.as_deref(), |p, h| {
+        load_network(p).or_else(|e| match h {
+            Some(_) => relulab::io::load_model(p, h),
+            None => Err(e),
+        })
+    })?;
     let prop = load_vnnlib(property)?;
     let out = verify(&mlp, &prop, opts)
         .with_context(|| format!("{} on {}", property.display(), model.display()))?;
