@@ -293,6 +293,28 @@ fn resume_through_the_cli_matches_an_uninterrupted_run() {
         "resumed weights and optimizer state differ from the uninterrupted run"
     );
     assert_ne!(a, weights(&dir.join("half.safetensors")));
+    // A flag that would change the saved run is refused with --resume, not ignored.
+    let o = relulab(
+        &[
+            "train",
+            "--resume",
+            "half.safetensors",
+            "--hidden",
+            "64,64",
+            "--lr",
+            "0.5",
+            "--model-out",
+            "other.safetensors",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--hidden, --lr would change it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("other.safetensors").exists());
     // eval reads the checkpoint, applies its standardisation, uses its split.
     let o = relulab(
         &[

@@ -443,6 +443,50 @@ impl Opts {
 /// Run `relulab train`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut args = *args.opts;
+    if args.resume.is_some() {
+        // The run's fields come from the checkpoint; a flag that would change them is refused
+        // rather than silently ignored.
+        let given: Vec<&str> = [
+            ("--config", args.config.is_some()),
+            ("--dataset", args.dataset.is_some()),
+            ("--data", args.data.is_some()),
+            ("--targets", args.targets.is_some()),
+            ("--n-samples", args.n_samples.is_some()),
+            ("--noise", args.noise.is_some()),
+            ("--test-fraction", args.test_fraction.is_some()),
+            ("--no-standardize", args.no_standardize),
+            ("--hidden", args.hidden.is_some()),
+            ("--activation", args.activation.is_some()),
+            ("--prime-at-zero", args.prime_at_zero.is_some()),
+            ("--no-bias", args.no_bias),
+            ("--init", args.init.is_some()),
+            ("--bias-init", args.bias_init.is_some()),
+            ("--loss", args.loss.is_some()),
+            ("--optimizer", args.optimizer.is_some()),
+            ("--lr", args.lr.is_some()),
+            ("--momentum", args.momentum.is_some()),
+            ("--nesterov", args.nesterov),
+            ("--weight-decay", args.weight_decay.is_some()),
+            ("--decay-weights-only", args.decay_weights_only),
+            ("--clip-norm", args.clip_norm.is_some()),
+            ("--schedule", args.schedule.is_some()),
+            ("--warmup-steps", args.warmup_steps.is_some()),
+            ("--bias-warmup", args.bias_warmup.is_some()),
+            ("--batch-size", args.batch_size.is_some()),
+            ("--seed", args.seed.is_some()),
+            ("--model-in", args.model_in.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if !given.is_empty() {
+            anyhow::bail!(
+                "--resume continues the checkpoint's run as saved; {} would change it (only \
+                 --epochs, the certified-training flags and the output flags go with --resume)",
+                given.join(", ")
+            );
+        }
+    }
     if args.save_every > 0 && args.model_out.is_none() {
         anyhow::bail!("--save-every needs --model-out FILE (the checkpoint it rewrites)");
     }
