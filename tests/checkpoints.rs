@@ -309,6 +309,19 @@ fn corrupt_standardisation_is_rejected_on_load() {
         .clone()
         .expect("moons is standardised by default");
     let dir = tmpdir("std");
+    let save = |path: &Path, st: relulab::data::Standardizer| {
+        let train = TrainState {
+            spec: s.clone(),
+            epoch: 0,
+            optimizer: relulab::net::Optimizer::new(p.config.optimizer),
+            standardizer: Some(st),
+        };
+        let ck = Checkpoint {
+            mlp: p.mlp.clone(),
+            train: Some(train),
+        };
+        checkpoint::save_full(path, &ck).unwrap();
+    };
     let cases: [(Vec<f64>, Vec<f64>, &str); 4] = [
         (sd.mean.clone(), vec![0.0, sd.std[1]], "feature 0"),
         (sd.mean.clone(), vec![sd.std[0], -1.0], "feature 1"),
@@ -328,19 +341,7 @@ fn corrupt_standardisation_is_rejected_on_load() {
         let path = dir.join(format!("bad{k}.safetensors"));
         let mut st = sd.clone();
         (st.mean, st.std) = (mean, std);
-        checkpoint::save_full(
-            &path,
-            &Checkpoint {
-                mlp: p.mlp.clone(),
-                train: Some(TrainState {
-                    spec: s.clone(),
-                    epoch: 0,
-                    optimizer: relulab::net::Optimizer::new(p.config.optimizer),
-                    standardizer: Some(st),
-                }),
-            },
-        )
-        .unwrap();
+        save(&path, st);
         let e = err_of(checkpoint::load_full(&path));
         assert!(
             e.contains(&format!("bad{k}.safetensors")) && e.contains(want),
@@ -349,19 +350,7 @@ fn corrupt_standardisation_is_rejected_on_load() {
     }
     // The fitted standardisation itself loads.
     let good = dir.join("good.safetensors");
-    checkpoint::save_full(
-        &good,
-        &Checkpoint {
-            mlp: p.mlp.clone(),
-            train: Some(TrainState {
-                spec: s.clone(),
-                epoch: 0,
-                optimizer: relulab::net::Optimizer::new(p.config.optimizer),
-                standardizer: Some(sd),
-            }),
-        },
-    )
-    .unwrap();
+    save(&good, sd);
     assert!(checkpoint::load_full(&good).is_ok());
     std::fs::remove_dir_all(&dir).ok();
 }
