@@ -132,6 +132,15 @@ fn bad_csv_files_get_located_errors() {
     assert!(e.contains("line 2"), "{e}");
     let e = load_err("1,2,0\n1,2,1e39\n", "huge", false);
     assert!(e.contains("not finite"), "{e}");
+    // One header line only: a second text line is an error, not a second header.
+    let e = load_err("a,b,c\nd,e,f\n1,2,0\n", "two_headers", true);
+    assert!(e.contains("line 2, column 1") && e.contains("'d'"), "{e}");
+    // Semicolons: the message says what the separator is.
+    let e = load_err("1;2;0\n3;4;1\n", "semicolons", true);
+    assert!(
+        e.contains("line 2") && e.contains("separated by commas"),
+        "{e}"
+    );
 }
 
 #[test]

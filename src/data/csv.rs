@@ -29,6 +29,7 @@ fn read_csv(path: &Path) -> Result<Table> {
     let mut data = Vec::new();
     let mut lines = Vec::new();
     let mut cols = None;
+    let mut header_seen = false;
     let mut record = ::csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
@@ -48,10 +49,13 @@ fn read_csv(path: &Path) -> Result<Table> {
             continue;
         }
         let cell = |c: usize| std::str::from_utf8(&record[c]);
-        // A first line with no number in it is a header.
+        // A first line with no number in it is a header (one line only: a second such line
+        // is an error at its cells, not a second header).
         if cols.is_none()
+            && !header_seen
             && (0..record.len()).all(|c| cell(c).map_or(true, |t| t.parse::<f64>().is_err()))
         {
+            header_seen = true;
             continue;
         }
         match cols {
@@ -68,9 +72,14 @@ fn read_csv(path: &Path) -> Result<Table> {
         for c in 0..record.len() {
             let loc = || format!("line {ln}, column {}", c + 1);
             let text = cell(c).map_err(|_| Error::format(&file, loc(), "not UTF-8 text"))?;
-            let v: f64 = text
-                .parse()
-                .map_err(|_| Error::format(&file, loc(), format!("'{text}' is not a number")))?;
+            let v: f64 = text.parse().map_err(|_| {
+                let hint = if text.contains(';') || text.contains('\t') {
+                    " (fields are separated by commas)"
+                } else {
+                    ""
+                };
+                Error::format(&file, loc(), format!("'{text}' is not a number{hint}"))
+            })?;
             if !v.is_finite() {
                 return Err(Error::format(
                     &file,
