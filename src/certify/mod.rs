@@ -73,18 +73,8 @@ impl InputMap {
         }
         let (mean, std) = match st {
             Some(s) => {
-                if s.mean.len() != d || s.std.len() != d {
-                    return Err(Error::Shape(format!(
-                        "the model's standardisation has {} features, the model takes {d}",
-                        s.mean.len()
-                    )));
-                }
-                if let Some(j) = s.std.iter().position(|v| !(*v > 0.0 && v.is_finite())) {
-                    return Err(Error::Value(format!(
-                        "standardisation: feature {j}: std {} is not > 0",
-                        s.std[j]
-                    )));
-                }
+                s.validate(d)
+                    .map_err(|e| Error::Value(format!("standardisation: {e}")))?;
                 (s.mean.clone(), s.std.clone())
             }
             None => (vec![0.0; d], vec![1.0; d]),

@@ -79,10 +79,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         relulab::io::checkpoint::check_output_path(p)?;
     }
     let norm: Norm = args.norm.parse().map_err(anyhow::Error::msg)?;
-    let (mlp, _, state) =
-        super::load_with_state(&args.model, args.activation.as_deref(), |p, h| {
-            relulab::verify::load_network(p).or_else(|_| relulab::io::load_model(p, h))
-        })?;
+    let (mlp, _, state) = super::load_with_state(
+        &args.model,
+        args.activation.as_deref(),
+        relulab::verify::load_network_with,
+    )?;
     let mdisp = args.model.display().to_string();
     anyhow::ensure!(
         mlp.output_dim() >= 2,

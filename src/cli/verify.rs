@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use relulab::verify::campaign::{read_instances, run_instance, shard, write_results, Summary};
 use relulab::verify::{
-    load_network, load_vnnlib, verify, ReluSplitOptions, Strategy, VerifyOptions,
+    load_network_with, load_vnnlib, verify, ReluSplitOptions, Strategy, VerifyOptions,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,12 +90,7 @@ fn single(args: &Args, opts: &VerifyOptions) -> anyhow::Result<ExitCode> {
         args.model.as_ref().expect("clap"),
         args.property.as_ref().expect("clap"),
     );
-    let (mlp, _, _) = super::load_with_state(model, args.activation.as_deref(), |p, h| {
-        load_network(p).or_else(|e| match h {
-            Some(_) => relulab::io::load_model(p, h),
-            None => Err(e),
-        })
-    })?;
+    let (mlp, _, _) = super::load_with_state(model, args.activation.as_deref(), load_network_with)?;
     let prop = load_vnnlib(property)?;
     let out = verify(&mlp, &prop, opts)
         .with_context(|| format!("{} on {}", property.display(), model.display()))?;

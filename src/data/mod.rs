@@ -227,6 +227,28 @@ pub struct Standardizer {
 }
 
 impl Standardizer {
+    /// Check it for a model of `d` inputs: `d` means and `d` spreads, every mean finite and
+    /// every spread finite and > 0 (a zero spread divides by 0, a negative one flips the
+    /// feature). The message names the first feature that fails.
+    pub fn validate(&self, d: usize) -> std::result::Result<(), String> {
+        if self.mean.len() != d || self.std.len() != d {
+            return Err(format!(
+                "{} means and {} spreads for a model of {d} inputs",
+                self.mean.len(),
+                self.std.len()
+            ));
+        }
+        match (0..d)
+            .find(|&j| !(self.mean[j].is_finite() && self.std[j].is_finite() && self.std[j] > 0.0))
+        {
+            Some(j) => Err(format!(
+                "feature {j}: mean {}, std {} (the std must be finite and > 0)",
+                self.mean[j], self.std[j]
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Fit on `data` (f64 accumulation).
     pub fn fit(data: &Dataset) -> Self {
         let (n, d) = (data.n.max(1) as f64, data.d);

@@ -38,15 +38,12 @@ pub const VERSION: &str = "1";
 /// by processes that no longer run (killed mid-write) are removed first, on Linux. Errors name
 /// `path`. The one atomic writer of the crate (checkpoints, NPY, plots, reports, campaigns).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
+    let dir = folder_of(path);
     let name = path
         .file_name()
         .ok_or_else(|| Error::Value(format!("{}: not a file path", path.display())))?;
     let prefix = format!(".{}.tmp", name.to_string_lossy());
-    remove_stale_temporaries(&dir, &prefix);
+    remove_stale_temporaries(dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
     let result = (|| {
         // Errors name the destination: the temporary file is an implementation detail.
@@ -60,10 +57,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result?;
-    if let Ok(d) = std::fs::File::open(&dir) {
+    if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The folder a file path is in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Refuse an output path that [`write_atomic`] could not write: a directory, or one whose
@@ -79,10 +84,7 @@ pub fn check_output_path(path: &Path) -> Result<()> {
     if path.file_name().is_none() {
         return Err(Error::Value(format!("{}: not a file path", path.display())));
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     if !dir.is_dir() {
         return Err(Error::Value(format!(
             "{}: folder {} does not exist",
@@ -482,31 +484,10 @@ pub fn parse_checkpoint(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
             // A standardisation that divides by 0 or flips a feature's sign is corrupt: every
             // command would compute on wrong inputs (eval gave a wrong accuracy at exit 0).
             if let Some(sd) = &tm.standardizer {
-                let d = mlp.layers.first().map_or(0, |l| l.in_dim);
-                if sd.mean.len() != d || sd.std.len() != d {
-                    return Err(Error::format(
-                        path.display(),
-                        "metadata 'train' standardizer",
-                        format!(
-                            "{} means and {} spreads for a model of {d} inputs",
-                            sd.mean.len(),
-                            sd.std.len()
-                        ),
-                    ));
-                }
-                let bad = (0..d).find(|&j| {
-                    !(sd.mean[j].is_finite() && sd.std[j].is_finite() && sd.std[j] > 0.0)
-                });
-                if let Some(j) = bad {
-                    return Err(Error::format(
-                        path.display(),
-                        "metadata 'train' standardizer",
-                        format!(
-                            "feature {j}: mean {}, std {} (the std must be finite and > 0)",
-                            sd.mean[j], sd.std[j]
-                        ),
-                    ));
-                }
+                sd.validate(mlp.layers.first().map_or(0, |l| l.in_dim))
+                    .map_err(|e| {
+                        Error::format(path.display(), "metadata 'train' standardizer", e)
+                    })?;
             }
             let mut opt = Optimizer::new(tm.optimizer);
             opt.step = tm.step;

@@ -90,11 +90,10 @@ pub fn load(path: &Path) -> Result<Loaded> {
         });
     }
     let mut scaling = Scaling::identity(d, m);
+    // (`load_full` checked it: d finite means and positive spreads.)
     if let Some(st) = ck.train.as_ref().and_then(|t| t.standardizer.as_ref()) {
-        if st.mean.len() == d {
-            scaling.x_mean = st.mean.clone();
-            scaling.x_std = st.std.clone();
-        }
+        scaling.x_mean = st.mean.clone();
+        scaling.x_std = st.std.clone();
     }
     Ok(Loaded {
         mlp: ck.mlp,

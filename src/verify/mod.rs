@@ -45,8 +45,14 @@ use std::path::Path;
 /// Load a network for verification: any format [`crate::io::load_model`] reads (ONNX,
 /// safetensors checkpoint), or a JSON file holding the serde form of `Mlp<f32>` (`.json`).
 pub fn load_network(path: &Path) -> Result<Mlp<f32>> {
+    load_network_with(path, None)
+}
+
+/// [`load_network`], with the hidden activation a PyTorch state_dict needs
+/// ([`crate::io::load_model`]'s `hidden`; other formats carry their own).
+pub fn load_network_with(path: &Path, hidden: Option<crate::Activation>) -> Result<Mlp<f32>> {
     if path.extension().and_then(|e| e.to_str()) != Some("json") {
-        return crate::io::load_model(path, None);
+        return crate::io::load_model(path, hidden);
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let m: Mlp<f32> = serde_json::from_str(&text).map_err(|e| {

@@ -756,11 +756,7 @@ fn search_from<G: Goal>(
         if stop.now() {
             if trace {
                 eprintln!("splits per layer {split_hist:?}");
-                // Share of the input box (by split depth, ignoring infeasibility) still open.
-                let open: f64 = stack
-                    .iter()
-                    .map(|d| 0.5f64.powi(d.splits.len() as i32))
-                    .sum();
+                let open = open_share(&stack);
                 let worst = stack.iter().map(|d| d.score).fold(f64::INFINITY, f64::min);
                 eprintln!(
                     "open share {open:.3e}, {} open domains, worst bound {worst:.4}",
@@ -779,10 +775,7 @@ fn search_from<G: Goal>(
             return Ended::Stopped;
         }
         if trace && round.is_multiple_of(256) {
-            let open: f64 = stack
-                .iter()
-                .map(|d| 0.5f64.powi(d.splits.len() as i32))
-                .sum();
+            let open = open_share(&stack);
             eprintln!(
                 "  {:.1} s, {} domains, open share {open:.3e}, {} on the stack",
                 t0.elapsed().as_secs_f64(),
@@ -895,6 +888,15 @@ fn search_from<G: Goal>(
         eprintln!("splits per layer {split_hist:?}");
     }
     Ended::Exhausted { stuck }
+}
+
+/// Share of the split tree (by split depth, ignoring infeasibility) that the open domains
+/// still cover: a progress measure for the trace.
+fn open_share(stack: &[Domain]) -> f64 {
+    stack
+        .iter()
+        .map(|d| 0.5f64.powi(d.splits.len() as i32))
+        .sum()
 }
 
 /// Of each parent's best units by the BaBSR score, split the one in the earliest hidden layer

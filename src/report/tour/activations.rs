@@ -1,7 +1,7 @@
 //! The activation family: f and f' drawn, the Gaussian statistics, the value table.
 
 use super::{SectionOutput, Tour};
-use crate::report::{fmt_sig, Block, Headline, Section, Table};
+use crate::report::{fmt_sig, pointer, Block, Headline, Section, Table};
 use crate::Result;
 use serde_json::json;
 
@@ -102,7 +102,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             "E[ReLU(Z)], standard normal Z",
             mean(relu),
             4,
-            format!("/gaussian/{i}/mean"),
+            pointer(&["gaussian", &i.to_string(), "mean"]),
         ));
     }
     if relu.is_some() && gelu.is_some() {
@@ -110,7 +110,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             "E[ReLU(Z)] / E[GELU(Z)]",
             ratio,
             5,
-            "/relu_over_gelu_mean",
+            pointer(&["relu_over_gelu_mean"]),
         ));
     }
     Ok(SectionOutput {

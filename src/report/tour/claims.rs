@@ -2,7 +2,7 @@
 
 use super::{SectionOutput, Tour};
 use crate::claims::ClaimOutcome;
-use crate::report::{fmt_sig, Block, GridCell, Headline, Section, Table};
+use crate::report::{fmt_sig, pointer, Block, GridCell, Headline, Section, Table};
 use crate::Result;
 use serde_json::json;
 
@@ -90,7 +90,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             title: o.title.clone(),
             pass: o.pass,
             href: format!("#claim-{}", o.id),
-            json: format!("/outcomes/{i}/id"),
+            json: pointer(&["outcomes", &i.to_string(), "id"]),
         })
         .collect();
     s.lead(format!(
@@ -101,8 +101,16 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     ));
     s.key = Some(Block::Grid(grid.clone()));
     s.grid = grid;
-    s.headline(Headline::count("claims passing", passed, "/passed"))
-        .headline(Headline::count("claims run", outcomes.len(), "/total"));
+    s.headline(Headline::count(
+        "claims passing",
+        passed,
+        pointer(&["passed"]),
+    ))
+    .headline(Headline::count(
+        "claims run",
+        outcomes.len(),
+        pointer(&["total"]),
+    ));
     for o in &outcomes {
         s.blocks.push(Block::Details {
             id: format!("claim-{}", o.id),

@@ -7,7 +7,7 @@ use crate::reach::exact::exact_sets;
 use crate::reach::plot::reach_chart;
 use crate::reach::safety::{decide, Answer, Query, StateSet};
 use crate::reach::{double_integrator, unroll};
-use crate::report::{Headline, Section, Table};
+use crate::report::{pointer, Headline, Section, Table};
 use crate::Result;
 use serde_json::json;
 use std::time::Duration;
@@ -109,13 +109,13 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         "final-step error of the sound boxes, double integrator",
         err[steps],
         2,
-        "/final_tightness",
+        pointer(&["final_tightness"]),
     ))
     .headline(Headline::number(
         "seconds for the sound boxes",
         r.seconds,
         2,
-        "/seconds",
+        pointer(&["seconds"]),
     ));
     let text = format!(
         "Double integrator, 5 steps: final-step tightness {:.4} in {:.3} s ({} parts); avoid v ≤ −1.2: {}\n",

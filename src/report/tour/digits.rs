@@ -3,7 +3,7 @@
 use super::{SectionOutput, Tour};
 use crate::diagnose::{format_table, HealthConfig, LayerHealth};
 use crate::plot::{Figure, LineChart};
-use crate::report::{fmt_sig, Block, Headline, Section, Table};
+use crate::report::{fmt_sig, pointer, Block, Headline, Section, Table};
 use crate::Result;
 use serde_json::json;
 
@@ -187,13 +187,13 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         "test accuracy",
         digits.test_accuracy,
         2,
-        "/test_accuracy",
+        pointer(&["test_accuracy"]),
     ))
     .headline(Headline::percent(
         "dormant hidden units, last epoch",
         last_dormant,
         1,
-        "/dormant_fraction_last_epoch",
+        pointer(&["dormant_fraction_last_epoch"]),
     ));
     Ok(SectionOutput {
         section: s,

@@ -2,7 +2,7 @@
 
 use super::{SectionOutput, Tour};
 use crate::plot::{Bars, Figure};
-use crate::report::{fmt_sig, Headline, Section, Table};
+use crate::report::{fmt_sig, pointer, Headline, Section, Table};
 use crate::Result;
 use serde_json::json;
 
@@ -94,7 +94,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             format!("collapsed, {}", o.init),
             o.collapsed_fraction,
             1,
-            format!("/{i}/collapsed_fraction"),
+            pointer(&[&i.to_string(), "collapsed_fraction"]),
         ));
     }
     Ok(SectionOutput {

@@ -7,7 +7,7 @@ use crate::optimize::pwl::{self, Leg, Pwl};
 use crate::optimize::surrogate::{fit, FitSpec};
 use crate::optimize::{solve, solve_exact, Constraint, Linear, Options, Problem, Sense};
 use crate::plot::{Figure, LineChart};
-use crate::report::{GridCell, Headline, Section};
+use crate::report::{pointer, GridCell, Headline, Section};
 use crate::Result;
 use serde_json::json;
 
@@ -218,20 +218,20 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         title: "branch and bound and exact enumeration agree within 1e-9".into(),
         pass: agree && sound,
         href: "#economics".into(),
-        json: "/optimize/agree/label".into(),
+        json: pointer(&["optimize", "agree", "label"]),
     });
     s.grid.push(GridCell {
         label: "kinks".into(),
         title: "exact PWL networks kink exactly at the breakpoints".into(),
         pass: all_exact,
         href: "#economics".into(),
-        json: "/pwl/all_exact/label".into(),
+        json: pointer(&["pwl", "all_exact", "label"]),
     });
     s.headline(Headline::number(
         "certified surrogate minimum",
         vb,
         6,
-        "/optimize/objective",
+        pointer(&["optimize", "objective"]),
     ));
     let text = format!(
         "Surrogate of peaks with cost ≤ {budget}: branch and bound {vb:.9} (bound {:.9}, {} domains, {:.3} s), exact {ve:.9} over {} pieces\nExact PWL networks kink at their breakpoints: {all_exact}\nLearned tax kinks: {}\n",

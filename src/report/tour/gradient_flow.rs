@@ -3,7 +3,7 @@
 use super::{SectionOutput, Tour};
 use crate::activation::Activation;
 use crate::plot::{Figure, LineChart, Panel};
-use crate::report::{Headline, Section};
+use crate::report::{pointer, Headline, Section};
 use crate::Result;
 use serde_json::json;
 
@@ -64,7 +64,7 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
             format!("{name}: gradient norm, first / last layer"),
             r["ratio"].as_f64().unwrap_or(f64::NAN),
             3,
-            format!("/first_over_last/{i}/ratio"),
+            pointer(&["first_over_last", &i.to_string(), "ratio"]),
         ));
     }
     let text = ratios

@@ -262,12 +262,14 @@ pub fn run_tour(opts: &TourOptions) -> Result<TourOutcome> {
         let t0 = std::time::Instant::now();
         let mut o = (entry.build)(&mut tour, entry.page())?;
         section_seconds.push(t0.elapsed().as_secs_f64());
+        // Each section's pointers are relative to its own object in report.json.
         let key = entry.json_key();
+        let prefix = crate::report::pointer(&[&key]);
         for h in &mut o.section.headlines {
-            h.json = format!("/{key}{}", h.json);
+            h.json = format!("{prefix}{}", h.json);
         }
         for c in &mut o.section.grid {
-            c.json = format!("/{key}{}", c.json);
+            c.json = format!("{prefix}{}", c.json);
         }
         if !text.is_empty() {
             text.push('\n');

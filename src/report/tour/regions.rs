@@ -4,7 +4,7 @@
 use super::{SectionOutput, Tour};
 use crate::plot::{Figure, LineChart};
 use crate::regions::monitor::RegionsMonitor;
-use crate::report::{Headline, Section};
+use crate::report::{pointer, Headline, Section};
 use crate::Result;
 use serde_json::json;
 
@@ -131,20 +131,21 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
     s.headline(Headline::count(
         "activation regions, He-initialised net",
         regions.activation_regions,
-        "/activation_regions",
+        pointer(&["activation_regions"]),
     ))
     .headline(Headline::count(
         "linear regions, He-initialised net",
         regions.linear_regions,
-        "/linear_regions",
+        pointer(&["linear_regions"]),
     ))
     .headline(Headline::count(
         "linear regions of the trained classifier",
         count(last),
-        format!(
-            "/during_training/{}/linear",
-            during.history.len().saturating_sub(1)
-        ),
+        pointer(&[
+            "during_training",
+            &during.history.len().saturating_sub(1).to_string(),
+            "linear",
+        ]),
     ));
     let text = format!(
         "Linear regions of a He-initialised {widths} ReLU net on [{}, {}]²: {} activation \

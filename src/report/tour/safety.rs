@@ -9,7 +9,7 @@ use crate::certify::{
 };
 use crate::data::Targets;
 use crate::plot::{Figure, LineChart};
-use crate::report::{Headline, Section, Table};
+use crate::report::{pointer, Headline, Section, Table};
 use crate::train::{TrainSpec, Trainer};
 use crate::verify::PwlNet;
 use crate::Result;
@@ -135,19 +135,19 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         "certified accuracy at the largest radius, standard training",
         last(0),
         1,
-        "/certified_at_largest/standard",
+        pointer(&["certified_at_largest", "standard"]),
     ))
     .headline(Headline::percent(
         "certified accuracy at the largest radius, standard training with weight decay",
         last(1),
         1,
-        "/certified_at_largest/weight_decay",
+        pointer(&["certified_at_largest", "weight_decay"]),
     ))
     .headline(Headline::percent(
         "certified accuracy at the largest radius, IBP training",
         last(2),
         1,
-        "/certified_at_largest/ibp",
+        pointer(&["certified_at_largest", "ibp"]),
     ));
     let mut rows = Vec::new();
     for (k, name) in names.iter().enumerate() {

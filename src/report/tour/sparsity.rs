@@ -3,7 +3,7 @@
 use super::{SectionOutput, Tour};
 use crate::claims::ClaimOutcome;
 use crate::plot::{Figure, Histogram, LineChart, Panel};
-use crate::report::{Headline, Section};
+use crate::report::{pointer, Headline, Section};
 use crate::Result;
 use serde_json::json;
 
@@ -45,13 +45,13 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         "dead units at the end, no decay",
         final_plain,
         1,
-        "/dead_fraction_final/no_decay",
+        pointer(&["dead_fraction_final", "no_decay"]),
     ))
     .headline(Headline::percent(
         "dead units at the end, with weight decay",
         final_decay,
         1,
-        "/dead_fraction_final/decay",
+        pointer(&["dead_fraction_final", "decay"]),
     ));
     let mut hist_panels = Vec::new();
     for ser in c5.map(|c| c.series.as_slice()).unwrap_or_default() {

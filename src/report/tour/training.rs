@@ -4,7 +4,7 @@ use super::digits::{health_table, hidden_fraction};
 use super::{SectionOutput, Tour};
 use crate::diagnose::{format_table, HealthAccumulator, HealthConfig, LayerHealth};
 use crate::plot::{Figure, LineChart};
-use crate::report::{fmt_sig, Block, Headline, Section};
+use crate::report::{fmt_sig, pointer, Block, Headline, Section};
 use crate::Result;
 use serde::Serialize;
 use serde_json::json;
@@ -104,13 +104,13 @@ pub(super) fn section(tour: &mut Tour, mut s: Section) -> Result<SectionOutput> 
         "dead hidden units at the end, no decay",
         dead_last[0],
         1,
-        "/dead_fraction_last_epoch/0",
+        pointer(&["dead_fraction_last_epoch", "0"]),
     ))
     .headline(Headline::percent(
         "dead hidden units at the end, weight decay",
         dead_last[1],
         1,
-        "/dead_fraction_last_epoch/1",
+        pointer(&["dead_fraction_last_epoch", "1"]),
     ));
     Ok(SectionOutput {
         section: s,
